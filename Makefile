@@ -1,0 +1,35 @@
+# Every target sets up what it needs: a fresh clone needs only python3 (3.11+) and make.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+EXAMPLE := mapreduce_fsm/examples/word_stats.yml
+
+.PHONY: install test lint run diagrams bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check mapreduce_fsm tests
+	$(BIN)/mypy
+
+run: $(STAMP)
+	$(BIN)/mapreduce-fsm validate $(EXAMPLE)
+
+diagrams: $(STAMP)
+	$(BIN)/python -m mapreduce_fsm.diagrams diagrams
+
+bench: $(STAMP)
+	$(BIN)/python -m tests.bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis out

@@ -1,0 +1,84 @@
+"""The exception hierarchy: every error a user can see, each with its exit code."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+
+# Exit codes of the command line (WORKFLOW_FORMAT.md section 7).
+EXIT_COMPLETED = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_PAUSED = 3
+EXIT_INTERRUPTED = 130
+
+
+class MapReduceError(Exception):
+    """Base of every error this package raises on purpose; `str()` is the user message."""
+
+    exit_code: int = EXIT_FAILED
+
+
+class UsageError(MapReduceError):
+    """A bad flag, argument or job id."""
+
+    exit_code = EXIT_USAGE
+
+
+@attrs.frozen(kw_only=True)
+class ConfigIssue:
+    """One problem in a workflow file: where it is and what is wrong."""
+
+    file: str
+    line: int | None
+    path: str  # dotted field path, e.g. "map.max_parallel" ("" for the whole file)
+    message: str
+    column: int | None = None
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        if self.column is not None and self.line is not None:
+            where += f":{self.column}"
+        return f"{where} {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class WorkflowFileError(MapReduceError):
+    """A workflow file that cannot be loaded; carries every issue found, not just the first."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, issues: Sequence[ConfigIssue]) -> None:
+        self.issues = list(issues)
+        super().__init__("\n".join(str(issue) for issue in self.issues))
+
+
+class InterpolationError(MapReduceError):
+    """A `${...}` reference to a missing field in a known namespace."""
+
+
+class ExpressionError(MapReduceError):
+    """A `filter`, `when` or `sort_by` expression that does not parse; `column` is 1-based."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, message: str, *, expression: str, column: int | None = None) -> None:
+        self.expression = expression
+        self.column = column
+        self.reason = message
+        where = f" at column {column}" if column is not None else ""
+        super().__init__(f"{message}{where} in {expression!r}")
+
+
+class InputError(MapReduceError):
+    """Work items that cannot be loaded: a missing file, bad JSON, a failing command."""
+
+
+class JobStateError(MapReduceError):
+    """A job directory that is missing, corrupt, locked or does not match the workflow."""
+
+    exit_code = EXIT_USAGE
+
+
+class JobLockedError(JobStateError):
+    """Another live process holds the job's lock."""
