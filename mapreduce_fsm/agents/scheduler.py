@@ -1,0 +1,158 @@
+"""Runs every pending item through a backend under the error policy.
+
+At most `backend.capacity` items run at once. A failed attempt that may be retried
+waits in a timer heap, holding no slot. An open circuit breaker holds back new
+starts; a stop decision (policy `stop`, `max_failures`, `failure_threshold`,
+`continue_on_failure: false`) stops new starts and lets running items end.
+Cancelling `run` (Ctrl-C) cancels every running item, whose steps kill their
+process groups.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import random
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+
+import attrs
+
+from mapreduce_fsm.agents.agent import Agent, AgentOutcome
+from mapreduce_fsm.backends.base import Backend
+from mapreduce_fsm.config.model import RetryConfig
+from mapreduce_fsm.policy import CircuitBreaker, FailureBudget, StopDecision, retry_delay
+from mapreduce_fsm.workitems import WorkItem
+
+
+@attrs.frozen(kw_only=True)
+class PendingItem:
+    """An item still to run: its next attempt number and when it may start (monotonic)."""
+
+    item: WorkItem
+    attempt: int = 1
+    not_before: float = 0.0
+
+
+@attrs.define
+class SchedulerHooks:
+    """What the map phase does as items move; each is called from the event loop."""
+
+    started: Callable[[WorkItem, int], None]
+    # (item, outcome, delay): delay is the backoff before the next attempt, None when final
+    attempt_failed: Callable[[WorkItem, AgentOutcome, float | None], None]
+    finished: Callable[[WorkItem, AgentOutcome], str]  # records the final result; returns its status
+    note: Callable[[str], None]
+
+
+@attrs.define
+class ItemScheduler:
+    backend: Backend
+    agent: Agent
+    hooks: SchedulerHooks
+    budget: FailureBudget
+    retry: RetryConfig | None = None
+    breaker: CircuitBreaker | None = None
+    rng: random.Random = attrs.field(factory=random.Random)
+    stop_decision: StopDecision | None = None
+    _ready: deque[PendingItem] = attrs.field(factory=deque)
+    _delayed: list[tuple[float, int, PendingItem]] = attrs.field(factory=list)
+    _running: set[asyncio.Task[None]] = attrs.field(factory=set)
+    _wake: asyncio.Event = attrs.field(factory=asyncio.Event)
+    _seq: int = 0
+
+    async def run(self, pending: Iterable[PendingItem]) -> StopDecision | None:
+        """Run until every item has a final result or the policy stops the map."""
+        now = time.monotonic()
+        for entry in pending:
+            self._push(entry) if entry.not_before > now else self._ready.append(entry)
+        slots = asyncio.Semaphore(self.backend.capacity)
+        try:
+            while True:
+                await slots.acquire()
+                entry = await self._next()
+                if entry is None:
+                    slots.release()
+                    break
+                task = asyncio.create_task(self._run_one(entry, slots))
+                self._running.add(task)
+                task.add_done_callback(self._running.discard)
+            if self._running:
+                await asyncio.gather(*self._running)
+        except BaseException:
+            for task in self._running:
+                task.cancel()
+            if self._running:
+                await asyncio.gather(*self._running, return_exceptions=True)
+            raise
+        return self.stop_decision
+
+    def _push(self, entry: PendingItem) -> None:
+        self._seq += 1
+        heapq.heappush(self._delayed, (entry.not_before, self._seq, entry))
+
+    async def _next(self) -> PendingItem | None:
+        """The next item to start, waiting for retries and the breaker; None when done."""
+        while self.stop_decision is None:
+            now = time.monotonic()
+            while self._delayed and self._delayed[0][0] <= now:
+                self._ready.append(heapq.heappop(self._delayed)[2])
+            wait: float | None = None
+            if self._ready:
+                if self.breaker is None or self.breaker.try_acquire():
+                    return self._ready.popleft()
+                wait = max(self.breaker.seconds_until_retry(), 0.05)
+            elif not self._delayed and not self._running:
+                return None
+            if self._delayed:
+                due = self._delayed[0][0] - now
+                wait = due if wait is None else min(wait, due)
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+            except TimeoutError:
+                pass
+        return None
+
+    async def _run_one(self, entry: PendingItem, slots: asyncio.Semaphore) -> None:
+        try:
+            self.hooks.started(entry.item, entry.attempt)
+            try:
+                outcome = await self.backend.run_item(self.agent, entry.item, entry.attempt)
+            except asyncio.CancelledError:
+                if self.breaker is not None:
+                    self.breaker.release()
+                raise
+            self._settle(entry, outcome)
+        finally:
+            slots.release()
+            self._wake.set()
+
+    def _settle(self, entry: PendingItem, outcome: AgentOutcome) -> None:
+        succeeded = outcome.result.status == "success"
+        if self.breaker is not None:
+            self.breaker.record_success() if succeeded else self.breaker.record_failure()
+        if not succeeded and self._may_retry(entry.attempt):
+            assert self.retry is not None
+            delay = retry_delay(self.retry, entry.attempt, rng=self.rng)
+            self.hooks.attempt_failed(entry.item, outcome, delay)
+            self._push(
+                PendingItem(item=entry.item, attempt=entry.attempt + 1,
+                            not_before=time.monotonic() + delay)
+            )
+            return
+        if not succeeded:
+            self.hooks.attempt_failed(entry.item, outcome, None)
+        status = self.hooks.finished(entry.item, outcome)
+        decision = self.budget.record(entry.item.id, status)
+        if decision is not None and self.stop_decision is None:
+            self.stop_decision = decision
+            self.hooks.note(f"stopping the map: {decision.reason}")
+
+    def _may_retry(self, attempt: int) -> bool:
+        return (
+            self.retry is not None
+            and attempt < self.retry.max_attempts
+            and self.stop_decision is None
+        )

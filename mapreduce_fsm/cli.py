@@ -1,0 +1,59 @@
+"""The command line: parse arguments, call the public API, print, and exit with the documented code."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+import click
+
+from mapreduce_fsm.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, MapReduceError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mapreduce-fsm")
+def cli() -> None:
+    """Run MapReduce workflows written in YAML: setup, map over items in parallel, reduce."""
+
+
+@cli.command()
+@click.argument("workflow", type=click.Path(dir_okay=False))
+def validate(workflow: str) -> None:
+    """Check WORKFLOW without running any step; exit 0 when valid, 2 otherwise."""
+    from mapreduce_fsm.config import describe_workflow, load_workflow
+
+    loaded = load_workflow(workflow)
+    click.echo(describe_workflow(loaded))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of `mapreduce-fsm`: turns every failure into a message and an exit code."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="mapreduce-fsm",
+                 standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(EXIT_USAGE if isinstance(error, click.UsageError) else error.exit_code)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except MapReduceError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as error:  # a bug: say so plainly, keep the traceback for debugging
+        if os.environ.get("MAPREDUCE_FSM_DEBUG"):
+            traceback.print_exc()
+        click.echo(
+            f"internal error: {type(error).__name__}: {error}\n"
+            "This is a bug in mapreduce-fsm; set MAPREDUCE_FSM_DEBUG=1 to see the traceback.",
+            err=True,
+        )
+        sys.exit(EXIT_FAILED)
+    sys.exit(0)

@@ -1,0 +1,152 @@
+"""The job state machine: one table of allowed edges, built from the ordered phase list.
+
+States are `pending`, one per phase, `completed`, `failed` and `paused`. Every move
+of a job is one of these triggers; an edge that is not in the table raises
+`transitions.MachineError`. The same table builds the running `AsyncMachine` and the
+diagrams, and the property tests check the coordinator against it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import attrs
+from transitions.extensions.asyncio import AsyncMachine
+from transitions.extensions.diagrams import GraphMachine
+
+PENDING = "pending"
+COMPLETED = "completed"
+FAILED = "failed"
+PAUSED = "paused"
+RESERVED_STATES = frozenset({PENDING, COMPLETED, FAILED, PAUSED})
+
+# Triggers. `continue_` has a trailing underscore because `continue` is a keyword.
+START = "start"
+CONTINUE = "continue_"
+SKIP = "skip"
+COMPLETE = "complete"
+ERROR = "error"
+PAUSE = "pause"
+RESUME = "resume"
+TRIGGERS = (START, CONTINUE, SKIP, COMPLETE, ERROR, PAUSE, RESUME)
+
+
+@attrs.frozen(kw_only=True)
+class Edge:
+    """One allowed move. A `resume` out of failed/paused carries the phase it re-enters."""
+
+    trigger: str
+    source: str
+    dest: str
+
+
+def states(phase_names: Sequence[str]) -> list[str]:
+    return [PENDING, *phase_names, COMPLETED, FAILED, PAUSED]
+
+
+def transition_table(phase_names: Sequence[str]) -> list[Edge]:
+    """Every allowed edge for a job whose phases run in `phase_names` order."""
+    if not phase_names:
+        raise ValueError("a job needs at least one phase")
+    edges = [Edge(trigger=START, source=PENDING, dest=phase_names[0])]
+    for index, phase in enumerate(phase_names):
+        following = phase_names[index + 1] if index + 1 < len(phase_names) else COMPLETED
+        edges += [
+            Edge(trigger=CONTINUE, source=phase, dest=following),
+            Edge(trigger=SKIP, source=phase, dest=following),
+            Edge(trigger=COMPLETE, source=phase, dest=COMPLETED),
+            Edge(trigger=ERROR, source=phase, dest=FAILED),
+            Edge(trigger=PAUSE, source=phase, dest=PAUSED),
+            # After a crash the job is still "in" the phase: resuming re-enters it.
+            Edge(trigger=RESUME, source=phase, dest=phase),
+        ]
+    for phase in phase_names:
+        edges.append(Edge(trigger=RESUME, source=FAILED, dest=phase))
+        edges.append(Edge(trigger=RESUME, source=PAUSED, dest=phase))
+    return edges
+
+
+def _resume_condition(dest: str) -> Callable[[Any], bool]:
+    """A resume out of failed/paused goes to the phase named by `resume(target=...)`."""
+
+    def condition(event: Any) -> bool:
+        return bool(event.kwargs.get("target") == dest)
+
+    condition.__name__ = f"target_is_{dest}"
+    return condition
+
+
+def _machine_transitions(phase_names: Sequence[str]) -> list[dict[str, Any]]:
+    result: list[dict[str, Any]] = []
+    for edge in transition_table(phase_names):
+        spec: dict[str, Any] = {"trigger": edge.trigger, "source": edge.source, "dest": edge.dest}
+        if edge.trigger == RESUME and edge.source in (FAILED, PAUSED):
+            spec["conditions"] = [_resume_condition(edge.dest)]
+        result.append(spec)
+    return result
+
+
+def build_machine(
+    model: Any,
+    phase_names: Sequence[str],
+    *,
+    initial: str,
+    on_enter_state: Callable[[Any], Any],
+    on_enter_phase: Callable[[Any], Any],
+) -> AsyncMachine:
+    """The running machine for one job.
+
+    Entering any state calls `on_enter_state` first (the coordinator records the move
+    and writes the checkpoint), then, for a phase state, `on_enter_phase`, which runs
+    the phase's executor. Both are awaited inside the trigger.
+    """
+    state_specs: list[dict[str, Any]] = [
+        {"name": name, "on_enter": [on_enter_state]} for name in states(phase_names)
+    ]
+    for spec in state_specs:
+        if spec["name"] in phase_names:
+            spec["on_enter"].append(on_enter_phase)
+    return AsyncMachine(
+        model=model,
+        states=state_specs,
+        transitions=_machine_transitions(phase_names),
+        initial=initial,
+        send_event=True,
+        auto_transitions=False,
+    )
+
+
+def mermaid_diagram(phase_names: Sequence[str], *, active: str | None = None, title: str) -> str:
+    """The machine as a Mermaid state diagram; `active` is highlighted."""
+    graph_machine = GraphMachine(
+        states=states(phase_names),
+        transitions=[
+            {"trigger": e.trigger, "source": e.source, "dest": e.dest}
+            for e in transition_table(phase_names)
+        ],
+        initial=active or PENDING,
+        auto_transitions=False,
+        graph_engine="mermaid",
+        title=title,
+        show_conditions=False,
+    )
+    text: str = graph_machine.get_graph().draw(None)
+    if active is None:
+        # Nothing is running: do not mark the initial state as if it were.
+        text = text.replace(f"Class {PENDING} s_active", f"Class {PENDING} s_default")
+    # transitions writes "Class"; Mermaid's keyword is "class".
+    text = text.replace("\n  Class ", "\n  class ")
+    return text.rstrip() + "\n"
+
+
+def dot_source(phase_names: Sequence[str], *, active: str | None = None, title: str) -> str:
+    """The machine in Graphviz's dot language, from the same table (render with `dot -Tsvg`)."""
+    lines = [f'digraph "{title}" {{', "  rankdir=LR;", '  node [shape=box, style="rounded"];']
+    for name in states(phase_names):
+        style = ', style="rounded,filled", fillcolor=darksalmon' if name == active else ""
+        lines.append(f'  "{name}" [label="{name}"{style}];')
+    for edge in transition_table(phase_names):
+        lines.append(f'  "{edge.source}" -> "{edge.dest}" [label="{edge.trigger}"];')
+    lines.append("}")
+    return "\n".join(lines) + "\n"

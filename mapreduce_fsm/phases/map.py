@@ -1,0 +1,243 @@
+"""The map phase: load the items, run the ones without a final result, record each as it ends."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import attrs
+
+from mapreduce_fsm.agents import Agent, AgentOutcome
+from mapreduce_fsm.agents.scheduler import ItemScheduler, PendingItem, SchedulerHooks
+from mapreduce_fsm.backends import Backend, LocalBackend
+from mapreduce_fsm.commands import interpolate
+from mapreduce_fsm.config.model import ErrorPolicy, MapConfig, RetryConfig
+from mapreduce_fsm.errors import JobStateError
+from mapreduce_fsm.phases.context import PhaseContext
+from mapreduce_fsm.phases.types import PhaseMetrics, PhaseResult
+from mapreduce_fsm.policy import CircuitBreaker, FailureBudget, error_signature
+from mapreduce_fsm.records import AttemptRecord, DlqEntry, ItemResult
+from mapreduce_fsm.state import ItemAttempt
+from mapreduce_fsm.timeutil import utc_now
+from mapreduce_fsm.workitems import WorkItem, WorkItems, load_work_items
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def effective_retry(policy: ErrorPolicy) -> RetryConfig | None:
+    """Retries happen when `retry_config` is given, or with defaults for `on_item_failure: retry`."""
+    if policy.retry_config is not None:
+        return policy.retry_config
+    return RetryConfig() if policy.on_item_failure == "retry" else None
+
+
+@attrs.frozen(kw_only=True)
+class MapPhase:
+    """Orchestrates the map: what to run and what each ending means; items run on a backend."""
+
+    config: MapConfig
+    policy: ErrorPolicy = attrs.field(factory=ErrorPolicy)
+    name: str = "map"
+    backend_factory: Callable[[int], Backend] = lambda capacity: LocalBackend(capacity=capacity)
+
+    def can_skip(self, context: PhaseContext) -> str | None:
+        return None  # whether there are items is known only once they are loaded
+
+    def validate(self, context: PhaseContext) -> list[str]:
+        return []
+
+    async def execute(self, context: PhaseContext) -> PhaseResult:
+        started = time.monotonic()
+        items = await self.load_items(context)
+        if not items.items:
+            return PhaseResult.skipped(self.name, f"no work items in {items.origin}")
+        finished = {
+            item_id: result
+            for item_id, result in context.store.results.load().results.items()
+        }
+        attempts = context.store.attempts.load()
+        pending = self.pending_items(items, finished, attempts)
+        total, already = len(items.items), len(items.items) - len(pending)
+        context.emit("map.started", phase=self.name, total=total, already_done=already,
+                     origin=items.origin)
+        recorder = _ItemRecorder(context, self.name, self.policy, attempts)
+        scheduler = ItemScheduler(
+            backend=self.backend_factory(context.options.max_parallel or self.config.max_parallel),
+            agent=self.build_agent(context, total),
+            hooks=recorder.hooks(),
+            budget=self.budget(context, finished),
+            retry=effective_retry(self.policy),
+            breaker=self.breaker(context),
+        )
+        context.progress_reporter.start(total, already_done=already)
+        try:
+            decision = await scheduler.run(pending)
+        finally:
+            context.progress_reporter.close()
+            context.store.results.sync()
+            context.forget_map_results()
+        counts = recorder.counts
+        metrics = PhaseMetrics(
+            duration_secs=time.monotonic() - started,
+            items_processed=counts["success"] + counts["failed"],
+            items_successful=counts["success"],
+            items_failed=counts["failed"],
+        )
+        data = {"total": total, "already_done": already, **counts}
+        if decision is not None:
+            return PhaseResult.failed(self.name, decision.reason, data=data, metrics=metrics)
+        return PhaseResult.completed(self.name, data=data, metrics=metrics)
+
+    async def load_items(self, context: PhaseContext) -> WorkItems:
+        spec = interpolate(self.config.input, context.base_variables(), where="map.input")
+        items = await load_work_items(
+            self.config, input_spec=spec, cwd=context.working_dir, env=context.process_env()
+        )
+        for warning in items.warnings:
+            context.interaction.display_warning(warning)
+            context.emit("map.warning", phase=self.name, message=warning)
+        recorded = context.keeper.checkpoint.input_digest
+        if recorded is not None and recorded != items.digest:
+            if not context.options.force:
+                raise JobStateError(
+                    f"the map's input items changed since job {context.job_id} started "
+                    f"({items.origin} now gives {len(items.items)} items that differ); "
+                    "resuming would mix results of two inputs. Re-run with --force to resume "
+                    "anyway, or start a new job."
+                )
+            context.interaction.display_warning("the input items changed; --force: going on")
+        if recorded != items.digest:
+            context.keeper.update(input_digest=items.digest)
+        return items
+
+    def pending_items(
+        self,
+        items: WorkItems,
+        finished: dict[str, ItemResult],
+        attempts: dict[str, list[ItemAttempt]],
+    ) -> list[PendingItem]:
+        """Items with no final result, with their attempt count and backoff kept across a crash."""
+        now_wall, now_mono = datetime.now(UTC), time.monotonic()
+        pending = []
+        for item in items.items:
+            if item.id in finished:
+                continue
+            history = attempts.get(item.id, [])
+            if not history:
+                pending.append(PendingItem(item=item))
+                continue
+            last = history[-1]
+            wait = 0.0
+            if last.retry_at is not None:
+                wait = max(0.0, (_parse_time(last.retry_at) - now_wall).total_seconds())
+            pending.append(
+                PendingItem(item=item, attempt=last.attempt + 1, not_before=now_mono + wait)
+            )
+        return pending
+
+    def build_agent(self, context: PhaseContext, total: int) -> Agent:
+        return Agent(
+            template=self.config.agent_template,
+            variables=context.base_variables(),
+            step_context=context.step_context(),
+            item_total=total,
+            timeout=self.config.agent_timeout_secs,
+            runner=context.runner,
+        )
+
+    def budget(self, context: PhaseContext, finished: dict[str, ItemResult]) -> FailureBudget:
+        # Resuming a failed map is the user's decision to go on: its old failures don't count.
+        if context.resumed_from == "failed":
+            return FailureBudget(policy=self.policy)
+        return FailureBudget.from_results(self.policy, finished.values())
+
+    def breaker(self, context: PhaseContext) -> CircuitBreaker | None:
+        if self.policy.circuit_breaker is None:
+            return None
+
+        def changed(old: str, new: str, reason: str) -> None:
+            context.emit(f"circuit.{new}", phase=self.name, previous=old, reason=reason)
+            context.progress_reporter.note(f"circuit breaker {new}: {reason}")
+
+        return CircuitBreaker(config=self.policy.circuit_breaker, on_change=changed)
+
+
+@attrs.define
+class _ItemRecorder:
+    """Writes what happens to items: attempts, final results, the DLQ, events, progress."""
+
+    context: PhaseContext
+    phase: str
+    policy: ErrorPolicy
+    history: dict[str, list[ItemAttempt]]  # failed attempts per item, loaded once, kept current
+    counts: dict[str, int] = attrs.field(
+        factory=lambda: {"success": 0, "failed": 0, "skipped": 0, "dead_lettered": 0}
+    )
+
+    def hooks(self) -> SchedulerHooks:
+        return SchedulerHooks(
+            started=self.started, attempt_failed=self.attempt_failed,
+            finished=self.finished, note=self.note,
+        )
+
+    def started(self, item: WorkItem, attempt: int) -> None:
+        self.context.progress_reporter.item_started(item.id)
+        self.context.emit("item.started", phase=self.phase, item_id=item.id, attempt=attempt)
+
+    def attempt_failed(self, item: WorkItem, outcome: AgentOutcome, delay: float | None) -> None:
+        result = outcome.result
+        retry_at = None
+        if delay is not None:
+            retry_at = (datetime.now(UTC) + timedelta(seconds=delay)).isoformat(
+                timespec="milliseconds").replace("+00:00", "Z")
+        attempt = ItemAttempt(
+            item_id=item.id, attempt=result.attempts, status=result.status, error=result.error,
+            exit_code=result.exit_code, failed_step=result.failed_step,
+            stderr_tail=outcome.stderr_tail, at=result.finished_at, retry_at=retry_at,
+        )
+        self.context.store.attempts.append(attempt)
+        self.history.setdefault(item.id, []).append(attempt)
+        if delay is not None:
+            self.context.emit("item.retry_scheduled", phase=self.phase, item_id=item.id,
+                              attempt=result.attempts, delay_secs=round(delay, 3),
+                              error=result.error)
+
+    def finished(self, item: WorkItem, outcome: AgentOutcome) -> str:
+        result = outcome.result
+        if result.status != "success" and self.policy.on_item_failure == "skip":
+            result = attrs.evolve(result, status="skipped")
+        self.context.store.results.append(result)
+        self.counts["failed" if result.status == "timeout" else result.status] += 1
+        if result.status in ("failed", "timeout") and self.policy.on_item_failure in (
+            "dlq", "retry"
+        ):
+            self.dead_letter(item, result)
+        self.context.progress_reporter.item_finished(item.id, result.status)
+        self.context.emit("item.finished", phase=self.phase, item_id=item.id,
+                          status=result.status, attempts=result.attempts,
+                          duration_secs=result.duration_secs, error=result.error)
+        return result.status
+
+    def dead_letter(self, item: WorkItem, result: ItemResult) -> None:
+        history = self.history.get(item.id, [])
+        records = tuple(
+            AttemptRecord(attempt=a.attempt, status=a.status, error=a.error,
+                          exit_code=a.exit_code, failed_step=a.failed_step,
+                          stderr_tail=a.stderr_tail, at=a.at)
+            for a in history
+        )
+        self.context.store.dlq.add(DlqEntry(
+            item_id=item.id, item_index=item.index, item=item.value, attempts=records,
+            signature=error_signature(result.error, result.failed_step, result.exit_code),
+            added_at=utc_now(),
+        ))
+        self.counts["dead_lettered"] += 1
+        self.context.emit("item.dead_lettered", phase=self.phase, item_id=item.id,
+                          attempts=result.attempts, error=result.error)
+
+    def note(self, message: str) -> None:
+        self.context.progress_reporter.note(message)
+        self.context.emit("map.note", phase=self.phase, message=message)

@@ -1,0 +1,74 @@
+"""Running a phase's steps in order, checkpointing after each one so a resume starts at the next."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from mapreduce_fsm.agents import describe_failure
+from mapreduce_fsm.commands import StepsOutcome
+from mapreduce_fsm.commands.result import StepResult
+from mapreduce_fsm.config.model import Step
+from mapreduce_fsm.phases.context import PhaseContext
+from mapreduce_fsm.phases.types import PhaseMetrics, PhaseResult
+
+# Extra data a phase wants saved with the progress after a step: (index, result) -> data.
+StepHook = Callable[[int, StepResult], Mapping[str, Any]]
+
+
+def made_variables(after: Mapping[str, Any], before: Mapping[str, Any]) -> dict[str, Any]:
+    """The variables the steps made (captures, `shell.output`, `last.exit_code`).
+
+    Only these are saved in the checkpoint: what came in (env, secrets) is never written.
+    """
+    return {
+        name: value
+        for name, value in after.items()
+        if name in ("shell", "last") or name not in before or before[name] != value
+    }
+
+
+async def run_phase_steps(
+    context: PhaseContext,
+    phase: str,
+    steps: Sequence[Step],
+    variables: Mapping[str, Any],
+    *,
+    timeout: float | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    on_step: StepHook | None = None,
+) -> StepsOutcome:
+    """Run `steps` from the first one not yet done; save progress after every step."""
+    progress = context.progress(phase)
+    saved: Mapping[str, Any] = progress.data.get("variables", {})
+    data: dict[str, Any] = dict(progress.data)
+
+    async def step_done(index: int, result: StepResult, after: Mapping[str, Any]) -> None:
+        data["variables"] = made_variables(after, variables)
+        if on_step is not None:
+            data.update(on_step(index, result))
+        context.update_progress(phase, next_step=index + 1, data=dict(data))
+        context.emit("step.finished", phase=phase, index=index, step=result.step,
+                     status=result.status, exit_code=result.exit_code,
+                     duration_secs=round(result.duration_secs, 3), error=result.error)
+
+    runner: Callable[..., Awaitable[StepsOutcome]] = context.runner
+    return await runner(
+        steps,
+        {**variables, **saved},
+        context.step_context(timeout=timeout, extra_env=extra_env),
+        start_index=progress.next_step,
+        on_step_done=step_done,
+    )
+
+
+def steps_result(phase: str, outcome: StepsOutcome, started: float, **data: Any) -> PhaseResult:
+    """The phase result for a step sequence: completed, or failed naming the step."""
+    metrics = PhaseMetrics(duration_secs=time.monotonic() - started)
+    if outcome.failed is not None:
+        reason = describe_failure(outcome.failed)
+        if outcome.failed.fail_workflow:
+            reason += " (on_failure has fail_workflow: true)"
+        return PhaseResult.failed(phase, reason, data=data, metrics=metrics)
+    return PhaseResult.completed(phase, data=data, metrics=metrics)

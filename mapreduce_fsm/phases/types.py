@@ -1,0 +1,147 @@
+"""The phase vocabulary: transitions, results, the executor and handler protocols."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+import attrs
+
+if TYPE_CHECKING:
+    from mapreduce_fsm.phases.context import PhaseContext
+
+PhaseOutcome = Literal["completed", "skipped", "failed", "paused"]
+
+
+@attrs.frozen(kw_only=True)
+class PhaseMetrics:
+    """How long a phase took and, for phases that handle items, how many."""
+
+    duration_secs: float = 0.0
+    items_processed: int = 0
+    items_successful: int = 0
+    items_failed: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class PhaseResult:
+    """What one run of a phase executor produced.
+
+    `outcome` decides the trigger the coordinator fires: completed -> `continue_`
+    (or `complete` when `finish_workflow` is set), skipped -> `skip`, failed -> the
+    handler's `on_phase_error`, paused -> `pause`.
+    """
+
+    phase: str
+    outcome: PhaseOutcome
+    data: Mapping[str, Any] = attrs.field(factory=dict)
+    error: str | None = None
+    metrics: PhaseMetrics = attrs.field(factory=PhaseMetrics)
+    finish_workflow: bool = False  # completed, and no later phase should run
+
+    @property
+    def success(self) -> bool:
+        return self.outcome in ("completed", "skipped")
+
+    @classmethod
+    def completed(cls, phase: str, **kwargs: Any) -> PhaseResult:
+        return cls(phase=phase, outcome="completed", **kwargs)
+
+    @classmethod
+    def skipped(cls, phase: str, reason: str) -> PhaseResult:
+        return cls(phase=phase, outcome="skipped", data={"reason": reason})
+
+    @classmethod
+    def failed(cls, phase: str, error: str, **kwargs: Any) -> PhaseResult:
+        return cls(phase=phase, outcome="failed", error=error, **kwargs)
+
+    @classmethod
+    def paused(cls, phase: str, reason: str) -> PhaseResult:
+        return cls(phase=phase, outcome="paused", data={"reason": reason})
+
+
+@attrs.frozen(kw_only=True)
+class PhaseError:
+    """A failed phase, as handed to `PhaseTransitionHandler.on_phase_error`."""
+
+    phase: str
+    message: str
+    result: PhaseResult | None = None
+
+
+# The four transitions a handler may ask for (DESIGN.md, "Key types").
+
+
+@attrs.frozen(kw_only=True)
+class Continue:
+    """Go on to the next phase, as if the phase had succeeded."""
+
+    next: str | None = None  # informational: the coordinator always moves to the next phase
+
+
+@attrs.frozen(kw_only=True)
+class Skip:
+    """Record the phase as skipped and go on."""
+
+    phase: str
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class Complete:
+    """Finish the workflow now, successfully; later phases do not run."""
+
+    result: PhaseResult | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Error:
+    """Fail the job."""
+
+    error: PhaseError
+
+
+PhaseTransition = Continue | Skip | Complete | Error
+
+
+@runtime_checkable
+class PhaseExecutor(Protocol):
+    """One phase: decides what happens and delegates the doing.
+
+    Implementations are attrs classes. `name` is the machine state the phase owns.
+    """
+
+    name: str
+
+    async def execute(self, context: PhaseContext) -> PhaseResult: ...
+
+    def can_skip(self, context: PhaseContext) -> str | None:
+        """The reason this phase has nothing to do, or None when it must run."""
+        ...
+
+    def validate(self, context: PhaseContext) -> list[str]:
+        """Problems that make the phase impossible to run, found before the job starts."""
+        ...
+
+
+class PhaseTransitionHandler(Protocol):
+    """Hooks that let an embedding program steer the coordinator."""
+
+    def should_execute(self, phase: str, context: PhaseContext) -> bool: ...
+
+    def on_phase_complete(self, phase: str, result: PhaseResult) -> None: ...
+
+    def on_phase_error(self, phase: str, error: PhaseError) -> PhaseTransition: ...
+
+
+class DefaultTransitionHandler:
+    """Today's semantics: run every phase, fail the job on any phase error."""
+
+    def should_execute(self, phase: str, context: PhaseContext) -> bool:
+        return True
+
+    def on_phase_complete(self, phase: str, result: PhaseResult) -> None:
+        return None
+
+    def on_phase_error(self, phase: str, error: PhaseError) -> PhaseTransition:
+        return Error(error=error)
