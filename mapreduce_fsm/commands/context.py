@@ -1,0 +1,50 @@
+"""What every step of a phase shares: working directory, environment, secrets, deadline."""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Mapping
+from pathlib import Path
+
+import attrs
+
+from mapreduce_fsm.commands.masking import SecretMasker
+
+CLAUDE_COMMAND_VARIABLE = "MAPREDUCE_FSM_CLAUDE"
+DEFAULT_CLAUDE_COMMAND: tuple[str, ...] = ("claude",)
+
+
+@attrs.frozen(kw_only=True)
+class StepContext:
+    """The setting steps run in; the phases build one per phase (map: one per item).
+
+    >>> StepContext(cwd=Path("."), env={"JOB_ID": "j1"}, deadline=time.monotonic() + 300)
+    """
+
+    cwd: Path  # default working directory
+    env: Mapping[str, str] = attrs.field(factory=dict)  # on top of os.environ for every process
+    masker: SecretMasker = attrs.field(factory=lambda: SecretMasker(()))
+    deadline: float | None = None  # time.monotonic() deadline shared by all steps
+    kill_grace_secs: float = 2.0  # SIGTERM -> SIGKILL grace
+    claude_command: tuple[str, ...] | None = None  # None: $MAPREDUCE_FSM_CLAUDE, else "claude"
+
+    def process_env(self, step_env: Mapping[str, str]) -> dict[str, str]:
+        """os.environ, then the context's env, then the step's own (already interpolated) env."""
+        return {**os.environ, **self.env, **step_env}
+
+    def resolved_claude_command(self) -> tuple[str, ...]:
+        if self.claude_command is not None:
+            return self.claude_command
+        return resolve_claude_command({**os.environ, **self.env})
+
+
+def resolve_claude_command(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """The Claude Code command line: `$MAPREDUCE_FSM_CLAUDE` (shell-split) if set, else `claude`."""
+    configured = environ.get(CLAUDE_COMMAND_VARIABLE, "").strip()
+    if not configured:
+        return DEFAULT_CLAUDE_COMMAND
+    try:
+        return tuple(shlex.split(configured)) or DEFAULT_CLAUDE_COMMAND
+    except ValueError:
+        return (configured,)

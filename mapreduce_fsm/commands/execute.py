@@ -1,0 +1,195 @@
+"""Running a step's body once — `shell`, `claude` or `write_file` — and capturing its output.
+
+No handlers, no `when`, no masking here (see `runner`). After every body, the variables
+get `shell.output` (stdout with trailing newlines removed) and `last.exit_code` (0 for
+`write_file`; null when the step timed out or could not start); `capture_output` then
+stores the output parsed by `capture_format`. Exit codes of processes killed by a
+signal N are 128+N, as in the shell.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from mapreduce_fsm.commands.capture import (
+    CaptureFormatError,
+    parse_capture,
+    strip_trailing_newlines,
+)
+from mapreduce_fsm.commands.context import CLAUDE_COMMAND_VARIABLE, StepContext
+from mapreduce_fsm.commands.interpolate import interpolate
+from mapreduce_fsm.commands.process import ProcessOutcome, run_process
+from mapreduce_fsm.commands.result import StepResult
+from mapreduce_fsm.commands.write_file import WriteFileError, write_step_file
+from mapreduce_fsm.config.model import Step
+from mapreduce_fsm.errors import InterpolationError
+
+_CLAUDE_MISSING = (
+    "the Claude Code program {program!r} was not found: install Claude Code "
+    "(npm install -g @anthropic-ai/claude-code) or set "
+    f"{CLAUDE_COMMAND_VARIABLE} to the command that runs it"
+)
+
+
+@attrs.frozen(kw_only=True)
+class BodyOutcome:
+    """One run of a step's body: its (unmasked) result and the variables after it."""
+
+    result: StepResult
+    variables: Mapping[str, Any]
+
+
+def step_where(step: Step) -> str:
+    """How interpolation errors name a step."""
+    return f'step "{step.label}"'
+
+
+def format_secs(seconds: float) -> str:
+    return f"{seconds:.1f}s" if round(seconds, 1) == seconds else f"{seconds:g}s"
+
+
+def _timeout_for(step: Step, context: StepContext) -> float | None:
+    limits = [step.timeout] if step.timeout is not None else []
+    if context.deadline is not None:
+        limits.append(max(context.deadline - time.monotonic(), 0.0))
+    return min(limits) if limits else None
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def _base_dir(step: Step, variables: Mapping[str, Any], context: StepContext) -> Path:
+    if step.working_dir is None:
+        return context.cwd
+    return context.cwd / interpolate(step.working_dir, variables, where=step_where(step))
+
+
+async def _run_program(
+    step: Step, variables: Mapping[str, Any], context: StepContext
+) -> tuple[StepResult, str]:
+    """Run a shell or claude step; the result and its raw (capped, note-free) stdout."""
+    where = step_where(step)
+    base_dir = _base_dir(step, variables, context)
+    step_env = {name: interpolate(text, variables, where=where) for name, text in step.env.items()}
+    if step.shell is not None:
+        argv: tuple[str, ...] = ("sh", "-c", interpolate(step.shell, variables, where=where))
+    else:
+        prompt = interpolate(step.claude or "", variables, where=where)
+        argv = (*context.resolved_claude_command(), "--print", prompt)
+    timeout = _timeout_for(step, context)
+    if timeout is not None and timeout <= 0:
+        return _timeout_result(step, ProcessOutcome(), context.deadline, 0.0), ""
+    outcome = await run_process(
+        argv,
+        cwd=base_dir,
+        env=context.process_env(step_env),
+        timeout=timeout,
+        max_output_bytes=step.max_output_bytes,
+        kill_grace_secs=context.kill_grace_secs,
+    )
+    if outcome.start_error is not None:
+        start_error = outcome.start_error
+        if step.claude is not None and start_error.startswith("program "):
+            start_error = _CLAUDE_MISSING.format(program=argv[0])
+        return StepResult(step=step.label, status="failed", error=start_error), ""
+    if outcome.timed_out:
+        return _timeout_result(step, outcome, context.deadline, timeout or 0.0), outcome.raw_stdout
+    exit_code = _shell_exit_code(outcome.exit_code)
+    error: str | None = None
+    if exit_code != 0:
+        detail = _last_line(outcome.stderr)
+        error = f"exited with code {exit_code}" + (f": {detail}" if detail else "")
+    result = StepResult(
+        step=step.label,
+        status="success" if exit_code == 0 else "failed",
+        exit_code=exit_code,
+        stdout=outcome.stdout,
+        stderr=outcome.stderr,
+        duration_secs=outcome.duration_secs,
+        error=error,
+        output_truncated=outcome.truncated,
+    )
+    return result, outcome.raw_stdout
+
+
+def _shell_exit_code(returncode: int | None) -> int | None:
+    """A process killed by signal N reports -N; the shell's convention is 128+N."""
+    if returncode is None or returncode >= 0:
+        return returncode
+    return 128 - returncode
+
+
+def _timeout_result(
+    step: Step, outcome: ProcessOutcome, deadline: float | None, timeout: float
+) -> StepResult:
+    by_deadline = step.timeout is None or timeout < step.timeout
+    reason = " (the item's time limit)" if deadline is not None and by_deadline else ""
+    if timeout <= 0:
+        error = "timed out: the item's time limit ran out before the step started"
+    else:
+        error = f"timed out after {format_secs(timeout)}{reason}"
+    return StepResult(
+        step=step.label,
+        status="timeout",
+        stdout=outcome.stdout,
+        stderr=outcome.stderr,
+        duration_secs=outcome.duration_secs,
+        error=error,
+        output_truncated=outcome.truncated,
+    )
+
+
+def _write(step: Step, variables: Mapping[str, Any], context: StepContext) -> StepResult:
+    assert step.write_file is not None
+    started = time.monotonic()
+    try:
+        write_step_file(
+            step.write_file, variables, _base_dir(step, variables, context), step_where(step)
+        )
+    except WriteFileError as error:
+        return StepResult(step=step.label, status="failed", error=str(error))
+    return StepResult(
+        step=step.label, status="success", exit_code=0, duration_secs=time.monotonic() - started
+    )
+
+
+def _with_captures(
+    step: Step, result: StepResult, raw_stdout: str, variables: Mapping[str, Any]
+) -> BodyOutcome:
+    output: Any = strip_trailing_newlines(raw_stdout)
+    captures: dict[str, Any] = {}
+    if result.status == "success" and step.capture_output is not False:
+        try:
+            output = parse_capture(raw_stdout, step.capture_format)
+        except CaptureFormatError as error:
+            truncated = " (the output was truncated)" if result.output_truncated else ""
+            failed = attrs.evolve(result, status="failed", error=f"{error}{truncated}")
+            return _with_captures(step, failed, raw_stdout, variables)
+        if isinstance(step.capture_output, str):
+            captures[step.capture_output] = output
+    after = {
+        **variables,
+        "shell": {"output": output},
+        "last": {"exit_code": result.exit_code},
+        **captures,
+    }
+    return BodyOutcome(result=attrs.evolve(result, captures=captures), variables=after)
+
+
+async def run_body(step: Step, variables: Mapping[str, Any], context: StepContext) -> BodyOutcome:
+    """Run the step's command once; interpolation and capture errors become failed results."""
+    try:
+        if step.write_file is not None:
+            result, raw_stdout = _write(step, variables, context), ""
+        else:
+            result, raw_stdout = await _run_program(step, variables, context)
+    except InterpolationError as error:
+        result, raw_stdout = StepResult(step=step.label, status="failed", error=str(error)), ""
+    return _with_captures(step, result, raw_stdout, variables)
