@@ -1,1 +1,30 @@
-"""workitems."""
+"""Work items: loading map.input, JSONPath, the filter language, sorting and selection, ids."""
+
+from mapreduce_fsm.workitems.expression import Expression, compile_expression
+from mapreduce_fsm.workitems.items import (
+    WorkItem,
+    WorkItems,
+    assign_ids,
+    items_digest,
+    load_work_items,
+)
+from mapreduce_fsm.workitems.select import apply_json_path, select_items
+from mapreduce_fsm.workitems.sorting import SortKey, compile_sort, sort_items
+from mapreduce_fsm.workitems.sources import LoadedInput, load_input
+
+__all__ = [
+    "Expression",
+    "LoadedInput",
+    "SortKey",
+    "WorkItem",
+    "WorkItems",
+    "apply_json_path",
+    "assign_ids",
+    "compile_expression",
+    "compile_sort",
+    "items_digest",
+    "load_input",
+    "load_work_items",
+    "select_items",
+    "sort_items",
+]

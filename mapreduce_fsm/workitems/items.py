@@ -1,0 +1,138 @@
+"""The final work items of a map: stable ids, the input digest, and the loading pipeline."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from mapreduce_fsm.config.model import MapConfig
+from mapreduce_fsm.errors import ExpressionError, InputError
+from mapreduce_fsm.workitems.expression import compile_expression
+from mapreduce_fsm.workitems.paths import compile_path, resolve_in_item
+from mapreduce_fsm.workitems.select import apply_json_path, select_items
+from mapreduce_fsm.workitems.sources import load_input
+from mapreduce_fsm.workitems.values import canonical_json, is_number
+
+DUPLICATES_SHOWN = 5
+
+
+@attrs.frozen(kw_only=True)
+class WorkItem:
+    """One item of the map: `index` is its 0-based position in the final list."""
+
+    id: str
+    index: int
+    value: Any
+
+
+@attrs.frozen(kw_only=True)
+class WorkItems:
+    """The map's items, a digest of them (to refuse a resume over changed input), and warnings."""
+
+    items: tuple[WorkItem, ...]
+    digest: str  # sha256 hex of the canonical JSON of [[id, value], ...]
+    warnings: tuple[str, ...]
+    origin: str  # "file items.json" / "command `ls *.md`"
+
+
+def assign_ids(values: Sequence[Any], id_field: str | None) -> tuple[WorkItem, ...]:
+    """Give each value an id: its `id_field` value as text, else `item-<index>`.
+
+    Raises InputError for an item whose id is missing, null, empty, a list or an object,
+    and for duplicate ids (listing the first few with their indexes).
+    """
+    if id_field is None:
+        return tuple(
+            WorkItem(id=f"item-{index}", index=index, value=value)
+            for index, value in enumerate(values)
+        )
+    try:
+        path = compile_path(id_field)
+    except ExpressionError as error:
+        raise ExpressionError(
+            f"map.id_field: {error.reason}", expression=error.expression, column=error.column
+        ) from None
+    items = tuple(
+        WorkItem(
+            id=_id_text(resolve_in_item(value, path), index, id_field), index=index, value=value
+        )
+        for index, value in enumerate(values)
+    )
+    _refuse_duplicates(items, id_field)
+    return items
+
+
+def _id_text(value: Any, index: int, id_field: str) -> str:
+    if isinstance(value, str) and value:
+        return value
+    if is_number(value) or isinstance(value, bool):
+        return json.dumps(value)  # 42 -> "42", true -> "true"
+    if value is None:
+        problem = "has no value (missing or null)"
+    elif isinstance(value, str):
+        problem = "is an empty string"
+    else:
+        problem = (
+            f"is {'a list' if isinstance(value, list) else 'an object'}, not a string or number"
+        )
+    raise InputError(f"map.id_field {id_field!r}: item {index} {problem} at {id_field!r}")
+
+
+def _refuse_duplicates(items: Sequence[WorkItem], id_field: str) -> None:
+    indexes_by_id: dict[str, list[int]] = {}
+    for item in items:
+        indexes_by_id.setdefault(item.id, []).append(item.index)
+    duplicates = [(id_, indexes) for id_, indexes in indexes_by_id.items() if len(indexes) > 1]
+    if not duplicates:
+        return
+    shown = ", ".join(
+        f"{id_!r} (items {', '.join(map(str, indexes))})"
+        for id_, indexes in duplicates[:DUPLICATES_SHOWN]
+    )
+    more = len(duplicates) - DUPLICATES_SHOWN
+    rest = f" and {more} more" if more > 0 else ""
+    raise InputError(f"map.id_field {id_field!r}: duplicate ids: {shown}{rest}")
+
+
+def items_digest(items: Sequence[WorkItem]) -> str:
+    """sha256 hex of the canonical JSON (sorted keys, compact) of the [[id, value], ...] list."""
+    text = canonical_json([[item.id, item.value] for item in items])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+async def load_work_items(
+    map_config: MapConfig, *, input_spec: str, cwd: Path, env: Mapping[str, str]
+) -> WorkItems:
+    """Load, select and identify the map's items (WORKFLOW_FORMAT.md section 4, steps 1 to 3).
+
+    `input_spec` is `map.input` already interpolated. Raises InputError or ExpressionError.
+    Use::
+
+        work = await load_work_items(workflow.map, input_spec="items.json", cwd=cwd, env={})
+        for item in work.items: ...
+    """
+    loaded = await load_input(input_spec, cwd=cwd, env=env)
+    values, warnings = apply_json_path(loaded.document, map_config.json_path, origin=loaded.origin)
+    selected = select_items(values, map_config)
+    if values and not selected:
+        warnings.append(_nothing_selected_warning(values, map_config, loaded.origin))
+    items = assign_ids(selected, map_config.id_field)
+    return WorkItems(
+        items=items, digest=items_digest(items), warnings=tuple(warnings), origin=loaded.origin
+    )
+
+
+def _nothing_selected_warning(values: Sequence[Any], map_config: MapConfig, origin: str) -> str:
+    count = f"{len(values)} item{'s' if len(values) != 1 else ''} from {origin}"
+    if map_config.filter:
+        expression = compile_expression(map_config.filter)
+        if not any(expression.matches(value, item_prefix=True) for value in values):
+            return f"map.filter {map_config.filter!r} kept none of the {count}"
+    if map_config.max_items == 0:
+        return f"map.max_items is 0: none of the {count} will run"
+    return f"map.offset {map_config.offset} skips all of the selected items ({count} loaded)"

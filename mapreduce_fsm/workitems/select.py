@@ -1,0 +1,103 @@
+"""From a loaded document to the final items: json_path, filter, sort, distinct, offset, limit."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from jsonpath_ng.exceptions import JSONPathError
+from jsonpath_ng.ext.parser import parse as parse_json_path
+
+from mapreduce_fsm.config.model import MapConfig
+from mapreduce_fsm.errors import ExpressionError, InputError
+from mapreduce_fsm.workitems.expression import compile_expression
+from mapreduce_fsm.workitems.paths import FieldPath, compile_path, resolve_in_item
+from mapreduce_fsm.workitems.sorting import compile_sort, sort_items
+from mapreduce_fsm.workitems.values import value_identity
+
+WHOLE_DOCUMENT_PATHS = ("", "$")
+Compiled = TypeVar("Compiled")
+JSON_PATH_ERROR_POSITION = re.compile(r"(?:at 1:|col )(\d+)")
+
+
+def apply_json_path(
+    document: Any, json_path: str | None, *, origin: str = "the input"
+) -> tuple[list[Any], list[str]]:
+    """The values `json_path` selects in `document`, and warnings (a path matching nothing).
+
+    Without a path (None, "" or "$"), a list document gives its elements and any other
+    document is one value. A path whose only match is a list (`$.items`) gives its elements.
+    """
+    if json_path is None or json_path in WHOLE_DOCUMENT_PATHS:
+        return (list(document) if isinstance(document, list) else [document]), []
+    try:
+        compiled = parse_json_path(json_path)
+    except (JSONPathError, ValueError, TypeError) as error:
+        raise ExpressionError(
+            f"map.json_path is not valid JSONPath: {error}",
+            expression=json_path,
+            column=_json_path_error_column(json_path, str(error)),
+        ) from None
+    try:
+        matches = [match.value for match in compiled.find(document)]
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError) as error:
+        # jsonpath-ng's extensions (`sorted`, sorting by a field) fail on mixed-type data.
+        raise InputError(
+            f"map.json_path {json_path!r} cannot be applied to {origin}: "
+            f"{type(error).__name__}: {error}"
+        ) from None
+    if not matches:
+        return [], [f"map.json_path {json_path!r} matched nothing in {origin}"]
+    if len(matches) == 1 and isinstance(matches[0], list):
+        return list(matches[0]), []
+    return matches, []
+
+
+def _json_path_error_column(json_path: str, message: str) -> int | None:
+    """jsonpath-ng reports 0-based positions ("at 1:4", "col 3"), or "near the end of string"."""
+    found = JSON_PATH_ERROR_POSITION.search(message)
+    if found:
+        return int(found.group(1)) + 1
+    return len(json_path) + 1 if "end of string" in message else None
+
+
+def select_items(values: Sequence[Any], map_config: MapConfig) -> list[Any]:
+    """Apply `filter`, then `sort_by`, `distinct`, `offset` and `max_items`, in that order.
+
+    Expressions that do not parse raise ExpressionError with the `map.` field named.
+    """
+    selected = list(values)
+    if map_config.filter:
+        expression = _compiled("map.filter", compile_expression, map_config.filter)
+        selected = [value for value in selected if expression.matches(value, item_prefix=True)]
+    if map_config.sort_by:
+        selected = sort_items(selected, _compiled("map.sort_by", compile_sort, map_config.sort_by))
+    if map_config.distinct:
+        selected = _distinct(selected, _compiled("map.distinct", compile_path, map_config.distinct))
+    selected = selected[max(map_config.offset, 0) :]
+    if map_config.max_items is not None:
+        selected = selected[: max(map_config.max_items, 0)]
+    return selected
+
+
+def _distinct(values: list[Any], path: FieldPath) -> list[Any]:
+    """The first value for each distinct value at `path` (missing counts as null)."""
+    seen: set[str] = set()
+    kept = []
+    for value in values:
+        identity = value_identity(resolve_in_item(value, path))
+        if identity not in seen:
+            seen.add(identity)
+            kept.append(value)
+    return kept
+
+
+def _compiled(field: str, compile_text: Callable[[str], Compiled], text: str) -> Compiled:
+    """`compile_text(text)`, with the workflow field named in any ExpressionError."""
+    try:
+        return compile_text(text)
+    except ExpressionError as error:
+        raise ExpressionError(
+            f"{field}: {error.reason}", expression=error.expression, column=error.column
+        ) from None

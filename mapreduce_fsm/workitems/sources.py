@@ -1,0 +1,241 @@
+"""`map.input`: read work items from a data file or from the output of a shell command.
+
+A spec naming an existing file is read by its suffix: `.json` (JSON), `.jsonl` / `.ndjson`
+(one JSON value a line), `.csv` (rows as objects keyed by the header, values as strings),
+`.yml` / `.yaml` (YAML; an empty file is an empty list), anything else JSON when it parses,
+else one string item per non-blank line. A spec that looks like a data file path but does
+not exist is an error. Anything else runs with `sh -c`; its output is a JSON document, else
+JSON lines, else plain lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import datetime
+import io
+import json
+import os
+import re
+import signal
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import yaml
+
+from mapreduce_fsm.errors import InputError
+
+DATA_SUFFIXES = frozenset({".json", ".jsonl", ".ndjson", ".csv", ".yml", ".yaml", ".txt"})
+SHELL_METACHARACTERS = re.compile(r"[\s|&;<>()$`\\\"'*?\[\]{}!~#=]")
+STDERR_TAIL_LINES = 5
+CSV_EXTRA_FIELDS = "\0extra"  # DictReader's key for fields beyond the header
+
+
+@attrs.frozen(kw_only=True)
+class LoadedInput:
+    """The parsed document behind `map.input`, and where it came from for messages."""
+
+    document: Any
+    origin: str  # "file items.json" / "command `ls *.md`"
+
+
+async def load_input(
+    spec: str, *, cwd: Path, env: Mapping[str, str], timeout: float | None = None
+) -> LoadedInput:
+    """Load `spec` (map.input, already interpolated) as a file under `cwd`, else as a command.
+
+    `env` is added to the process environment of a command; `timeout` (seconds) bounds it.
+    Raises InputError naming the file, line or command when the items cannot be loaded.
+    """
+    path = _existing_file(spec, cwd)
+    if path is not None:
+        document = await asyncio.to_thread(_read_file, path, spec)
+        return LoadedInput(document=document, origin=f"file {spec}")
+    if _looks_like_a_file_path(spec):
+        raise InputError(f"map.input: file {spec!r} not found in {cwd.resolve()}")
+    output = await _run_command(spec, cwd=cwd, env=env, timeout=timeout)
+    return LoadedInput(document=_parse_command_output(output), origin=f"command `{spec}`")
+
+
+def _existing_file(spec: str, cwd: Path) -> Path | None:
+    path = Path(spec) if os.path.isabs(spec) else cwd / spec
+    try:
+        is_file, is_dir = path.is_file(), path.is_dir()
+    except (OSError, ValueError):  # a command too long or too odd to be a file name
+        return None
+    if is_dir and _looks_like_a_path(spec):
+        raise InputError(f"map.input: {spec!r} is a directory in {cwd.resolve()}, not a data file")
+    return path if is_file else None
+
+
+def _looks_like_a_path(spec: str) -> bool:
+    return bool(spec) and SHELL_METACHARACTERS.search(spec) is None
+
+
+def _looks_like_a_file_path(spec: str) -> bool:
+    return _looks_like_a_path(spec) and Path(spec).suffix.lower() in DATA_SUFFIXES
+
+
+def _read_file(path: Path, name: str) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InputError(f"{name}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    except OSError as error:
+        raise InputError(f"{name}: cannot be read: {error.strerror}") from None
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        return _parse_json(text, name)
+    if suffix in (".jsonl", ".ndjson"):
+        return _parse_json_lines(text, name)
+    if suffix == ".csv":
+        return _parse_csv(text, name)
+    if suffix in (".yml", ".yaml"):
+        return _parse_yaml(text, name)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return _plain_lines(text)
+
+
+def _parse_json(text: str, name: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(
+            f"{name}:{error.lineno}: not valid JSON: {error.msg} (column {error.colno})"
+        ) from None
+
+
+def _parse_json_lines(text: str, name: str) -> list[Any]:
+    values = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            values.append(json.loads(line))
+        except json.JSONDecodeError as error:
+            raise InputError(
+                f"{name}:{number}: not valid JSON: {error.msg} (column {error.colno})"
+            ) from None
+    return values
+
+
+def _parse_csv(text: str, name: str) -> list[dict[str, str | None]]:
+    reader = csv.DictReader(io.StringIO(text, newline=""), restkey=CSV_EXTRA_FIELDS)
+    rows: list[dict[str, str | None]] = []
+    try:
+        for row in reader:
+            extra = row.pop(CSV_EXTRA_FIELDS, None)
+            if extra is not None:
+                header = len(reader.fieldnames or ())
+                raise InputError(
+                    f"{name}:{reader.line_num}: the row has {header + len(extra)} fields"
+                    f" but the header has {header}"
+                )
+            rows.append(row)
+    except csv.Error as error:
+        raise InputError(f"{name}:{reader.line_num}: not valid CSV: {error}") from None
+    return rows
+
+
+def _parse_yaml(text: str, name: str) -> Any:
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{name}:{mark.line + 1}" if mark is not None else name
+        problem = getattr(error, "problem", None) or str(error)
+        raise InputError(f"{where}: not valid YAML: {problem}") from None
+    return [] if document is None else _as_json_value(document)
+
+
+def _as_json_value(value: Any) -> Any:
+    """YAML's extra types as JSON: dates and times as ISO text, other keys as their text."""
+    if isinstance(value, dict):
+        return {_as_json_key(key): _as_json_value(element) for key, element in value.items()}
+    if isinstance(value, list):
+        return [_as_json_value(element) for element in value]
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return value
+
+
+def _as_json_key(key: Any) -> str:
+    if isinstance(key, str):
+        return key
+    if key is None or isinstance(key, bool | int | float):
+        return json.dumps(key)  # as JSON spells it: null, true, 3
+    converted = _as_json_value(key)
+    return converted if isinstance(converted, str) else json.dumps(converted, default=str)
+
+
+def _plain_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def _parse_command_output(output: str) -> Any:
+    try:
+        return json.loads(output)
+    except json.JSONDecodeError:
+        pass
+    lines = _plain_lines(output)
+    try:
+        return [json.loads(line) for line in lines]
+    except json.JSONDecodeError:
+        return lines
+
+
+async def _run_command(
+    command: str, *, cwd: Path, env: Mapping[str, str], timeout: float | None
+) -> str:
+    try:
+        process = await asyncio.create_subprocess_exec(
+            "sh",
+            "-c",
+            command,
+            cwd=cwd,
+            env={**os.environ, **env},
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,  # its own process group, so a timeout kills all of it
+        )
+    except OSError as error:
+        raise InputError(
+            f"map.input: command `{command}` could not start in {cwd}: {error.strerror}"
+        ) from None
+    try:
+        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout)
+    except TimeoutError:
+        await _kill_group(process)
+        raise InputError(
+            f"map.input: command `{command}` timed out after {timeout:g} seconds"
+        ) from None
+    except BaseException:  # cancelled (Ctrl-C): take the command's whole group down with us
+        await _kill_group(process)
+        raise
+    if process.returncode != 0:
+        raise InputError(_failure_message(command, process.returncode, stderr))
+    return stdout.decode("utf-8", errors="replace")
+
+
+async def _kill_group(process: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    await process.wait()
+
+
+def _failure_message(command: str, returncode: int | None, stderr: bytes) -> str:
+    if returncode is not None and returncode < 0:
+        status = f"was killed by signal {-returncode}"
+    else:
+        status = f"exited with code {returncode}"
+    tail = stderr.decode("utf-8", errors="replace").strip().splitlines()[-STDERR_TAIL_LINES:]
+    detail = ":\n" + "\n".join(f"  {line}" for line in tail) if tail else " (no stderr output)"
+    return f"map.input: command `{command}` {status}{detail}"
