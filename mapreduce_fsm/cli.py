@@ -28,6 +28,17 @@ def validate(workflow: str) -> None:
     click.echo(describe_workflow(loaded))
 
 
+def _register_commands() -> None:
+    from mapreduce_fsm.cli_run import resume, run
+    from mapreduce_fsm.cli_views import diagram, events, jobs, status
+
+    for command in (run, resume, jobs, status, events, diagram):
+        cli.add_command(command)
+
+
+_register_commands()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of `mapreduce-fsm`: turns every failure into a message and an exit code."""
     try:

@@ -48,7 +48,9 @@ async def run_phase_steps(
         data["variables"] = made_variables(after, variables)
         if on_step is not None:
             data.update(on_step(index, result))
-        context.update_progress(phase, next_step=index + 1, data=dict(data))
+        # A failed step is not done: a resume runs it again.
+        next_step = index + 1 if result.ok else index
+        context.update_progress(phase, next_step=next_step, data=dict(data))
         context.emit("step.finished", phase=phase, index=index, step=result.step,
                      status=result.status, exit_code=result.exit_code,
                      duration_secs=round(result.duration_secs, 3), error=result.error)

@@ -1,0 +1,158 @@
+"""The embedding API: run a workflow file as a new job, or resume a job, from Python."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import attrs
+
+from mapreduce_fsm.config import load_workflow_text
+from mapreduce_fsm.config.model import Workflow
+from mapreduce_fsm.errors import JobStateError, UsageError
+from mapreduce_fsm.interaction import NonInteractive, UserInteraction
+from mapreduce_fsm.phases.context import RunOptions
+from mapreduce_fsm.phases.coordinator import PhaseCoordinator, WorkflowResult
+from mapreduce_fsm.phases.registry import build_phases
+from mapreduce_fsm.phases.types import DefaultTransitionHandler, PhaseExecutor, PhaseTransitionHandler
+from mapreduce_fsm.progress import NullProgress, ProgressReporter
+from mapreduce_fsm.state import JobStore, check_job_id, new_job_id, resolve_state_dir, workflow_digest
+
+
+def resolve_secrets(workflow: Workflow, environ: Mapping[str, str]) -> dict[str, str]:
+    """Secret values for this run; a missing environment variable stops the run before it starts."""
+    values: dict[str, str] = {}
+    missing = []
+    for name, spec in workflow.secrets.items():
+        if spec.env is not None:
+            if spec.env not in environ:
+                missing.append(f"{name} (from ${spec.env})")
+                continue
+            values[name] = environ[spec.env]
+        else:
+            values[name] = spec.value or ""
+    if missing:
+        raise UsageError(
+            f"workflow {workflow.name!r} needs secrets that are not set: {', '.join(missing)}; "
+            "export the environment variables and run again"
+        )
+    return values
+
+
+@attrs.frozen(kw_only=True)
+class Services:
+    """The pluggable parts of a run; every field has a sensible default."""
+
+    interaction: UserInteraction = attrs.field(factory=NonInteractive)
+    handler: PhaseTransitionHandler = attrs.field(factory=DefaultTransitionHandler)
+    progress: ProgressReporter = attrs.field(factory=NullProgress)
+    options: RunOptions = attrs.field(factory=RunOptions)
+
+
+def _coordinator(
+    store: JobStore,
+    services: Services,
+    secrets: Mapping[str, str],
+    phases: Sequence[PhaseExecutor],
+) -> PhaseCoordinator:
+    return PhaseCoordinator(
+        phases=list(phases),
+        store=store,
+        handler=services.handler,
+        interaction=services.interaction,
+        options=services.options,
+        progress_reporter=services.progress,
+        secrets=secrets,
+    )
+
+
+async def run_workflow(
+    workflow_path: str | os.PathLike[str],
+    *,
+    job_id: str | None = None,
+    state_dir: str | os.PathLike[str] | None = None,
+    working_dir: str | os.PathLike[str] | None = None,
+    services: Services | None = None,
+    phases: Sequence[PhaseExecutor] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> WorkflowResult:
+    """Load the workflow file, start a new job for it, and run it to an end state.
+
+    >>> result = asyncio.run(run_workflow("word_stats.yml", state_dir="/tmp/state"))
+    >>> result.state, result.exit_code
+    ('completed', 0)
+    """
+    environ = os.environ if environ is None else environ
+    services = services or Services()
+    path = Path(workflow_path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"cannot read workflow file {path}: {error.strerror or error}") from None
+    workflow = load_workflow_text(text, filename=str(path), environ=environ)
+    cwd = Path(working_dir) if working_dir is not None else Path.cwd()
+    root = resolve_state_dir(state_dir, cwd=cwd, environ=environ)
+    job_id = check_job_id(job_id) if job_id is not None else new_job_id(workflow.name)
+    secrets = resolve_secrets(workflow, environ)  # before the job exists: nothing to clean up
+    coordinator_phases = list(phases) if phases is not None else build_phases(workflow)
+    store = JobStore.create(root, job_id, text)
+    coordinator = _coordinator(store, services, secrets, coordinator_phases)
+    with store.lock():
+        return await coordinator.execute_workflow(
+            workflow, working_dir=cwd, workflow_text=text, workflow_path=path.resolve()
+        )
+
+
+async def resume_job(
+    job_id: str,
+    *,
+    state_dir: str | os.PathLike[str] | None = None,
+    services: Services | None = None,
+    phases: Sequence[PhaseExecutor] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> WorkflowResult:
+    """Continue a job where it stopped: any state, after a crash, a failure or a pause.
+
+    The job runs the workflow as it was saved in its directory. When the original file
+    changed since, the resume is refused unless `services.options.force` is set, in
+    which case the changed file is run.
+    """
+    environ = os.environ if environ is None else environ
+    services = services or Services()
+    store = JobStore.open(resolve_state_dir(state_dir, environ=environ), check_job_id(job_id))
+    with store.lock():
+        checkpoint = store.load_checkpoint()
+        if checkpoint is None:
+            raise JobStateError(f"job {job_id} has no checkpoint in {store.path}; it never started")
+        text, source = store.read_workflow_text(), str(store.path / "workflow.yml")
+        original = Path(checkpoint.workflow_path) if checkpoint.workflow_path else None
+        if original is not None and original.is_file():
+            current = original.read_text(encoding="utf-8")
+            if workflow_digest(current) != checkpoint.workflow_digest:
+                if not services.options.force:
+                    raise JobStateError(
+                        f"the workflow file {original} changed since job {job_id} started; "
+                        "resuming would run a different workflow. Re-run with --force to "
+                        "resume with the changed file, or start a new job."
+                    )
+                text, source = current, str(original)
+        workflow = load_workflow_text(text, filename=source, environ=environ)
+        secrets = resolve_secrets(workflow, environ)
+        phase_list = list(phases) if phases is not None else build_phases(workflow)
+        coordinator = _coordinator(store, services, secrets, phase_list)
+        if source != str(store.path / "workflow.yml"):  # --force with a changed file
+            store.save_workflow_text(text)
+            checkpoint = attrs.evolve(checkpoint, workflow_digest=workflow_digest(text))
+        return await coordinator.resume_from_checkpoint(checkpoint, workflow)
+
+
+def run(workflow_path: str | os.PathLike[str], **kwargs: object) -> WorkflowResult:
+    """`run_workflow` for code that is not async."""
+    return asyncio.run(run_workflow(workflow_path, **kwargs))  # type: ignore[arg-type]
+
+
+def resume(job_id: str, **kwargs: object) -> WorkflowResult:
+    """`resume_job` for code that is not async."""
+    return asyncio.run(resume_job(job_id, **kwargs))  # type: ignore[arg-type]

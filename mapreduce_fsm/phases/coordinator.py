@@ -1,0 +1,322 @@
+"""PhaseCoordinator: builds a job's machine from its phase list, drives it, and resumes it.
+
+The driver awaits one trigger at a time. Entering a state records the move in the
+checkpoint; entering a phase state then runs that phase's executor, inside the
+trigger. When the trigger returns, the driver turns the phase result into the next
+trigger (through the transition handler) and fires it. Nothing else moves a job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import traceback
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from mapreduce_fsm.config.model import Workflow
+from mapreduce_fsm.errors import (
+    EXIT_COMPLETED,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_PAUSED,
+    JobStateError,
+    MapReduceError,
+)
+from mapreduce_fsm.interaction import NonInteractive, UserInteraction
+from mapreduce_fsm.phases import machine as fsm
+from mapreduce_fsm.phases.context import CheckpointKeeper, PhaseContext, RunOptions, StepsRunner
+from mapreduce_fsm.phases.types import (
+    Complete,
+    Continue,
+    DefaultTransitionHandler,
+    Error,
+    PhaseError,
+    PhaseExecutor,
+    PhaseResult,
+    PhaseTransitionHandler,
+    Skip,
+)
+from mapreduce_fsm.progress import NullProgress, ProgressReporter
+from mapreduce_fsm.state import (
+    Checkpoint,
+    JobStore,
+    PhaseProgress,
+    TransitionRecord,
+    workflow_digest,
+)
+from mapreduce_fsm.timeutil import utc_now
+
+_END_STATES = (fsm.COMPLETED, fsm.FAILED, fsm.PAUSED)
+_LEAVING_STATUS = {
+    fsm.CONTINUE: "completed",
+    fsm.COMPLETE: "completed",
+    fsm.SKIP: "skipped",
+    fsm.ERROR: "failed",
+    fsm.PAUSE: "paused",
+}
+
+
+@attrs.frozen(kw_only=True)
+class WorkflowResult:
+    """How a run (or resume) of a job ended."""
+
+    job_id: str
+    state: str  # completed, failed, paused, or a phase name when interrupted
+    phase_results: Mapping[str, PhaseResult] = attrs.field(factory=dict)
+    error: str | None = None
+    interrupted: bool = False
+    nothing_to_do: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return EXIT_INTERRUPTED
+        return {fsm.COMPLETED: EXIT_COMPLETED, fsm.PAUSED: EXIT_PAUSED}.get(self.state, EXIT_FAILED)
+
+
+class _JobModel:
+    """The machine's model: `transitions` sets `state` and adds one method per trigger."""
+
+    state: str
+
+
+@attrs.define
+class PhaseCoordinator:
+    """Runs an ordered list of phases as a state machine, checkpointing every move.
+
+    >>> coordinator = PhaseCoordinator(phases=build_phases(workflow), store=store)
+    >>> result = asyncio.run(coordinator.execute_workflow(workflow))
+    >>> result.state
+    'completed'
+    """
+
+    phases: Sequence[PhaseExecutor]
+    store: JobStore
+    handler: PhaseTransitionHandler = attrs.field(factory=DefaultTransitionHandler)
+    interaction: UserInteraction = attrs.field(factory=NonInteractive)
+    options: RunOptions = attrs.field(factory=RunOptions)
+    runner: StepsRunner | None = None
+    progress_reporter: ProgressReporter = attrs.field(factory=NullProgress)
+    secrets: Mapping[str, str] = attrs.field(factory=dict)
+    _context: PhaseContext | None = None
+    _last_result: PhaseResult | None = None
+    _results: dict[str, PhaseResult] = attrs.field(factory=dict)
+
+    def __attrs_post_init__(self) -> None:
+        names = [phase.name for phase in self.phases]
+        clashes = sorted({n for n in names if names.count(n) > 1} | (set(names) & fsm.RESERVED_STATES))
+        if clashes:
+            raise MapReduceError(f"phase names must be unique and not reserved: {clashes}")
+
+    @property
+    def phase_names(self) -> list[str]:
+        return [phase.name for phase in self.phases]
+
+    def new_checkpoint(
+        self,
+        config: Workflow,
+        *,
+        working_dir: Path,
+        workflow_text: str,
+        workflow_path: Path | None = None,
+    ) -> Checkpoint:
+        now = utc_now()
+        return Checkpoint(
+            job_id=self.store.job_id,
+            workflow_name=config.name,
+            workflow_digest=workflow_digest(workflow_text),
+            workflow_path=None if workflow_path is None else str(workflow_path),
+            working_dir=str(working_dir.resolve()),
+            state=fsm.PENDING,
+            phase_order=tuple(self.phase_names),
+            created_at=now,
+            updated_at=now,
+        )
+
+    async def execute_workflow(
+        self,
+        config: Workflow,
+        *,
+        working_dir: Path | None = None,
+        workflow_text: str = "",
+        workflow_path: Path | None = None,
+    ) -> WorkflowResult:
+        """Start the job from `pending` and run it to an end state."""
+        checkpoint = self.new_checkpoint(
+            config, working_dir=working_dir or Path.cwd(), workflow_text=workflow_text,
+            workflow_path=workflow_path,
+        )
+        self.store.save_checkpoint(checkpoint)
+        self.store.events.emit("job.started", workflow=config.name, phases=self.phase_names)
+        return await self._drive(config, checkpoint, fsm.START, {})
+
+    async def resume_from_checkpoint(
+        self, checkpoint: Checkpoint, config: Workflow
+    ) -> WorkflowResult:
+        """Continue a job from whatever state its checkpoint holds."""
+        if list(checkpoint.phase_order) != self.phase_names:
+            raise JobStateError(
+                f"job {checkpoint.job_id} ran the phases {list(checkpoint.phase_order)}, "
+                f"but this workflow has {self.phase_names}; resume it with the same phases"
+            )
+        state = checkpoint.state
+        if state == fsm.COMPLETED:
+            return WorkflowResult(job_id=checkpoint.job_id, state=state, nothing_to_do=True)
+        kwargs: dict[str, Any] = {}
+        if state == fsm.PENDING:
+            trigger = fsm.START
+        elif state in (fsm.FAILED, fsm.PAUSED):
+            trigger = fsm.RESUME
+            kwargs["target"] = checkpoint.resume_phase or self.phase_names[0]
+        else:
+            trigger = fsm.RESUME  # interrupted inside a phase: re-enter it
+        self.store.events.emit("job.resumed", state=state, target=kwargs.get("target", state))
+        return await self._drive(config, checkpoint, trigger, kwargs, resumed_from=state)
+
+    async def _drive(
+        self,
+        config: Workflow,
+        checkpoint: Checkpoint,
+        trigger: str,
+        kwargs: dict[str, Any],
+        *,
+        resumed_from: str | None = None,
+    ) -> WorkflowResult:
+        context = PhaseContext(
+            workflow=config,
+            store=self.store,
+            keeper=CheckpointKeeper(store=self.store, checkpoint=checkpoint),
+            interaction=self.interaction,
+            secrets=self.secrets,
+            options=self.options,
+            progress_reporter=self.progress_reporter,
+            resumed_from=resumed_from,
+        )
+        if self.runner is not None:
+            context.runner = self.runner
+        self._context = context
+        model = _JobModel()
+        fsm.build_machine(
+            model,
+            self.phase_names,
+            initial=checkpoint.state,
+            on_enter_state=self._entered,
+            on_enter_phase=self._run_phase,
+        )
+        try:
+            while True:
+                self._last_result = None
+                await getattr(model, trigger)(**kwargs)
+                if model.state in _END_STATES:
+                    break
+                assert self._last_result is not None
+                trigger, kwargs = self._next_trigger(self._last_result)
+        except asyncio.CancelledError:
+            return self._interrupted(context)
+        finally:
+            context.store.results.sync()
+        error = None
+        if model.state == fsm.FAILED:
+            error = context.keeper.checkpoint.phases[context.keeper.checkpoint.resume_phase or ""].error
+        self.store.events.emit(f"job.{model.state}", error=error)
+        return WorkflowResult(
+            job_id=self.store.job_id, state=model.state, phase_results=dict(self._results),
+            error=error,
+        )
+
+    def _interrupted(self, context: PhaseContext) -> WorkflowResult:
+        state = context.keeper.checkpoint.state
+        context.emit("job.interrupted", phase=state if state in self.phase_names else None)
+        return WorkflowResult(
+            job_id=self.store.job_id, state=state, phase_results=dict(self._results),
+            interrupted=True,
+        )
+
+    def _next_trigger(self, result: PhaseResult) -> tuple[str, dict[str, Any]]:
+        """Turn a phase result into the trigger that moves the job on."""
+        if result.outcome == "completed":
+            self.handler.on_phase_complete(result.phase, result)
+            return (fsm.COMPLETE if result.finish_workflow else fsm.CONTINUE), {}
+        if result.outcome == "skipped":
+            return fsm.SKIP, {"reason": result.data.get("reason")}
+        if result.outcome == "paused":
+            return fsm.PAUSE, {"reason": result.data.get("reason")}
+        error = PhaseError(phase=result.phase, message=result.error or "failed", result=result)
+        decision = self.handler.on_phase_error(result.phase, error)
+        if isinstance(decision, Error):
+            return fsm.ERROR, {"reason": decision.error.message}
+        if isinstance(decision, Skip):
+            return fsm.SKIP, {"reason": decision.reason}
+        if isinstance(decision, Complete):
+            return fsm.COMPLETE, {"reason": f"{result.phase} failed; handler completed the job"}
+        assert isinstance(decision, Continue)
+        return fsm.CONTINUE, {"reason": f"{result.phase} failed; handler continued"}
+
+    async def _entered(self, event: Any) -> None:
+        """Record a move: the history, the phase statuses, the state; then save."""
+        assert self._context is not None
+        keeper = self._context.keeper
+        trigger, source, dest = event.event.name, event.transition.source, event.state.name
+        reason = event.kwargs.get("reason")
+        now = utc_now()
+        phases = dict(keeper.checkpoint.phases)
+        if source in self.phase_names and trigger in _LEAVING_STATUS:
+            error = reason if trigger == fsm.ERROR else phases.get(source, PhaseProgress()).error
+            phases[source] = attrs.evolve(
+                phases.get(source, PhaseProgress()), status=_LEAVING_STATUS[trigger],
+                finished_at=now, error=error,
+            )
+        if dest in self.phase_names:
+            previous = phases.get(dest, PhaseProgress())
+            fresh = trigger != fsm.RESUME
+            phases[dest] = attrs.evolve(
+                PhaseProgress() if fresh else previous, status="running",
+                started_at=now if fresh or previous.started_at is None else previous.started_at,
+                error=None,
+            )
+        resume_phase = keeper.checkpoint.resume_phase
+        if dest in (fsm.FAILED, fsm.PAUSED):
+            resume_phase = source
+        keeper.update(
+            state=dest,
+            phases=phases,
+            resume_phase=resume_phase,
+            history=(*keeper.checkpoint.history,
+                     TransitionRecord(trigger=trigger, source=source, dest=dest, at=now,
+                                      reason=reason)),
+        )
+        self.store.events.emit("transition", trigger=trigger, source=source, dest=dest,
+                               reason=reason)
+
+    async def _run_phase(self, event: Any) -> None:
+        """Run the executor of the phase just entered; keep its result for the driver."""
+        assert self._context is not None
+        context, name = self._context, event.state.name
+        executor = next(phase for phase in self.phases if phase.name == name)
+        try:
+            result = await self._execute(executor, context)
+        except JobStateError:
+            raise  # e.g. the input changed: refuse, leaving the job resumable
+        except MapReduceError as error:
+            result = PhaseResult.failed(name, str(error))
+        except Exception as error:  # an executor's bug must not lose the job
+            context.emit("phase.crashed", phase=name, traceback=traceback.format_exc())
+            result = PhaseResult.failed(name, f"internal error: {type(error).__name__}: {error}")
+        self._results[name] = result
+        self._last_result = result
+        context.emit(f"phase.{result.outcome}", phase=name, error=result.error,
+                     reason=result.data.get("reason"),
+                     duration_secs=round(result.metrics.duration_secs, 3))
+
+    async def _execute(self, executor: PhaseExecutor, context: PhaseContext) -> PhaseResult:
+        name = executor.name
+        if not self.handler.should_execute(name, context):
+            return PhaseResult.skipped(name, "the transition handler skipped it")
+        reason = executor.can_skip(context)
+        if reason:
+            return PhaseResult.skipped(name, reason)
+        context.emit("phase.started", phase=name)
+        return await executor.execute(context)
