@@ -1,1 +1,48 @@
-"""state."""
+"""The job directory: checkpoint, results and attempt journals, dead-letter queue, events, lock."""
+
+from mapreduce_fsm.state.atomic import write_atomic
+from mapreduce_fsm.state.checkpoint import (
+    CHECKPOINT_FORMAT_VERSION,
+    Checkpoint,
+    PhaseProgress,
+    PhaseStatus,
+    TransitionRecord,
+    workflow_digest,
+)
+from mapreduce_fsm.state.dlq import DeadLetterStore
+from mapreduce_fsm.state.events import EventLog
+from mapreduce_fsm.state.jobstore import (
+    STATE_DIR_ENV,
+    JobStore,
+    JobSummary,
+    check_job_id,
+    list_jobs,
+    new_job_id,
+    resolve_state_dir,
+)
+from mapreduce_fsm.state.journal import AttemptJournal, ItemAttempt, LoadedResults, ResultsJournal
+from mapreduce_fsm.state.lock import JobLock
+
+__all__ = [
+    "CHECKPOINT_FORMAT_VERSION",
+    "STATE_DIR_ENV",
+    "AttemptJournal",
+    "Checkpoint",
+    "DeadLetterStore",
+    "EventLog",
+    "ItemAttempt",
+    "JobLock",
+    "JobStore",
+    "JobSummary",
+    "LoadedResults",
+    "PhaseProgress",
+    "PhaseStatus",
+    "ResultsJournal",
+    "TransitionRecord",
+    "check_job_id",
+    "list_jobs",
+    "new_job_id",
+    "resolve_state_dir",
+    "workflow_digest",
+    "write_atomic",
+]

@@ -1,0 +1,224 @@
+"""The job directory: where a job's files live, how jobs are named, found and listed."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import random
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+import attrs
+
+from mapreduce_fsm.errors import JobStateError, UsageError
+from mapreduce_fsm.state.atomic import fsync_dir, write_atomic
+from mapreduce_fsm.state.checkpoint import Checkpoint, read_checkpoint, write_checkpoint
+from mapreduce_fsm.state.dlq import DeadLetterStore
+from mapreduce_fsm.state.events import EventLog
+from mapreduce_fsm.state.journal import AttemptJournal, ResultsJournal
+from mapreduce_fsm.state.lock import JobLock
+
+STATE_DIR_ENV = "MAPREDUCE_FSM_HOME"
+DEFAULT_STATE_DIR = ".mapreduce-fsm"
+MAX_JOB_ID_LENGTH = 100
+
+_JOB_ID = re.compile(r"[A-Za-z0-9._-]{1,100}")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def resolve_state_dir(
+    explicit: str | os.PathLike[str] | None,
+    *,
+    cwd: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Path:
+    """--state-dir if given, else $MAPREDUCE_FSM_HOME, else `.mapreduce-fsm` in `cwd`."""
+    base = Path.cwd() if cwd is None else cwd
+    env = os.environ if environ is None else environ
+    if explicit is not None and str(explicit):
+        chosen = Path(explicit)
+    elif env.get(STATE_DIR_ENV):
+        chosen = Path(env[STATE_DIR_ENV])
+    else:
+        chosen = Path(DEFAULT_STATE_DIR)
+    return (base / chosen.expanduser()).absolute()
+
+
+def new_job_id(
+    workflow_name: str, *, now: datetime | None = None, rng: random.Random | None = None
+) -> str:
+    """`<name>-<yyyymmdd-hhmmss>-<4 hex>` (UTC), the name made safe and short enough."""
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    suffix = f"-{moment:%Y%m%d-%H%M%S}-{(rng or random.SystemRandom()).getrandbits(16):04x}"
+    name = _UNSAFE.sub("-", workflow_name).strip("-.") or "job"
+    return name[: MAX_JOB_ID_LENGTH - len(suffix)] + suffix
+
+
+def check_job_id(job_id: str) -> str:
+    """The id itself if it is a valid job id, else UsageError."""
+    if not _JOB_ID.fullmatch(job_id) or job_id in {".", ".."}:
+        raise UsageError(
+            f"invalid job id {job_id!r}: a job id is 1 to {MAX_JOB_ID_LENGTH} characters of "
+            "letters, digits, '.', '_' and '-' (and not '.' or '..')"
+        )
+    return job_id
+
+
+@attrs.define
+class JobStore:
+    """One job's directory, `<state_dir>/jobs/<job_id>/`, and the files in it."""
+
+    state_dir: Path
+    job_id: str = attrs.field(validator=lambda _, __, value: check_job_id(value))
+    results: ResultsJournal = attrs.field(init=False)
+    attempts: AttemptJournal = attrs.field(init=False)
+    dlq: DeadLetterStore = attrs.field(init=False)
+    events: EventLog = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.results = ResultsJournal(self.path / "results.jsonl")
+        self.attempts = AttemptJournal(self.path / "attempts.jsonl")
+        self.dlq = DeadLetterStore(self.path / "dlq.jsonl")
+        self.events = EventLog(self.path / "events.jsonl", self.job_id)
+
+    @property
+    def path(self) -> Path:
+        return self.state_dir / "jobs" / self.job_id
+
+    @property
+    def workflow_path(self) -> Path:
+        return self.path / "workflow.yml"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.path / "checkpoint.json"
+
+    @classmethod
+    def create(cls, state_dir: Path, job_id: str, workflow_text: str) -> JobStore:
+        """Make the job's directory and keep the workflow text in it."""
+        store = cls(state_dir, job_id)
+        try:
+            store.path.parent.mkdir(parents=True, exist_ok=True)
+            store.path.mkdir()
+        except FileExistsError:
+            raise JobStateError(
+                f"job {job_id} already exists in {store.path.parent}; resume it with "
+                f"`mapreduce-fsm resume {job_id}` or choose another --job-id"
+            ) from None
+        except OSError as exc:
+            raise JobStateError(f"cannot create the job directory {store.path}: {exc}") from exc
+        fsync_dir(store.path.parent)
+        write_atomic(store.workflow_path, workflow_text)
+        return store
+
+    @classmethod
+    def open(cls, state_dir: Path, job_id: str) -> JobStore:
+        """The existing job `job_id`; JobStateError (with similar ids) if there is none."""
+        store = cls(state_dir, job_id)
+        if not store.path.is_dir():
+            similar = difflib.get_close_matches(job_id, _job_ids(state_dir), n=5, cutoff=0.5)
+            hint = f"; similar ids: {', '.join(similar)}" if similar else ""
+            raise JobStateError(
+                f"no job {job_id} in {store.path.parent} (the state dir is set by "
+                f"--state-dir or ${STATE_DIR_ENV}){hint}"
+            )
+        return store
+
+    def read_workflow_text(self) -> str:
+        try:
+            return self.workflow_path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise JobStateError(
+                f"job {self.job_id}: cannot read the workflow it was run with "
+                f"({self.workflow_path}): {exc}"
+            ) from exc
+
+    def lock(self) -> JobLock:
+        """The job's lock, not yet acquired: `with store.lock(): ...`."""
+        return JobLock(self.path / "lock", self.job_id)
+
+    def load_checkpoint(self) -> Checkpoint | None:
+        return read_checkpoint(self.checkpoint_path)
+
+    def save_checkpoint(self, checkpoint: Checkpoint) -> None:
+        write_checkpoint(self.checkpoint_path, checkpoint)
+
+    def close(self) -> None:
+        """Sync and close the journals (call when the run ends, however it ends)."""
+        self.results.close()
+        self.attempts.close()
+        self.dlq.close()
+        self.events.close()
+
+
+@attrs.frozen(kw_only=True)
+class JobSummary:
+    """One line of `mapreduce-fsm jobs`; `problem` says why a job could not be read fully."""
+
+    job_id: str
+    workflow_name: str
+    state: str
+    ok: int
+    failed: int  # failed or timed out
+    skipped: int
+    total: int | None  # items the map found, once it knows
+    created_at: str | None
+    updated_at: str | None
+    problem: str | None
+
+
+def list_jobs(state_dir: Path) -> list[JobSummary]:
+    """Every job in the state dir, newest first; a job that cannot be read says why."""
+    summaries = [_summarize(JobStore(state_dir, job_id)) for job_id in _job_ids(state_dir)]
+    return sorted(summaries, key=lambda summary: summary.created_at or "", reverse=True)
+
+
+def _summarize(store: JobStore) -> JobSummary:
+    counts = {"success": 0, "failed": 0, "timeout": 0, "skipped": 0}
+    problem = None
+    try:
+        checkpoint = store.load_checkpoint()
+    except JobStateError as exc:
+        checkpoint, problem = None, f"corrupt checkpoint: {exc}"
+    else:
+        if checkpoint is None:
+            problem = "no checkpoint yet: the run stopped before its first phase"
+    try:
+        for result in store.results.load().results.values():
+            counts[result.status] += 1
+    except (JobStateError, OSError) as exc:
+        problem = problem or f"unreadable results: {exc}"
+    total = None
+    if checkpoint is not None:
+        map_data = checkpoint.phases["map"].data if "map" in checkpoint.phases else {}
+        found = map_data.get("total")
+        total = found if isinstance(found, int) and not isinstance(found, bool) else None
+    return JobSummary(
+        job_id=store.job_id,
+        workflow_name=checkpoint.workflow_name if checkpoint else "",
+        state=checkpoint.state if checkpoint else "unknown",
+        ok=counts["success"],
+        failed=counts["failed"] + counts["timeout"],
+        skipped=counts["skipped"],
+        total=total,
+        created_at=checkpoint.created_at if checkpoint else _mtime(store.path),
+        updated_at=checkpoint.updated_at if checkpoint else None,
+        problem=problem,
+    )
+
+
+def _mtime(path: Path) -> str | None:
+    try:
+        stamp = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    except OSError:
+        return None
+    return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _job_ids(state_dir: Path) -> list[str]:
+    try:
+        return sorted(entry.name for entry in (state_dir / "jobs").iterdir() if entry.is_dir())
+    except OSError:
+        return []

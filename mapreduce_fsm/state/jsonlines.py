@@ -1,0 +1,191 @@
+"""An append-only JSON-lines file of one record type that survives being killed mid-write."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Generic, TypeVar
+
+import attrs
+import cattrs
+
+from mapreduce_fsm.errors import JobStateError
+from mapreduce_fsm.serialization import describe_structure_error, from_json, to_json
+from mapreduce_fsm.state.atomic import fsync_dir, write_atomic
+
+T = TypeVar("T")
+
+log = logging.getLogger(__name__)
+
+FSYNC_INTERVAL_SECS = 0.5
+_TAIL_CHUNK = 64 * 1024
+
+
+@attrs.frozen(kw_only=True)
+class ScannedLines(Generic[T]):
+    """What a scan of the file found: the records in file order, and what was dropped."""
+
+    records: tuple[T, ...]
+    warnings: tuple[str, ...]
+
+
+@attrs.define
+class JsonLinesFile(Generic[T]):
+    """One record a line; appends are one `write()` each and reach the OS at once.
+
+    The file is opened in append mode on the first append and stays open until
+    `close()`. fsync is batched: at most once every FSYNC_INTERVAL_SECS, and on
+    `sync()` / `close()`. A process killed mid-append leaves a torn last line; a
+    scan drops it with a warning, and the next append cuts it off before writing,
+    so a torn line never ends up in the middle of the file.
+    """
+
+    path: Path
+    record_type: type[T]
+    what: str  # how a line is called in messages, e.g. "item result"
+    _fd: int | None = attrs.field(default=None, init=False)
+    _unsynced: bool = attrs.field(default=False, init=False)
+    _last_fsync: float = attrs.field(default=0.0, init=False)
+
+    def append(self, record: T) -> None:
+        data = (to_json(record) + "\n").encode("utf-8")
+        fd = self._open()
+        view = memoryview(data)
+        while view:  # a regular file takes it all at once; loop in case it does not
+            view = view[os.write(fd, view):]
+        self._unsynced = True
+        if time.monotonic() - self._last_fsync >= FSYNC_INTERVAL_SECS:
+            self.sync()
+
+    def sync(self) -> None:
+        """Make every appended line durable now."""
+        if self._fd is not None and self._unsynced:
+            os.fsync(self._fd)
+            self._unsynced = False
+        self._last_fsync = time.monotonic()
+
+    def close(self) -> None:
+        if self._fd is not None:
+            self.sync()
+            os.close(self._fd)
+            self._fd = None
+
+    def rewrite(self, records: Iterable[T]) -> None:
+        """Replace the whole file atomically (compaction, removal)."""
+        self.close()
+        write_atomic(self.path, "".join(to_json(record) + "\n" for record in records))
+
+    def scan(self) -> ScannedLines[T]:
+        """Read every record; a torn last line is dropped, a bad line elsewhere raises.
+
+        A missing file reads as empty. Blank lines are ignored.
+        """
+        records: list[T] = []
+        warnings: list[str] = []
+        for number, line, is_last in self._lines():
+            try:
+                records.append(self.parse(line))
+            except ValueError as exc:
+                if not is_last:
+                    raise JobStateError(
+                        f"{self.path}:{number}: corrupt {self.what} line ({exc}); a line can "
+                        "only be torn at the end of the file, so this file was changed by "
+                        "something else. Fix or delete that line, then resume."
+                    ) from exc
+                warnings.append(
+                    f"{self.path}:{number}: dropped a torn last line (the process writing it "
+                    f"was killed mid-write: {exc}); that {self.what} will be produced again"
+                )
+        return ScannedLines(records=tuple(records), warnings=tuple(warnings))
+
+    def parse(self, line: bytes) -> T:
+        """One line as a record; ValueError (with a reason) if it is not a whole one."""
+        if not line.endswith(b"\n"):
+            raise ValueError("no newline at its end")
+        try:
+            return from_json(line, self.record_type)
+        except (cattrs.BaseValidationError, TypeError) as exc:
+            raise ValueError(describe_structure_error(exc)) from exc
+        except ValueError as exc:  # JSON or UTF-8 decoding
+            raise ValueError(f"not JSON: {exc}") from exc
+
+    def last_record(self) -> T | None:
+        """The last whole record, read from the end of the file (cheap however long it is)."""
+        try:
+            with self.path.open("rb") as file:
+                line = _last_line(file.fileno())
+        except FileNotFoundError:
+            return None
+        if line is None:
+            return None
+        try:
+            return self.parse(line[1])
+        except ValueError:
+            return None
+
+    def _lines(self) -> Iterator[tuple[int, bytes, bool]]:
+        """(1-based number, raw line, is it the last) for every non-blank line."""
+        try:
+            file = self.path.open("rb")
+        except FileNotFoundError:
+            return
+        with file:
+            previous: tuple[int, bytes] | None = None
+            for number, line in enumerate(file, start=1):
+                if not line.strip():
+                    continue
+                if previous is not None:
+                    yield previous[0], previous[1], False
+                previous = (number, line)
+            if previous is not None:
+                yield previous[0], previous[1], True
+
+    def _open(self) -> int:
+        if self._fd is None:
+            existed = self.path.exists()
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                self._cut_torn_tail(fd)
+            except BaseException:
+                os.close(fd)
+                raise
+            if not existed:
+                fsync_dir(self.path.parent)
+            self._fd = fd
+            self._last_fsync = time.monotonic()
+        return self._fd
+
+    def _cut_torn_tail(self, fd: int) -> None:
+        """Truncate a last line that is not a whole record, so appends start clean."""
+        with self.path.open("rb") as reader:
+            last = _last_line(reader.fileno())
+        if last is None:
+            return
+        start, line = last
+        try:
+            self.parse(line)
+        except ValueError as exc:
+            log.warning("%s: cutting off a torn last line at byte %d (%s)", self.path, start, exc)
+            os.ftruncate(fd, start)
+            os.fsync(fd)
+
+
+def _last_line(fd: int) -> tuple[int, bytes] | None:
+    """(offset, bytes up to its newline) of the file's last non-blank line, read backwards."""
+    tail = b""
+    position = os.fstat(fd).st_size
+    while True:
+        content = tail.rstrip(b"\n\r\t ")
+        start = content.rfind(b"\n") + 1
+        if (start > 0 or position == 0) and content:
+            newline = tail.find(b"\n", len(content))
+            end = len(tail) if newline < 0 else newline + 1
+            return position + start, tail[start:end]
+        if position == 0:
+            return None
+        step = min(_TAIL_CHUNK, position)
+        position -= step
+        tail = os.pread(fd, step, position) + tail
