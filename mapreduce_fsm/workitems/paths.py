@@ -86,16 +86,3 @@ def resolve_in_item(item: Any, path: FieldPath) -> Any:
     if relative is not None and strips_item_prefix(item):
         return resolve(item, relative)
     return resolve(item, path)
-
-
-def format_path(path: FieldPath) -> str:
-    """Render a path back as text: ('a', 0, 'b c') -> "a[0]['b c']"."""
-    text = ""
-    for segment in path:
-        if isinstance(segment, int):
-            text += f"[{segment}]"
-        elif segment.replace("_", "a").replace("-", "a").isalnum() and not segment[:1].isdigit():
-            text += f".{segment}" if text else segment
-        else:
-            text += f"[{segment!r}]"
-    return text
