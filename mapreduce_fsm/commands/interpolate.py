@@ -248,13 +248,16 @@ def _substitute(
     variables: Mapping[str, Any],
     where: str,
     render: Callable[[Any, Reference], str],
+    *,
+    leave_unknown_roots: bool,
 ) -> str:
     pieces: list[str] = []
     cursor = 0
     for start, end, reference in _scan(template):
         if start < cursor or reference is None:
             continue  # nested in a reference already replaced, or not a reference at all
-        if reference.root not in variables and reference.root not in KNOWN_NAMESPACES:
+        unknown = reference.root not in variables and reference.root not in KNOWN_NAMESPACES
+        if unknown and leave_unknown_roots:
             continue  # the shell's own ${f}; references nested in it are still replaced
         pieces.append(template[cursor:start])
         pieces.append(render(_value_of(reference, variables, where, render), reference))
@@ -279,7 +282,9 @@ def _value_of(
             ) from None
         value = None
     if value is None and reference.default is not None:
-        value = _substitute(reference.default, variables, where, _render_text)
+        value = _substitute(
+            reference.default, variables, where, _render_text, leave_unknown_roots=True
+        )
         if render is _render_json_literal:
             value = _json_or_text(value)
     try:
@@ -309,7 +314,7 @@ def interpolate(template: str, variables: Mapping[str, Any], *, where: str = "")
     >>> interpolate("wc -w ${item.path|sh}", {"item": {"path": "a b.md"}})
     "wc -w 'a b.md'"
     """
-    return _substitute(template, variables, where, _render_text)
+    return _substitute(template, variables, where, _render_text, leave_unknown_roots=True)
 
 
 def interpolate_json_literals(
@@ -317,6 +322,8 @@ def interpolate_json_literals(
 ) -> str:
     """Like `interpolate`, but each value becomes its JSON literal (strings quoted), for `when`.
 
-    A `:-` default that is valid JSON (`${n:-0}`) is used as that JSON value.
+    There is no shell to leave `${f}` to here, so a reference to a name that is no
+    variable is an error unless it has a default. A `:-` default that is valid JSON
+    (`${n:-0}`) is used as that JSON value.
     """
-    return _substitute(template, variables, where, _render_json_literal)
+    return _substitute(template, variables, where, _render_json_literal, leave_unknown_roots=False)

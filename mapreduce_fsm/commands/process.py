@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -22,7 +23,6 @@ from pathlib import Path
 import attrs
 
 PIPE_DRAIN_SECS = 0.5
-_READ_CHUNK = 64 * 1024
 _POLL_SECS = 0.02
 
 
@@ -62,11 +62,26 @@ class _CappedBuffer:
         return f"{self.text()}\n[... {self.dropped} bytes dropped]\n"
 
 
-async def _pump(stream: asyncio.StreamReader | None, buffer: _CappedBuffer) -> None:
-    if stream is None:
-        return
-    while chunk := await stream.read(_READ_CHUNK):
-        buffer.add(chunk)
+class _CaptureProtocol(asyncio.SubprocessProtocol):
+    """Feeds stdout/stderr into capped buffers and signals the program's exit and the pipes' EOF."""
+
+    def __init__(self, limit: int, loop: asyncio.AbstractEventLoop) -> None:
+        self.buffers = {1: _CappedBuffer(limit), 2: _CappedBuffer(limit)}
+        self.exited: asyncio.Future[None] = loop.create_future()
+        self.pipes_closed: asyncio.Future[None] = loop.create_future()
+        self._open_pipes = {1, 2}
+
+    def pipe_data_received(self, fd: int, data: bytes) -> None:
+        self.buffers[fd].add(data)
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        self._open_pipes.discard(fd)
+        if not self._open_pipes and not self.pipes_closed.done():
+            self.pipes_closed.set_result(None)
+
+    def process_exited(self) -> None:
+        if not self.exited.done():
+            self.exited.set_result(None)
 
 
 def group_members(pgid: int) -> list[int]:
@@ -109,13 +124,6 @@ async def kill_group(pgid: int, grace_secs: float) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
-async def _finish_pumps(pumps: Sequence[asyncio.Task[None]], within: float) -> None:
-    _, pending = await asyncio.wait(pumps, timeout=within)
-    for task in pending:
-        task.cancel()
-    await asyncio.gather(*pumps, return_exceptions=True)
-
-
 async def run_process(
     argv: Sequence[str],
     *,
@@ -129,39 +137,39 @@ async def run_process(
     started = time.monotonic()
     if not cwd.is_dir():
         return ProcessOutcome(start_error=f"working directory {str(cwd)!r} does not exist")
+    loop = asyncio.get_running_loop()
     try:
-        process = await asyncio.create_subprocess_exec(
+        transport, protocol = await loop.subprocess_exec(
+            lambda: _CaptureProtocol(max_output_bytes, loop),
             *argv,
             cwd=cwd,
             env=dict(env),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             start_new_session=True,
         )
     except FileNotFoundError:
         return ProcessOutcome(start_error=f"program {argv[0]!r} not found")
     except OSError as error:
         return ProcessOutcome(start_error=f"cannot start {argv[0]!r}: {error.strerror or error}")
-    out, err = _CappedBuffer(max_output_bytes), _CappedBuffer(max_output_bytes)
-    pumps = [
-        asyncio.create_task(_pump(process.stdout, out)),
-        asyncio.create_task(_pump(process.stderr, err)),
-    ]
-    waiter = asyncio.create_task(process.wait())
+    pgid = transport.get_pid()
     timed_out = False
     try:
-        done, _ = await asyncio.wait({waiter}, timeout=timeout)
+        done, _ = await asyncio.wait({protocol.exited}, timeout=timeout)
         if not done:
             timed_out = True
-            await kill_group(process.pid, kill_grace_secs)
-            await waiter
-        await _finish_pumps(pumps, PIPE_DRAIN_SECS)
+            await kill_group(pgid, kill_grace_secs)
+            await protocol.exited
+        await asyncio.wait({protocol.pipes_closed}, timeout=PIPE_DRAIN_SECS)
     except asyncio.CancelledError:
-        await asyncio.shield(_kill_and_reap(process, waiter, pumps, kill_grace_secs))
+        await asyncio.shield(_kill_after_cancel(pgid, protocol, kill_grace_secs))
         raise
+    finally:
+        transport.close()
+    out, err = protocol.buffers[1], protocol.buffers[2]
     return ProcessOutcome(
-        exit_code=process.returncode,
+        exit_code=transport.get_returncode(),
         stdout=out.noted_text(),
         stderr=err.noted_text(),
         raw_stdout=out.text(),
@@ -171,13 +179,6 @@ async def run_process(
     )
 
 
-async def _kill_and_reap(
-    process: asyncio.subprocess.Process,
-    waiter: asyncio.Task[int],
-    pumps: Sequence[asyncio.Task[None]],
-    kill_grace_secs: float,
-) -> None:
-    await kill_group(process.pid, kill_grace_secs)
-    with contextlib.suppress(asyncio.CancelledError):
-        await waiter
-    await _finish_pumps(pumps, PIPE_DRAIN_SECS)
+async def _kill_after_cancel(pgid: int, protocol: _CaptureProtocol, kill_grace_secs: float) -> None:
+    await kill_group(pgid, kill_grace_secs)
+    await asyncio.wait({protocol.exited}, timeout=kill_grace_secs)

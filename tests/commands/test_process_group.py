@@ -1,0 +1,150 @@
+"""Timeouts, cancellation and output caps: the whole process group goes, nothing hangs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from mapreduce_fsm.commands import StepContext, run_step
+from mapreduce_fsm.commands.result import StepResult
+from mapreduce_fsm.config.model import Step
+
+# A shell step that writes its process group id, then leaves two grandchildren
+# behind: a plain sleep and one that ignores SIGTERM (SIG_IGN survives exec).
+STUBBORN_GROUP = "echo $$ > {pidfile}; sleep 60 & (trap '' TERM; sleep 60) & wait"
+
+
+def live_members(pgid: int) -> list[int]:
+    """Processes of the group that are not zombies (a zombie has already died)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(entry.name))
+    return members
+
+
+def kill_leftovers(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def run(step: Step, context: StepContext) -> StepResult:
+    return asyncio.run(run_step(step, {}, context))
+
+
+def test_timeout_kills_every_grandchild_and_returns_promptly(tmp_path: Path) -> None:
+    pidfile = tmp_path / "pgid"
+    step = Step(shell=STUBBORN_GROUP.format(pidfile=pidfile), timeout=2.0)
+    started = time.monotonic()
+    result = run(step, StepContext(cwd=tmp_path, kill_grace_secs=0.5))
+    elapsed = time.monotonic() - started
+    pgid = int(pidfile.read_text())
+    try:
+        assert result.status == "timeout"
+        assert result.error == "timed out after 2.0s"
+        assert result.exit_code is None
+        assert not result.ok
+        assert elapsed < 2.0 + 3.0
+        assert live_members(pgid) == []
+    finally:
+        kill_leftovers(pgid)
+
+
+def test_deadline_limits_a_step_without_its_own_timeout(tmp_path: Path) -> None:
+    context = StepContext(cwd=tmp_path, deadline=time.monotonic() + 0.5, kill_grace_secs=0.2)
+    started = time.monotonic()
+    result = run(Step(shell="sleep 30", timeout=60), context)
+    assert result.status == "timeout"
+    assert "the item's time limit" in (result.error or "")
+    assert time.monotonic() - started < 3.0
+
+
+def test_expired_deadline_times_out_without_starting(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    context = StepContext(cwd=tmp_path, deadline=time.monotonic() - 1)
+    result = run(Step(shell=f"touch {marker}"), context)
+    assert result.status == "timeout"
+    assert "ran out before the step started" in (result.error or "")
+    assert not marker.exists()
+
+
+def test_cancellation_kills_the_group_and_reraises(tmp_path: Path) -> None:
+    pidfile = tmp_path / "pgid"
+    step = Step(shell=STUBBORN_GROUP.format(pidfile=pidfile))
+    context = StepContext(cwd=tmp_path, kill_grace_secs=0.5)
+
+    async def scenario() -> None:
+        task = asyncio.create_task(run_step(step, {}, context))
+        while not pidfile.exists() or not pidfile.read_text().strip():
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    started = time.monotonic()
+    asyncio.run(scenario())
+    pgid = int(pidfile.read_text())
+    try:
+        assert time.monotonic() - started < 5.0
+        assert live_members(pgid) == []
+    finally:
+        kill_leftovers(pgid)
+
+
+def test_background_process_holding_the_pipe_does_not_block(tmp_path: Path) -> None:
+    pidfile = tmp_path / "pgid"
+    started = time.monotonic()
+    result = run(Step(shell=f"echo $$ > {pidfile}; sleep 30 & echo done"), StepContext(cwd=tmp_path))
+    try:
+        assert result.status == "success"
+        assert result.stdout == "done\n"
+        assert time.monotonic() - started < 3.0
+    finally:
+        kill_leftovers(int(pidfile.read_text()))
+
+
+def test_output_beyond_the_cap_is_dropped_and_noted(tmp_path: Path) -> None:
+    step = Step(
+        shell="head -c 5000 /dev/zero | tr '\\0' a; head -c 3000 /dev/zero | tr '\\0' b >&2",
+        max_output_bytes=1000,
+    )
+    result = run(step, StepContext(cwd=tmp_path))
+    assert result.status == "success"
+    assert result.output_truncated
+    assert result.stdout == "a" * 1000 + "\n[... 4000 bytes dropped]\n"
+    assert result.stderr == "b" * 1000 + "\n[... 2000 bytes dropped]\n"
+
+
+def test_output_under_the_cap_is_kept_whole(tmp_path: Path) -> None:
+    result = run(Step(shell="printf 'x%.0s' $(seq 100)", max_output_bytes=100),
+                 StepContext(cwd=tmp_path))
+    assert result.stdout == "x" * 100
+    assert not result.output_truncated
+
+
+def test_large_output_is_read_without_deadlock(tmp_path: Path) -> None:
+    step = Step(shell="head -c 20000000 /dev/zero; echo tail >&2", max_output_bytes=1024)
+    result = run(step, StepContext(cwd=tmp_path))
+    assert result.status == "success"
+    assert result.stderr == "tail\n"
+    assert "[... 19998976 bytes dropped]" in result.stdout
+
+
+def test_process_killed_by_a_signal_reports_128_plus_signal(tmp_path: Path) -> None:
+    result = run(Step(shell="kill -9 $$"), StepContext(cwd=tmp_path))
+    assert result.status == "failed"
+    assert result.exit_code == 128 + 9
