@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -32,7 +33,9 @@ def apply_json_path(
     if json_path is None or json_path in WHOLE_DOCUMENT_PATHS:
         return (list(document) if isinstance(document, list) else [document]), []
     try:
-        compiled = parse_json_path(json_path)
+        with warnings.catch_warnings():  # jsonpath-ng's deprecations are not the user's concern
+            warnings.simplefilter("ignore", DeprecationWarning)
+            compiled = parse_json_path(json_path)
     except (JSONPathError, ValueError, TypeError) as error:
         raise ExpressionError(
             f"map.json_path is not valid JSONPath: {error}",
@@ -41,6 +44,11 @@ def apply_json_path(
         ) from None
     try:
         matches = [match.value for match in compiled.find(document)]
+    except NotImplementedError:
+        raise InputError(
+            f"map.json_path {json_path!r} uses an operator that jsonpath-ng does not implement"
+            " (such as the intersection `&`)"
+        ) from None
     except (TypeError, ValueError, KeyError, IndexError, AttributeError) as error:
         # jsonpath-ng's extensions (`sorted`, sorting by a field) fail on mixed-type data.
         raise InputError(

@@ -50,12 +50,13 @@ async def load_input(
     `env` is added to the process environment of a command; `timeout` (seconds) bounds it.
     Raises InputError naming the file, line or command when the items cannot be loaded.
     """
-    path = _existing_file(spec, cwd)
+    name = spec.strip()  # a YAML block scalar leaves a trailing newline
+    path = _existing_file(name, cwd)
     if path is not None:
-        document = await asyncio.to_thread(_read_file, path, spec)
-        return LoadedInput(document=document, origin=f"file {spec}")
-    if _looks_like_a_file_path(spec):
-        raise InputError(f"map.input: file {spec!r} not found in {cwd.resolve()}")
+        document = await asyncio.to_thread(_read_file, path, name)
+        return LoadedInput(document=document, origin=f"file {name}")
+    if _looks_like_a_file_path(name):
+        raise InputError(f"map.input: file {name!r} not found in {cwd.resolve()}")
     output = await _run_command(spec, cwd=cwd, env=env, timeout=timeout)
     return LoadedInput(document=_parse_command_output(output), origin=f"command `{spec}`")
 

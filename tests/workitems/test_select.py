@@ -62,6 +62,11 @@ def test_bad_json_path_is_an_expression_error_with_column(json_path: str, column
     assert caught.value.reason.startswith("map.json_path is not valid JSONPath")
 
 
+def test_json_path_with_an_unimplemented_operator_is_an_input_error() -> None:
+    with pytest.raises(InputError, match=r"does not implement"):
+        apply_json_path({"a": 1}, "$.a & $.a")
+
+
 def test_json_path_failing_on_mixed_data_is_an_input_error() -> None:
     with pytest.raises(InputError, match=r"map.json_path '\$.a.`sorted`' cannot be applied"):
         apply_json_path({"a": [1, "x"]}, "$.a.`sorted`", origin="file x.json")

@@ -31,6 +31,13 @@ def test_json_file(tmp_path: Path) -> None:
     assert loaded.origin == "file items.json"
 
 
+def test_surrounding_whitespace_of_a_file_spec_is_ignored(tmp_path: Path) -> None:
+    write(tmp_path, "items.json", "[1]")
+    assert load("items.json\n", tmp_path).origin == "file items.json"
+    with pytest.raises(InputError, match=r"file 'other.json' not found"):
+        load(" other.json\n", tmp_path)
+
+
 def test_absolute_path_is_read_wherever_cwd_is(tmp_path: Path) -> None:
     path = write(tmp_path, "items.json", "[1, 2]")
     other = tmp_path / "elsewhere"
