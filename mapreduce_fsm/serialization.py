@@ -8,6 +8,7 @@ from typing import Any, Literal, TypeVar, get_args, get_origin
 
 import attrs
 import cattrs
+from cattrs.cols import homogenous_tuple_structure_factory, is_sequence, list_structure_factory
 from cattrs.errors import ForbiddenExtraKeysError
 from cattrs.gen import make_dict_structure_fn
 from cattrs.preconf.json import make_converter
@@ -61,7 +62,22 @@ def _make_converter() -> cattrs.Converter:
     made.register_structure_hook(bool, _structure_bool)
     made.register_structure_hook(Any, _structure_any)
     made.register_structure_hook_factory(attrs.has, lambda cls: _object_hook(made, cls))
+    made.register_structure_hook_factory(is_sequence, lambda cls: _array_hook(made, cls))
     return made
+
+
+def _array_hook(made: cattrs.Converter, cls: Any) -> Callable[[Any, Any], Any]:
+    """Structure a list or tuple from a JSON array only (cattrs alone splits a string)."""
+    is_tuple = cls is tuple or get_origin(cls) is tuple
+    factory = homogenous_tuple_structure_factory if is_tuple else list_structure_factory
+    from_list: Callable[[Any, Any], Any] = factory(cls, made)
+
+    def structure(value: Any, target: Any) -> Any:
+        if not isinstance(value, list | tuple):
+            raise TypeError(f"expected an array, got {_json_type(value)}")
+        return from_list(value, target)
+
+    return structure
 
 
 def _object_hook(made: cattrs.Converter, cls: type) -> Callable[[Any, type], Any]:

@@ -1,0 +1,1 @@
+"""Tests of the job directory: checkpoint, journals, DLQ, events, lock, job store."""

@@ -1,0 +1,233 @@
+"""The results and attempt journals: append, last wins, torn tails, corruption, durability."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mapreduce_fsm.errors import JobStateError
+from mapreduce_fsm.records import ItemResult
+from mapreduce_fsm.state import AttemptJournal, ItemAttempt, ResultsJournal, jsonlines
+
+from .strategies import item_results
+
+
+def result(item_id: str, status: str = "success", index: int = 0) -> ItemResult:
+    return ItemResult(item_id=item_id, item_index=index, item={"id": item_id}, status=status)  # type: ignore[arg-type]
+
+
+def expected_final(results: list[ItemResult]) -> dict[str, ItemResult]:
+    final: dict[str, ItemResult] = {}
+    for each in results:
+        final[each.item_id] = each
+    return final
+
+
+def test_missing_file_loads_empty(tmp_path: Path) -> None:
+    loaded = ResultsJournal(tmp_path / "results.jsonl").load()
+    assert (dict(loaded.results), loaded.warnings, loaded.lines) == ({}, (), 0)
+    assert AttemptJournal(tmp_path / "attempts.jsonl").load() == {}
+
+
+def test_appended_results_load_back_one_per_line(tmp_path: Path) -> None:
+    path = tmp_path / "results.jsonl"
+    journal = ResultsJournal(path)
+    written = [result(f"item-{i}", index=i) for i in range(5)]
+    for each in written:
+        journal.append(each)
+    journal.close()
+    assert len(path.read_bytes().splitlines()) == 5
+    loaded = ResultsJournal(path).load()
+    assert dict(loaded.results) == {each.item_id: each for each in written}
+    assert loaded.lines == 5 and loaded.warnings == ()
+
+
+def test_lines_reach_the_file_before_close(tmp_path: Path) -> None:
+    journal = ResultsJournal(tmp_path / "results.jsonl")
+    journal.append(result("a"))
+    assert dict(ResultsJournal(tmp_path / "results.jsonl").load().results) == {"a": result("a")}
+    journal.close()
+
+
+def test_last_line_for_an_item_wins(tmp_path: Path) -> None:
+    journal = ResultsJournal(tmp_path / "results.jsonl")
+    journal.append(result("a", "failed"))
+    journal.append(result("b"))
+    journal.append(result("a", "success"))
+    journal.close()
+    loaded = journal.load()
+    assert loaded.results["a"].status == "success"
+    assert loaded.lines == 3 and len(loaded.results) == 2
+
+
+def test_append_does_not_read_or_rewrite_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "results.jsonl"
+    journal = ResultsJournal(path)
+    journal.append(result("first"))
+    inode = path.stat().st_ino
+
+    def no_scan(self: object) -> None:
+        raise AssertionError("append re-read the journal")
+
+    monkeypatch.setattr(jsonlines.JsonLinesFile, "scan", no_scan)
+    monkeypatch.setattr(jsonlines, "_last_line", no_scan)
+    for i in range(50):
+        journal.append(result(f"item-{i}"))
+    journal.close()
+    assert path.stat().st_ino == inode
+    monkeypatch.undo()
+    assert len(journal.load().results) == 51
+
+
+def test_fsync_is_batched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    synced: list[int] = []
+    real_fsync = jsonlines.os.fsync
+    monkeypatch.setattr(jsonlines.os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    journal = ResultsJournal(tmp_path / "results.jsonl")
+    for i in range(200):
+        journal.append(result(f"item-{i}"))
+    assert len(synced) <= 2  # 200 appends within well under a second
+    journal.close()
+    assert len(synced) >= 1
+
+
+def test_torn_last_line_is_dropped_with_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "results.jsonl"
+    journal = ResultsJournal(path)
+    journal.append(result("a"))
+    journal.append(result("b"))
+    journal.close()
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 7])
+    loaded = ResultsJournal(path).load()
+    assert list(loaded.results) == ["a"]
+    assert loaded.lines == 1
+    assert len(loaded.warnings) == 1 and f"{path}:2" in loaded.warnings[0]
+
+
+def test_unparseable_last_line_with_newline_is_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "results.jsonl"
+    ResultsJournal(path).append(result("a"))
+    with path.open("ab") as file:
+        file.write(b"\x00\x00\x00\n")
+    loaded = ResultsJournal(path).load()
+    assert list(loaded.results) == ["a"] and len(loaded.warnings) == 1
+
+
+def test_appending_after_a_torn_line_cuts_it_off_first(tmp_path: Path) -> None:
+    path = tmp_path / "results.jsonl"
+    first = ResultsJournal(path)
+    first.append(result("a"))
+    first.close()
+    with path.open("ab") as file:
+        file.write(b'{"item_id": "b", "item_ind')
+    second = ResultsJournal(path)
+    second.append(result("c"))
+    second.close()
+    loaded = second.load()
+    assert list(loaded.results) == ["a", "c"] and loaded.warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "reason"),
+    [(b"{not json\n", "not JSON"), (b'{"item_id": 1}\n', r"\$\.item_id")],
+)
+def test_corruption_in_the_middle_names_file_and_line(
+    tmp_path: Path, bad_line: bytes, reason: str
+) -> None:
+    path = tmp_path / "results.jsonl"
+    journal = ResultsJournal(path)
+    journal.append(result("a"))
+    journal.close()
+    with path.open("ab") as file:  # line 2 is bad, a whole line follows it
+        file.write(bad_line + path.read_bytes())
+    with pytest.raises(JobStateError, match=f"{path}:2: corrupt item result line.*{reason}"):
+        journal.load()
+
+
+def test_blank_lines_are_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "results.jsonl"
+    journal = ResultsJournal(path)
+    journal.append(result("a"))
+    with path.open("ab") as file:
+        file.write(b"\n  \n")
+    journal.append(result("b"))
+    journal.close()
+    assert list(journal.load().results) == ["a", "b"]
+
+
+def test_rewrite_compacts_atomically_and_appends_continue(tmp_path: Path) -> None:
+    path = tmp_path / "results.jsonl"
+    journal = ResultsJournal(path)
+    for status in ("failed", "timeout", "success"):
+        journal.append(result("a", status))
+    journal.rewrite(journal.load().results.values())
+    journal.append(result("b"))
+    journal.close()
+    loaded = journal.load()
+    assert loaded.lines == 2 and loaded.results["a"].status == "success" and "b" in loaded.results
+
+
+@given(
+    st.lists(item_results(), min_size=1, max_size=8),
+    st.data(),
+)
+def test_any_truncation_loads_exactly_the_complete_lines(
+    results: list[ItemResult], data: st.DataObject
+) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "results.jsonl"
+        journal = ResultsJournal(path)
+        for each in results:
+            journal.append(each)
+        journal.close()
+        content = path.read_bytes()
+        ends = [i + 1 for i, byte in enumerate(content) if byte == ord("\n")]
+        cut = data.draw(st.integers(min_value=0, max_value=len(content)), label="cut")
+        path.write_bytes(content[:cut])
+        complete = sum(1 for end in ends if end <= cut)
+
+        loaded = ResultsJournal(path).load()
+        assert dict(loaded.results) == expected_final(results[:complete])
+        assert loaded.lines == complete
+        assert len(loaded.warnings) == (0 if cut in [0, *ends] else 1)
+
+        journal = ResultsJournal(path)  # a resumed run appends after the cut
+        journal.append(results[0])
+        journal.close()
+        assert dict(journal.load().results) == expected_final([*results[:complete], results[0]])
+
+
+def attempt(item_id: str, number: int, retry_at: str | None = None) -> ItemAttempt:
+    return ItemAttempt(
+        item_id=item_id, attempt=number, status="failed", error="boom", exit_code=1,
+        failed_step="step 1", stderr_tail="boom\n", at=f"t{number}", retry_at=retry_at,
+    )
+
+
+def test_attempts_load_grouped_by_item_in_order(tmp_path: Path) -> None:
+    journal = AttemptJournal(tmp_path / "attempts.jsonl")
+    journal.append(attempt("a", 1, retry_at="later"))
+    journal.append(attempt("b", 1))
+    journal.append(attempt("a", 2))
+    journal.close()
+    assert AttemptJournal(tmp_path / "attempts.jsonl").load() == {
+        "a": [attempt("a", 1, retry_at="later"), attempt("a", 2)],
+        "b": [attempt("b", 1)],
+    }
+
+
+def test_attempts_torn_last_line_is_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "attempts.jsonl"
+    journal = AttemptJournal(path)
+    journal.append(attempt("a", 1))
+    journal.append(attempt("a", 2))
+    journal.close()
+    path.write_bytes(path.read_bytes()[:-3])
+    assert AttemptJournal(path).load() == {"a": [attempt("a", 1)]}
