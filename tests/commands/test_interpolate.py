@@ -198,7 +198,9 @@ def test_input_variables_are_not_mutated() -> None:
 
 
 def test_find_references_reports_text_path_default_filters_and_offsets() -> None:
-    template = 'cat ${item.path|sh} > ${OUT:-out}/${item.tags[0]}.txt; echo $HOME ${x["a b"]|json|sh}'
+    template = (
+        'cat ${item.path|sh} > ${OUT:-out}/${item.tags[0]}.txt; echo $HOME ${x["a b"]|json|sh}'
+    )
     references = find_references(template)
     assert references == [
         Reference(text="${item.path|sh}", root="item", path=("item", "path"), default=None,

@@ -108,7 +108,8 @@ def test_cancellation_kills_the_group_and_reraises(tmp_path: Path) -> None:
 def test_background_process_holding_the_pipe_does_not_block(tmp_path: Path) -> None:
     pidfile = tmp_path / "pgid"
     started = time.monotonic()
-    result = run(Step(shell=f"echo $$ > {pidfile}; sleep 30 & echo done"), StepContext(cwd=tmp_path))
+    step = Step(shell=f"echo $$ > {pidfile}; sleep 30 & echo done")
+    result = run(step, StepContext(cwd=tmp_path))
     try:
         assert result.status == "success"
         assert result.stdout == "done\n"
