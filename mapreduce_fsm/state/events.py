@@ -14,6 +14,7 @@ import attrs
 
 from mapreduce_fsm.errors import JobStateError
 from mapreduce_fsm.records import Event
+from mapreduce_fsm.serialization import converter
 from mapreduce_fsm.state.jsonlines import JsonLinesFile
 from mapreduce_fsm.timeutil import utc_now
 
@@ -39,21 +40,18 @@ class EventLog:
     def emit(self, type: str, *, phase: str | None = None, **data: Any) -> Event:
         """Append one event (written and flushed before this returns), then tell subscribers.
 
-        A value in `data` that JSON cannot hold is written as its `str()`.
+        `data` is stored as JSON holds it: a value JSON has no type for becomes its `str()`.
         """
         with self._lock:
             if self._next_seq is None:
+                self._file.open_for_append()  # a torn last event is cut off first
                 last = self._file.last_record()
                 self._next_seq = 1 if last is None else last.seq + 1
             event = Event(
                 seq=self._next_seq, at=utc_now(), type=type, job_id=self.job_id,
-                phase=phase, data=data,
+                phase=phase, data=_as_json(data),
             )
-            try:
-                self._file.append(event)
-            except TypeError:  # a value JSON cannot hold; nothing was written yet
-                event = attrs.evolve(event, data=json.loads(json.dumps(data, default=str)))
-                self._file.append(event)
+            self._file.append(event)
             self._next_seq += 1
             subscribers = list(self._subscribers)
         for callback in subscribers:
@@ -129,3 +127,12 @@ class EventLog:
         except FileNotFoundError:
             return b""
 
+
+
+def _as_json(data: dict[str, Any]) -> dict[str, Any]:
+    plain: dict[str, Any] = converter.unstructure(data)
+    try:
+        json.dumps(plain)
+    except (TypeError, ValueError):
+        plain = json.loads(json.dumps(plain, default=str))
+    return plain

@@ -52,7 +52,7 @@ class JsonLinesFile(Generic[T]):
 
     def append(self, record: T) -> None:
         data = (to_json(record) + "\n").encode("utf-8")
-        fd = self._open()
+        fd = self.open_for_append()
         view = memoryview(data)
         while view:  # a regular file takes it all at once; loop in case it does not
             view = view[os.write(fd, view):]
@@ -143,7 +143,8 @@ class JsonLinesFile(Generic[T]):
             if previous is not None:
                 yield previous[0], previous[1], True
 
-    def _open(self) -> int:
+    def open_for_append(self) -> int:
+        """Open the file (once) for appending, cutting off a torn last line first."""
         if self._fd is None:
             existed = self.path.exists()
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
