@@ -6,8 +6,11 @@ Grammar, loosest binding first::
     and_expr   := comparison (('&&' | 'and') comparison)*
     comparison := unary (('==' | '!=' | '<' | '<=' | '>' | '>=' | 'in' | 'not' 'in') unary)?
     unary      := ('!' | 'not') unary | primary
-    primary    := number | string | true | false | null | '[' list ']' | '(' or_expr ')'
-                | function '(' arguments ')' | path
+    primary    := number | string | true | false | null | '[' list ']' | '{' object '}'
+                | '(' or_expr ')' | function '(' arguments ')' | path
+
+Object literals exist so that `when: ${item.owner} == {"login": "ann"}` works once
+interpolation has written the value as JSON.
 
 Keywords are case-insensitive. Evaluation never raises on data: a missing field is null,
 ordering values of different kinds (or null) is false, `==` compares JSON values (1 == 1.0,
@@ -162,6 +165,8 @@ class _Parser:
             return inner
         if token.is_symbol("["):
             return self._list()
+        if token.is_symbol("{"):
+            return self._object()
         if token.kind is TokenKind.NAME and token.text.lower() in CONSTANT_WORDS:
             self.cursor.advance()
             return _constant(CONSTANT_WORDS[token.text.lower()])
@@ -185,6 +190,27 @@ class _Parser:
                 self.cursor.expect_symbol(",", "between list elements")
         self.cursor.advance()
         return lambda root, strip: [element(root, strip) for element in elements]
+
+    def _object(self) -> Evaluator:
+        """`{"key": value, ...}`: the JSON object literals that `${...}` interpolation writes."""
+        opening = self.cursor.advance()
+        members: list[tuple[str, Evaluator]] = []
+        while not self.cursor.peek().is_symbol("}"):
+            key = self.cursor.peek()
+            if key.kind is TokenKind.END:
+                raise self.cursor.error("unclosed '{'", opening)
+            if key.kind not in (TokenKind.STRING, TokenKind.NAME):
+                raise self.cursor.error(f"expected a key in '{{...}}', found {key.describe()}")
+            self.cursor.advance()
+            colon = self.cursor.expect_symbol(":", "after an object key")
+            self._expect_value_after(colon)
+            members.append((str(key.value), self.expression()))
+            if self.cursor.peek().kind is TokenKind.END:
+                raise self.cursor.error("unclosed '{'", opening)
+            if not self.cursor.peek().is_symbol("}"):
+                self.cursor.expect_symbol(",", "between object members")
+        self.cursor.advance()
+        return lambda root, strip: {key: member(root, strip) for key, member in members}
 
     def _call(self) -> Evaluator:
         name_token = self.cursor.advance()
@@ -237,7 +263,7 @@ class _Parser:
         token = self.cursor.peek()
         starts_value = (
             token.kind in (TokenKind.NUMBER, TokenKind.STRING)
-            or token.is_symbol("(", "[", "!")
+            or token.is_symbol("(", "[", "{", "!")
             or (token.kind is TokenKind.NAME and not token.is_word(*OPERATOR_WORDS))
         )
         if not starts_value:

@@ -37,7 +37,7 @@ class Token:
 
 
 TWO_CHAR_SYMBOLS = ("==", "!=", "<=", ">=", "&&", "||")
-ONE_CHAR_SYMBOLS = "<>!()[],."
+ONE_CHAR_SYMBOLS = "<>!()[],.{}:"
 LONE_CHAR_HINTS = {"=": "==", "&": "&&", "|": "||"}
 SIMPLE_ESCAPES = {
     "n": "\n",
@@ -48,7 +48,8 @@ SIMPLE_ESCAPES = {
     '"': '"',
     "/": "/",
     "0": "\0",
-}
+    "f": "\f",
+}  # `\b` is not here: it stays `\b`, the regex word boundary, as any unknown escape does
 
 
 def tokenize(text: str) -> list[Token]:
@@ -142,7 +143,7 @@ class _Tokenizer:
             Token(
                 kind=TokenKind.STRING,
                 text=text[start : index + 1],
-                value="".join(parts),
+                value=_join_surrogate_pairs("".join(parts)),
                 column=start + 1,
             )
         )
@@ -155,6 +156,13 @@ class _Tokenizer:
             end += 1
         source = text[self.position : end]
         self._emit(TokenKind.NAME, source, source)
+
+
+def _join_surrogate_pairs(text: str) -> str:
+    """`\\ud83d\\ude00` written as two escapes is one character, as in JSON."""
+    if not any("\ud800" <= char <= "\udfff" for char in text):
+        return text
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "surrogatepass")
 
 
 def _skip_digits(text: str, index: int) -> int:

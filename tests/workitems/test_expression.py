@@ -46,6 +46,11 @@ def value_of(text: str, root: Any = ITEM, *, item_prefix: bool = False) -> Any:
         ("null", None),
         ("[1, 'a', null, [2]]", [1, "a", None, [2]]),
         ("[]", []),
+        ('{"a": 1, b: [true]}', {"a": 1, "b": [True]}),
+        ("{}", {}),
+        (r"'\ud83d\ude00'", "\U0001f600"),
+        (r"'a\fb'", "a\fb"),
+        (r"'\bword'", r"\bword"),
     ],
 )
 def test_literals(text: str, expected: Any) -> None:
@@ -98,6 +103,8 @@ def test_item_prefix_is_stripped_only_in_filters_and_only_without_an_item_key() 
         ("missing == null", True),
         ("tags == ['red', 'green']", True),
         ("tags == ['green', 'red']", False),
+        ("owner == {'teams': [{'id': 7.0}], 'login': 'ann'}", True),
+        ("owner == {'login': 'ann'}", False),
         ("size < 13", True),
         ("size <= 12", True),
         ("size > 12", False),
@@ -311,6 +318,9 @@ def test_compiled_expressions_are_reusable_values() -> None:
         ("12abc", "malformed number '12a'", 1),
         ("matches(name, '(')", "invalid regular expression in matches()", 15),
         ("[1 2]", "expected ',' between list elements", 4),
+        ("{'a': 1", "unclosed '{'", 1),
+        ("{'a' 1}", "expected ':' after an object key", 6),
+        ("{1: 2}", "expected a key in '{...}'", 2),
     ],
 )
 def test_errors_name_the_column(text: str, reason: str, column: int) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from mapreduce_fsm.workitems.expression import compile_expression
+from mapreduce_fsm.workitems.values import json_equal
 
 FIELDS = ("a", "b", "c", "missing")
 
@@ -80,3 +82,25 @@ def test_integer_comparisons_agree_with_python(x: int, y: int, operator: str) ->
     python = {"==": x == y, "!=": x != y, "<": x < y, "<=": x <= y, ">": x > y, ">=": x >= y}
     assert compile_expression(f"x {operator} y").matches({"x": x, "y": y}) is python[operator]
     assert compile_expression(f"x {operator} {y}").matches({"x": x}) is python[operator]
+
+
+# `\b` (backspace) is the one JSON escape the language reads differently: it stays the regex
+# word boundary. Everything else `json.dumps` writes must read back as the same value, since
+# step `when` expressions receive interpolated values as JSON literals.
+json_text = st.text(alphabet=st.characters(blacklist_characters="\b"))
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | json_text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(json_text, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(json_values, st.booleans())
+def test_json_literals_read_back_as_the_same_value(value: Any, ensure_ascii: bool) -> None:
+    text = json.dumps(value, ensure_ascii=ensure_ascii)
+    assert json_equal(compile_expression(text).evaluate(None), value)
+    assert compile_expression(f"x == {text}").matches({"x": value})
