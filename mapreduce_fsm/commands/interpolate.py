@@ -54,11 +54,6 @@ class Reference:
     filters: tuple[str, ...]  # ("sh",), ("json",)
     start: int  # 0-based offset of "${" in the template
 
-    @property
-    def end(self) -> int:
-        """Offset just past the closing brace."""
-        return self.start + len(self.text)
-
 
 class _Missing(Exception):
     """A path that does not resolve; `detail` says what exists instead."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import signal
 import subprocess
@@ -152,7 +153,11 @@ async def run_process(
     except FileNotFoundError:
         return ProcessOutcome(start_error=f"program {argv[0]!r} not found")
     except OSError as error:
-        return ProcessOutcome(start_error=f"cannot start {argv[0]!r}: {error.strerror or error}")
+        reason = error.strerror or str(error)
+        if error.errno == errno.E2BIG:
+            size = sum(len(arg.encode()) for arg in argv)
+            reason = f"its command line is too long ({size} bytes)"
+        return ProcessOutcome(start_error=f"cannot start {argv[0]!r}: {reason}")
     pgid = transport.get_pid()
     timed_out = False
     try:

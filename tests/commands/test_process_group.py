@@ -149,3 +149,9 @@ def test_process_killed_by_a_signal_reports_128_plus_signal(tmp_path: Path) -> N
     result = run(Step(shell="kill -9 $$"), StepContext(cwd=tmp_path))
     assert result.status == "failed"
     assert result.exit_code == 128 + 9
+
+
+def test_too_long_command_line_is_a_failed_step(tmp_path: Path) -> None:
+    result = run(Step(shell="echo " + "x" * 300_000), StepContext(cwd=tmp_path))
+    assert result.status == "failed"
+    assert "cannot start 'sh': its command line is too long" in (result.error or "")
