@@ -96,7 +96,7 @@ async def _run_program(
     )
     if outcome.start_error is not None:
         start_error = outcome.start_error
-        if step.claude is not None and start_error.startswith("program "):
+        if step.claude is not None and outcome.missing_program:
             start_error = _CLAUDE_MISSING.format(program=argv[0])
         return StepResult(step=step.label, status="failed", error=start_error), ""
     if outcome.timed_out:

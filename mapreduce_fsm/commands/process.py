@@ -39,6 +39,7 @@ class ProcessOutcome:
     truncated: bool = False
     duration_secs: float = 0.0
     start_error: str | None = None
+    missing_program: bool = False  # the start error is that argv[0] was not found
 
 
 @attrs.define
@@ -151,7 +152,7 @@ async def run_process(
             start_new_session=True,
         )
     except FileNotFoundError:
-        return ProcessOutcome(start_error=f"program {argv[0]!r} not found")
+        return ProcessOutcome(start_error=f"program {argv[0]!r} not found", missing_program=True)
     except OSError as error:
         reason = error.strerror or str(error)
         if error.errno == errno.E2BIG:
