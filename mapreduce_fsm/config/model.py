@@ -134,7 +134,7 @@ class ReduceConfig:
 
 @attrs.frozen(kw_only=True)
 class Backoff:
-    """`retry_config.backoff`: `{exponential: {initial, multiplier}}` and friends, or a bare kind."""
+    """`retry_config.backoff`: `{exponential: {initial, multiplier}}` and friends, or a kind."""
 
     kind: BackoffKind = "exponential"
     initial: float = 1.0  # seconds; for `fixed` this is the delay (`delay:` is accepted too)

@@ -1,0 +1,179 @@
+"""Checks that need no step to run: `${...}` references, expressions, the claude program."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import attrs
+
+from mapreduce_fsm.commands.interpolate import KNOWN_NAMESPACES, Reference, find_references
+from mapreduce_fsm.config.fields import FieldReader
+from mapreduce_fsm.config.messages import Path
+from mapreduce_fsm.config.steps import StepOrigin
+from mapreduce_fsm.errors import ExpressionError
+from mapreduce_fsm.workitems.expression import compile_expression, compile_sort
+
+CLAUDE_VARIABLE = "MAPREDUCE_FSM_CLAUDE"
+MAP_VARIABLES = ("total", "successful", "failed", "skipped", "success_rate", "results",
+                 "results_file", "total_duration_secs", "average_duration_secs")
+ERROR_VARIABLES = ("message", "exit_code", "step")
+FIXED_VARIABLES = {"workflow": ("name",), "job": ("id",), "shell": ("output",),
+                   "last": ("exit_code",)}
+# Where a template is interpolated: a phase, or map.input before any item exists.
+MAP_INPUT = "map.input"
+
+
+@attrs.frozen(kw_only=True)
+class Scope:
+    """What a template can refer to: its phase, and whether it runs inside on_failure."""
+
+    phase: str  # "setup", "map", "reduce" or MAP_INPUT
+    in_handler: bool = False
+
+
+@attrs.define
+class ReferenceChecker:
+    """Walks normalised workflow data and reports what would fail at run time."""
+
+    fields: FieldReader
+    origins: Mapping[int, StepOrigin]
+    environ: Mapping[str, str]
+    env_names: tuple[str, ...] = ()
+    _claude_problem: str | None = None
+
+    def check(self, workflow: Mapping[str, Any]) -> None:
+        self.env_names = (*workflow.get("env", {}), *workflow.get("secrets", {}))
+        self._claude_problem = _claude_problem(self.environ)
+        for step in (workflow.get("setup") or {}).get("commands", []):
+            self._step(step, Scope(phase="setup"))
+        map_config = workflow.get("map") or {}
+        if isinstance(map_config.get("input"), str):
+            self._template(map_config["input"], ("map", "input"), Scope(phase=MAP_INPUT))
+        self._expression(map_config.get("filter"), ("map", "filter"), compile_expression)
+        self._expression(map_config.get("sort_by"), ("map", "sort_by"), compile_sort)
+        for step in map_config.get("agent_template", []):
+            self._step(step, Scope(phase="map"))
+        reduce = workflow.get("reduce") or {}
+        for step in reduce.get("commands", []):
+            self._step(step, Scope(phase="reduce"))
+        if isinstance(reduce.get("when"), str):
+            self._when(reduce["when"], ("reduce", "when"), Scope(phase="reduce"))
+
+    def _step(self, step: Mapping[str, Any], scope: Scope) -> None:
+        origin = self.origins[id(step)]
+        for kind in ("shell", "claude", "working_dir"):
+            if isinstance(step.get(kind), str):
+                self._template(step[kind], origin.field_path(kind), scope)
+        if "claude" in step and self._claude_problem is not None:
+            self.fields.report(origin.path, self._claude_problem)
+        spec = step.get("write_file") or {}
+        if isinstance(spec.get("path"), str):
+            self._template(spec["path"], (*origin.path, "write_file", "path"), scope)
+        for text in _strings_in(spec.get("content")):
+            self._template(text, (*origin.path, "write_file", "content"), scope)
+        for name, value in (step.get("env") or {}).items():
+            self._template(value, (*origin.path, "env", name), scope)
+        if isinstance(step.get("when"), str):
+            self._when(step["when"], (*origin.path, "when"), scope)
+        for handler in (step.get("on_failure") or {}).get("handlers", []):
+            self._step(handler, Scope(phase=scope.phase, in_handler=True))
+        if step.get("on_success") is not None:
+            self._step(step["on_success"], scope)
+
+    def _template(self, text: str, path: Path, scope: Scope) -> None:
+        for reference in find_references(text):
+            if reference.root in KNOWN_NAMESPACES and reference.default is None:
+                problem = self._problem(reference, scope)
+                if problem is not None:
+                    self.fields.report(path, f"{reference.text} {problem}")
+
+    def _problem(self, reference: Reference, scope: Scope) -> str | None:
+        root, path = reference.root, reference.path
+        field = path[1] if len(path) > 1 else None
+        where = f"is not available in {scope.phase}"
+        match root:
+            case "item":
+                return None if scope.phase == "map" else (
+                    f"{where} (the item variables exist in map.agent_template only)")
+            case "map":
+                if scope.phase != "reduce":
+                    return f"{where} (the map.* variables exist in reduce only)"
+                return _field_problem("map", field, MAP_VARIABLES)
+            case "error":
+                if not scope.in_handler:
+                    return f"{where} (error.* is only set inside on_failure)"
+                return _field_problem("error", field, ERROR_VARIABLES)
+            case "env":
+                return _field_problem("env", field, self.env_names)
+            case "setup":
+                return ("is not a variable: setup captures are used by their name alone, "
+                        "as ${NAME}")
+            case "shell" | "last" if scope.phase == MAP_INPUT:
+                return f"{where} (it runs before any step: use env, secrets, workflow.name, " \
+                       "job.id and setup captures)"
+        return _field_problem(root, field, FIXED_VARIABLES[root])
+
+    def _when(self, text: str, path: Path, scope: Scope) -> None:
+        self._template(text, path, scope)
+        self._expression(_without_references(text), path, compile_expression)
+
+    def _expression(self, text: object, path: Path, compile_text: Callable[[str], Any]) -> None:
+        if not isinstance(text, str):
+            return
+        try:
+            compile_text(text)
+        except ExpressionError as error:
+            where = f" at column {error.column}" if error.column is not None else ""
+            self.fields.report(path, f"{error.reason}{where}")
+
+
+def _field_problem(root: str, field: str | int | None, available: tuple[str, ...]) -> str | None:
+    if field is None or field in available:
+        return None
+    names = ", ".join(f"{root}.{name}" for name in available) or "none"
+    article = "an" if root[0] in "aeiou" else "a"
+    return f"is not {article} {root} variable; available: {names}"
+
+
+def _strings_in(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings_in(key)
+            yield from _strings_in(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings_in(item)
+
+
+def _without_references(text: str) -> str:
+    """`text` with each outermost `${...}` reference blanked to a literal of the same width."""
+    result, covered = text, 0
+    for reference in find_references(text):
+        if reference.start < covered:
+            continue
+        width = len(reference.text)
+        covered = reference.start + width
+        result = result[: reference.start] + "0" + " " * (width - 1) + result[covered:]
+    return result
+
+
+def _claude_problem(environ: Mapping[str, str]) -> str | None:
+    """Why a claude step could not run here, or None when its program is on PATH."""
+    command = environ.get(CLAUDE_VARIABLE, "").strip()
+    try:
+        words = shlex.split(command) if command else ["claude"]
+    except ValueError as error:
+        return f"{CLAUDE_VARIABLE} is not a valid command line ({error})"
+    program = words[0] if words else "claude"
+    if shutil.which(program, path=environ.get("PATH", "")) is not None:
+        return None
+    if command:
+        return (f"a claude step needs the Claude Code program, but {CLAUDE_VARIABLE} names "
+                f"{program!r}, which is not found on PATH; fix {CLAUDE_VARIABLE}")
+    return ("a claude step needs the Claude Code program, but 'claude' is not on PATH; "
+            f"install Claude Code or set {CLAUDE_VARIABLE} to the command that runs it")

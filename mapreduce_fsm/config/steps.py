@@ -1,0 +1,212 @@
+"""Normalising steps: the three step kinds, their modifiers, and every `on_failure` form."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import attrs
+
+from mapreduce_fsm.config.fields import IDENTIFIER, FieldReader
+from mapreduce_fsm.config.messages import Path, show_value
+
+STEP_KINDS = ("shell", "claude", "write_file")
+STEP_KEYS = (
+    *STEP_KINDS, "name", "timeout", "env", "working_dir", "when", "capture_output",
+    "capture_format", "on_failure", "on_success", "max_output_bytes",
+)
+ON_FAILURE_OPTIONS = ("max_attempts", "retry_original", "fail_workflow")
+WRITE_FILE_KEYS = ("path", "content", "format", "mode", "create_dirs")
+CAPTURE_FORMATS = ("string", "json", "lines", "number", "boolean")
+WRITE_FORMATS = ("text", "json", "yaml")
+# Names a capture may not take: the namespaces and the per-item variables.
+RESERVED_NAMES = frozenset({
+    "item", "map", "setup", "shell", "error", "workflow", "job", "env", "last",
+    "item_index", "item_total", "item_id", "item_json",
+})
+_OCTAL_MODE = re.compile(r"0?[0-7]{3,4}\Z")
+
+
+@attrs.frozen(kw_only=True)
+class StepOrigin:
+    """Where a normalised step came from: its path, and whether it was a bare command string."""
+
+    path: Path
+    from_string: bool = False
+
+    def field_path(self, field: str) -> Path:
+        """The path of one of the step's fields; a bare string is its own `shell`/`claude`."""
+        return self.path if self.from_string and field in STEP_KINDS else (*self.path, field)
+
+
+@attrs.define
+class StepReader:
+    """Turns step mappings (and handler shorthands) into plain data shaped like `model.Step`.
+
+    `origins` maps the id of every normalised step dict to where it came from, for the
+    semantic checks that run on the normalised data.
+    """
+
+    fields: FieldReader
+    origins: dict[int, StepOrigin] = attrs.field(factory=dict)
+
+    def steps(
+        self, value: object, path: Path, what: str = "a list of steps",
+    ) -> list[dict[str, Any]]:
+        entries = self.fields.items_of(value, path, what)
+        if entries is None:
+            return []
+        steps = (self.step(entry, (*path, index)) for index, entry in enumerate(entries))
+        return [step for step in steps if step is not None]
+
+    def step(self, value: object, path: Path) -> dict[str, Any] | None:
+        raw = self.fields.mapping(value, path, STEP_KEYS,
+                                  what="a step (a mapping with shell, claude or write_file)")
+        return None if raw is None else self._step_body(raw, path)
+
+    def command(self, value: str, path: Path) -> dict[str, Any]:
+        """A handler given as a string: a leading "/" means claude, anything else shell."""
+        step = {"claude" if value.startswith("/") else "shell": value}
+        self.origins[id(step)] = StepOrigin(path=path, from_string=True)
+        return step
+
+    def _step_body(self, raw: dict[str, Any], path: Path) -> dict[str, Any] | None:
+        kinds = [kind for kind in STEP_KINDS if kind in raw]
+        if len(kinds) != 1:
+            got = f", got {' and '.join(kinds)}" if kinds else ""
+            self.fields.report(
+                path, f"a step needs exactly one of shell, claude or write_file{got}")
+            return None
+        step: dict[str, Any] = {}
+        self.origins[id(step)] = StepOrigin(path=path)
+        for key, value in raw.items():
+            if key in STEP_KEYS:
+                converted = self._modifier(key, value, (*path, key))
+                if converted is not None:
+                    step[key] = converted
+        return step
+
+    def _modifier(self, key: str, value: object, path: Path) -> Any:
+        f = self.fields
+        match key:
+            case "shell" | "claude":
+                return f.text(value, path, non_empty=True)
+            case "write_file":
+                return self._write_file(value, path)
+            case "name" | "working_dir" | "when":
+                return f.text(value, path, non_empty=True)
+            case "timeout":
+                return f.duration(value, path)
+            case "env":
+                return self.env_mapping(value, path)
+            case "capture_output":
+                return self._capture_output(value, path)
+            case "capture_format":
+                return f.choice(value, path, CAPTURE_FORMATS)
+            case "max_output_bytes":
+                return f.whole(value, path, minimum=1)
+            case "on_failure":
+                return self.on_failure(value, path)
+            case "on_success":
+                if isinstance(value, str) and value.strip():
+                    return self.command(value, path)
+                return self.step(value, path)
+        raise AssertionError(key)
+
+    def env_mapping(self, value: object, path: Path) -> dict[str, str] | None:
+        """`env:` — names to strings; numbers and booleans are rendered as text."""
+        raw = value if value is not None else {}
+        if not isinstance(raw, dict):
+            self.fields.expected(path, "a mapping of names to values", value)
+            return None
+        env: dict[str, str] = {}
+        for name, item in raw.items():
+            if IDENTIFIER.match(name) is None:
+                self.fields.report((*path, name), "expected a variable name (letters, digits "
+                                   "and _, not starting with a digit)", at_key=True)
+                continue
+            text = self.fields.scalar_text(item, (*path, name))
+            if text is not None:
+                env[name] = text
+        return env
+
+    def _capture_output(self, value: object, path: Path) -> bool | str | None:
+        if isinstance(value, bool):
+            return value
+        if not isinstance(value, str) or IDENTIFIER.match(value) is None:
+            self.fields.expected(path, "true, false or a variable name", value)
+            return None
+        return self.capture_name(value, path)
+
+    def capture_name(self, name: str, path: Path, *, at_key: bool = False) -> str | None:
+        if IDENTIFIER.match(name) is None:
+            self.fields.report(path, f"{show_value(name)} is not a variable name (letters, "
+                               "digits and _, not starting with a digit)", at_key=at_key)
+            return None
+        if name in RESERVED_NAMES:
+            self.fields.report(path, f"{show_value(name)} is a reserved variable name; "
+                               "choose another capture name", at_key=at_key)
+            return None
+        return name
+
+    def _write_file(self, value: object, path: Path) -> dict[str, Any] | None:
+        f = self.fields
+        raw = f.mapping(value, path, WRITE_FILE_KEYS, required=("path", "content"))
+        if raw is None:
+            return None
+        spec: dict[str, Any] = {}
+        if "path" in raw and (target := f.text(raw["path"], (*path, "path"), non_empty=True)):
+            spec["path"] = target
+        if "format" in raw and (kind := f.choice(raw["format"], (*path, "format"),
+                                                 WRITE_FORMATS)):
+            spec["format"] = kind
+        if "content" in raw:
+            content = raw["content"]
+            if spec.get("format", "text") == "text" and not isinstance(content, str):
+                f.expected((*path, "content"), 'a string (or use format: json or yaml)', content)
+            else:
+                spec["content"] = content
+        if "mode" in raw:
+            mode = raw["mode"]
+            if isinstance(mode, str) and _OCTAL_MODE.match(mode):
+                spec["mode"] = mode
+            else:
+                f.expected((*path, "mode"), 'an octal mode in quotes such as "0644"', mode)
+        if "create_dirs" in raw and (create := f.flag(raw["create_dirs"],
+                                                      (*path, "create_dirs"))) is not None:
+            spec["create_dirs"] = create
+        return spec
+
+    def on_failure(self, value: object, path: Path) -> dict[str, Any] | None:
+        """Every `on_failure` form as `model.OnFailure` data; `false` is None."""
+        if isinstance(value, bool):
+            return {"ignore": True} if value else None
+        if isinstance(value, str) and value.strip():
+            return {"handlers": [self.command(value, path)]}
+        if isinstance(value, list):
+            handlers = []
+            for index, entry in enumerate(value):
+                if isinstance(entry, str) and entry.strip():
+                    handlers.append(self.command(entry, (*path, index)))
+                else:
+                    self.fields.expected((*path, index), "a command string", entry)
+            return {"handlers": handlers}
+        if not isinstance(value, dict):
+            self.fields.expected(path, "true, false, a command, a list of commands or a "
+                                 "mapping with shell or claude", value)
+            return None
+        raw = self.fields.mapping(value, path, (*STEP_KEYS, *ON_FAILURE_OPTIONS))
+        assert raw is not None
+        policy: dict[str, Any] = {}
+        if "max_attempts" in raw:
+            attempts = self.fields.whole(raw["max_attempts"], (*path, "max_attempts"), minimum=1)
+            if attempts is not None:
+                policy["max_attempts"] = attempts
+        for option in ("retry_original", "fail_workflow"):
+            flag = self.fields.flag(raw[option], (*path, option)) if option in raw else None
+            if flag is not None:
+                policy[option] = flag
+        handler = self._step_body(
+            {key: item for key, item in raw.items() if key in STEP_KEYS}, path)
+        policy["handlers"] = [] if handler is None else [handler]
+        return policy
