@@ -6,7 +6,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from mapreduce_fsm.records import ItemResult
+from mapreduce_fsm.records import ItemResult, ItemStatus
 from mapreduce_fsm.state import Checkpoint, PhaseProgress, TransitionRecord
 
 text = st.text(max_size=12)
@@ -24,7 +24,9 @@ json_values: st.SearchStrategy[Any] = st.recursive(
 )
 json_objects = st.dictionaries(text, json_values, max_size=4)
 
-statuses = st.sampled_from(["success", "failed", "timeout", "skipped"])
+statuses: st.SearchStrategy[ItemStatus] = st.sampled_from(
+    ["success", "failed", "timeout", "skipped"]
+)
 
 
 @st.composite

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -18,7 +19,7 @@ from mapreduce_fsm.state.checkpoint import read_checkpoint, write_checkpoint
 from .strategies import checkpoints
 
 
-def make_checkpoint(**changes: object) -> Checkpoint:
+def make_checkpoint(**changes: Any) -> Checkpoint:
     base = Checkpoint(
         job_id="job-1",
         workflow_name="demo",

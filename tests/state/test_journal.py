@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -10,14 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mapreduce_fsm.errors import JobStateError
-from mapreduce_fsm.records import ItemResult
+from mapreduce_fsm.records import ItemResult, ItemStatus
 from mapreduce_fsm.state import AttemptJournal, ItemAttempt, ResultsJournal, jsonlines
 
 from .strategies import item_results
 
 
-def result(item_id: str, status: str = "success", index: int = 0) -> ItemResult:
-    return ItemResult(item_id=item_id, item_index=index, item={"id": item_id}, status=status)  # type: ignore[arg-type]
+def result(item_id: str, status: ItemStatus = "success", index: int = 0) -> ItemResult:
+    return ItemResult(item_id=item_id, item_index=index, item={"id": item_id}, status=status)
 
 
 def expected_final(results: list[ItemResult]) -> dict[str, ItemResult]:
@@ -87,8 +88,13 @@ def test_append_does_not_read_or_rewrite_the_file(
 
 def test_fsync_is_batched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     synced: list[int] = []
-    real_fsync = jsonlines.os.fsync
-    monkeypatch.setattr(jsonlines.os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    real_fsync = os.fsync
+
+    def counting_fsync(fd: int) -> None:
+        synced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", counting_fsync)
     journal = ResultsJournal(tmp_path / "results.jsonl")
     for i in range(200):
         journal.append(result(f"item-{i}"))
