@@ -136,8 +136,11 @@ class JobStore:
             ) from exc
 
     def lock(self) -> JobLock:
-        """The job's lock, not yet acquired: `with store.lock(): ...`."""
-        return JobLock(self.path / "lock", self.job_id)
+        """The job's lock, not yet acquired: `with store.lock(): run...`.
+
+        Releasing it syncs and closes the journals (`close()`): the run is over.
+        """
+        return JobLock(self.path / "lock", self.job_id, on_release=self.close)
 
     def load_checkpoint(self) -> Checkpoint | None:
         return read_checkpoint(self.checkpoint_path)

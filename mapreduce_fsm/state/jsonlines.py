@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import time
@@ -46,32 +47,32 @@ class JsonLinesFile(Generic[T]):
     path: Path
     record_type: type[T]
     what: str  # how a line is called in messages, e.g. "item result"
-    _fd: int | None = attrs.field(default=None, init=False)
+    _handle: io.FileIO | None = attrs.field(default=None, init=False)
     _unsynced: bool = attrs.field(default=False, init=False)
     _last_fsync: float = attrs.field(default=0.0, init=False)
 
     def append(self, record: T) -> None:
         data = (to_json(record) + "\n").encode("utf-8")
-        fd = self.open_for_append()
+        handle = self.open_for_append()
         view = memoryview(data)
         while view:  # a regular file takes it all at once; loop in case it does not
-            view = view[os.write(fd, view):]
+            view = view[handle.write(view) or 0:]
         self._unsynced = True
         if time.monotonic() - self._last_fsync >= FSYNC_INTERVAL_SECS:
             self.sync()
 
     def sync(self) -> None:
         """Make every appended line durable now."""
-        if self._fd is not None and self._unsynced:
-            os.fsync(self._fd)
+        if self._handle is not None and self._unsynced:
+            os.fsync(self._handle.fileno())
             self._unsynced = False
         self._last_fsync = time.monotonic()
 
     def close(self) -> None:
-        if self._fd is not None:
+        if self._handle is not None:
             self.sync()
-            os.close(self._fd)
-            self._fd = None
+            self._handle.close()
+            self._handle = None
 
     def rewrite(self, records: Iterable[T]) -> None:
         """Replace the whole file atomically (compaction, removal)."""
@@ -143,21 +144,21 @@ class JsonLinesFile(Generic[T]):
             if previous is not None:
                 yield previous[0], previous[1], True
 
-    def open_for_append(self) -> int:
+    def open_for_append(self) -> io.FileIO:
         """Open the file (once) for appending, cutting off a torn last line first."""
-        if self._fd is None:
+        if self._handle is None:
             existed = self.path.exists()
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            handle = io.FileIO(self.path, "ab")
             try:
-                self._cut_torn_tail(fd)
+                self._cut_torn_tail(handle.fileno())
             except BaseException:
-                os.close(fd)
+                handle.close()
                 raise
             if not existed:
                 fsync_dir(self.path.parent)
-            self._fd = fd
+            self._handle = handle
             self._last_fsync = time.monotonic()
-        return self._fd
+        return self._handle
 
     def _cut_torn_tail(self, fd: int) -> None:
         """Truncate a last line that is not a whole record, so appends start clean."""

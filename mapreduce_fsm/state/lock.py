@@ -7,7 +7,7 @@ import fcntl
 import json
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -51,6 +51,7 @@ class JobLock:
 
     path: Path = attrs.field(converter=_absolute)
     job_id: str
+    on_release: Callable[[], None] | None = None  # runs before the lock file is removed
     took_over_from: int | None = attrs.field(default=None, init=False)
     _mine: LockHolder | None = attrs.field(default=None, init=False)
 
@@ -79,6 +80,8 @@ class JobLock:
         mine, self._mine = self._mine, None
         if mine is None:
             return
+        if self.on_release is not None:
+            self.on_release()
         _held_here.discard(self.path)
         with contextlib.suppress(FileNotFoundError):
             if self._read() == mine:

@@ -165,3 +165,18 @@ def test_list_jobs_newest_first_with_counts_and_a_corrupt_one(tmp_path: Path) ->
 
 def test_list_jobs_of_a_missing_state_dir_is_empty(tmp_path: Path) -> None:
     assert list_jobs(tmp_path / "nowhere") == []
+
+
+def open_files() -> set[str]:
+    fds = Path("/proc/self/fd")
+    return {str(link.readlink()) for link in fds.iterdir() if link.is_symlink()}
+
+
+def test_releasing_the_job_lock_closes_the_journals(tmp_path: Path) -> None:
+    store = JobStore.create(tmp_path, "job-1", "name: demo\n")
+    with store.lock():
+        store.results.append(ItemResult(item_id="a", item_index=0, item=1, status="success"))
+        store.events.emit("item.finished")
+        assert str(store.path / "results.jsonl") in open_files()
+    assert not {f for f in open_files() if f.startswith(str(store.path))}
+    assert not (store.path / "lock").exists()
