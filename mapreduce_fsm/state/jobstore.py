@@ -222,6 +222,9 @@ def _mtime(path: Path) -> str | None:
 
 def _job_ids(state_dir: Path) -> list[str]:
     try:
-        return sorted(entry.name for entry in (state_dir / "jobs").iterdir() if entry.is_dir())
+        entries = list((state_dir / "jobs").iterdir())
     except OSError:
         return []
+    return sorted(  # anything else in there was not made by this program
+        entry.name for entry in entries if entry.is_dir() and _JOB_ID.fullmatch(entry.name)
+    )

@@ -149,8 +149,10 @@ def test_list_jobs_newest_first_with_counts_and_a_corrupt_one(tmp_path: Path) ->
     broken = JobStore.create(tmp_path, "broken", "name: demo\n")
     broken.checkpoint_path.write_text("{torn", encoding="utf-8")
     JobStore.create(tmp_path, "fresh", "name: demo\n")  # crashed before its first checkpoint
+    (tmp_path / "jobs" / "not a job").mkdir()  # made by hand: ignored
 
     jobs = {summary.job_id: summary for summary in list_jobs(tmp_path)}
+    assert set(jobs) == {"old", "new", "broken", "fresh"}
     assert [s.job_id for s in list_jobs(tmp_path)][-2:] == ["new", "old"]
     assert (jobs["new"].ok, jobs["new"].failed, jobs["new"].skipped, jobs["new"].total) == (
         3, 1, 1, 5,
