@@ -1,0 +1,42 @@
+"""`mapreduce-fsm validate FILE` as a real subprocess: exit 0 for good files, 2 and every issue for bad."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.config.bad_cases import BAD_CASES
+
+ROOT = Path(__file__).parents[2]
+GOOD_FILES = [ROOT / "tests" / "config" / "fixtures" / "format_example.yml",
+              ROOT / "mapreduce_fsm" / "examples" / "word_stats.yml"]
+
+
+def validate(path: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PATH": "/nonexistent", "PYTHONPATH": str(ROOT)}
+    env.pop("MAPREDUCE_FSM_CLAUDE", None)
+    return subprocess.run([sys.executable, "-m", "mapreduce_fsm", "validate", str(path)],
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("path", GOOD_FILES, ids=[path.name for path in GOOD_FILES])
+def test_good_file_exits_0_with_a_summary(path: Path, tmp_path: Path) -> None:
+    result = validate(path, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert ": valid — " in result.stdout
+
+
+@pytest.mark.parametrize(("text", "expected"), [case[1:] for case in BAD_CASES],
+                         ids=[case[0] for case in BAD_CASES])
+def test_bad_file_exits_2_with_every_issue(text: str, expected: list[str],
+                                           tmp_path: Path) -> None:
+    (tmp_path / "wf.yml").write_text(text)
+    result = validate(Path("wf.yml"), tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    for message in expected:
+        assert message in result.stderr
