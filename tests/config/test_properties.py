@@ -1,4 +1,4 @@
-"""Properties: generated valid workflows round-trip through YAML; junk only ever gives WorkflowFileError."""
+"""Properties: valid workflows round-trip through YAML; junk only gives WorkflowFileError."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`mapreduce-fsm validate FILE` as a real subprocess: exit 0 for good files, 2 and every issue for bad."""
+"""`mapreduce-fsm validate FILE` as a subprocess: exit 0 when good, 2 and every issue when bad."""
 
 from __future__ import annotations
 
