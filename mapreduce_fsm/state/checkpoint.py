@@ -51,6 +51,7 @@ class Checkpoint:
     job_id: str
     workflow_name: str
     workflow_digest: str  # sha256 of the workflow file text
+    workflow_path: str | None = None  # absolute path of the file the job was started from
     input_digest: str | None = None  # WorkItems.digest once the map loaded its items
     working_dir: str  # absolute; where steps run, kept for resume
     state: str  # the machine state: pending, <phase>, completed, failed, paused

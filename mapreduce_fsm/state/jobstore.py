@@ -110,7 +110,7 @@ class JobStore:
         except OSError as exc:
             raise JobStateError(f"cannot create the job directory {store.path}: {exc}") from exc
         fsync_dir(store.path.parent)
-        write_atomic(store.workflow_path, workflow_text)
+        store.save_workflow_text(workflow_text)
         return store
 
     @classmethod
@@ -134,6 +134,10 @@ class JobStore:
                 f"job {self.job_id}: cannot read the workflow it was run with "
                 f"({self.workflow_path}): {exc}"
             ) from exc
+
+    def save_workflow_text(self, workflow_text: str) -> None:
+        """Replace the kept workflow (a resume with --force runs the changed file)."""
+        write_atomic(self.workflow_path, workflow_text)
 
     def lock(self) -> JobLock:
         """The job's lock, not yet acquired: `with store.lock(): run...`.

@@ -67,6 +67,7 @@ checkpoints = st.builds(
     job_id=ids,
     workflow_name=text,
     workflow_digest=text,
+    workflow_path=st.none() | text,
     input_digest=st.none() | text,
     working_dir=text,
     state=text,

@@ -79,6 +79,8 @@ def test_create_keeps_the_workflow_and_refuses_an_existing_job(tmp_path: Path) -
     assert store.read_workflow_text() == "name: demo\n"
     with pytest.raises(JobStateError, match="job job-1 already exists"):
         JobStore.create(tmp_path, "job-1", "name: demo\n")
+    store.save_workflow_text("name: changed\n")
+    assert JobStore.open(tmp_path, "job-1").read_workflow_text() == "name: changed\n"
 
 
 def test_create_refuses_a_bad_id(tmp_path: Path) -> None:
