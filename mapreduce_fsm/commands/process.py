@@ -25,6 +25,7 @@ import attrs
 
 PIPE_DRAIN_SECS = 0.5
 _POLL_SECS = 0.02
+_KILL_SETTLE_SECS = 1.0  # how long SIGKILLed processes may take to die
 
 
 @attrs.frozen(kw_only=True)
@@ -111,19 +112,26 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
+async def _wait_group_gone(pgid: int, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while group_members(pgid):
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(_POLL_SECS)
+    return True
+
+
 async def kill_group(pgid: int, grace_secs: float) -> None:
-    """SIGTERM the group, then SIGKILL whatever is still alive after `grace_secs`."""
+    """SIGTERM the group, SIGKILL what is alive after `grace_secs`, wait until it is gone."""
     try:
         os.killpg(pgid, signal.SIGTERM)
     except ProcessLookupError:
         return
-    deadline = time.monotonic() + grace_secs
-    while time.monotonic() < deadline:
-        if not group_members(pgid):
-            return
-        await asyncio.sleep(_POLL_SECS)
+    if await _wait_group_gone(pgid, grace_secs):
+        return
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGKILL)
+    await _wait_group_gone(pgid, _KILL_SETTLE_SECS)
 
 
 async def run_process(
