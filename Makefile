@@ -24,6 +24,7 @@ lint: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/mapreduce-fsm validate $(EXAMPLE)
+	$(BIN)/mapreduce-fsm run --yes $(EXAMPLE)
 
 diagrams: $(STAMP)
 	$(BIN)/python -m mapreduce_fsm.diagrams diagrams

@@ -61,6 +61,7 @@ class ItemScheduler:
     _running: set[asyncio.Task[None]] = attrs.field(factory=set)
     _wake: asyncio.Event = attrs.field(factory=asyncio.Event)
     _seq: int = 0
+    _active: int = 0  # items started and not yet settled (tasks leave _running a bit later)
 
     async def run(self, pending: Iterable[PendingItem]) -> StopDecision | None:
         """Run until every item has a final result or the policy stops the map."""
@@ -103,7 +104,7 @@ class ItemScheduler:
                 if self.breaker is None or self.breaker.try_acquire():
                     return self._ready.popleft()
                 wait = max(self.breaker.seconds_until_retry(), 0.05)
-            elif not self._delayed and not self._running:
+            elif not self._delayed and not self._active:
                 return None
             if self._delayed:
                 due = self._delayed[0][0] - now
@@ -116,6 +117,7 @@ class ItemScheduler:
         return None
 
     async def _run_one(self, entry: PendingItem, slots: asyncio.Semaphore) -> None:
+        self._active += 1
         try:
             self.hooks.started(entry.item, entry.attempt)
             try:
@@ -126,6 +128,7 @@ class ItemScheduler:
                 raise
             self._settle(entry, outcome)
         finally:
+            self._active -= 1
             slots.release()
             self._wake.set()
 

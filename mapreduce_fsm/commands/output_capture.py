@@ -6,10 +6,9 @@ import json
 import re
 from typing import Any
 
-from jsonpath_ng.ext import parse as parse_json_path
-
 from mapreduce_fsm.commands.result import StepResult
 from mapreduce_fsm.config.model import CaptureSpec
+from mapreduce_fsm.workitems.select import apply_json_path
 
 
 def _source_text(spec: CaptureSpec, result: StepResult) -> str:
@@ -50,7 +49,7 @@ def extract_capture(spec: CaptureSpec, result: StepResult) -> Any:
             document = json.loads(text)
         except json.JSONDecodeError:
             return missing
-        found = [m.value for m in parse_json_path(spec.json_path).find(document)]
+        found, _warnings = apply_json_path(document, spec.json_path)
         if not found:
             return missing
         return found[0] if len(found) == 1 else found

@@ -103,6 +103,7 @@ class PhaseCoordinator:
     secrets: Mapping[str, str] = attrs.field(factory=dict)
     _context: PhaseContext | None = None
     _last_result: PhaseResult | None = None
+    _cancelled: bool = False  # transitions swallows a CancelledError raised inside a trigger
     _results: dict[str, PhaseResult] = attrs.field(factory=dict)
 
     def __attrs_post_init__(self) -> None:
@@ -210,6 +211,8 @@ class PhaseCoordinator:
             while True:
                 self._last_result = None
                 await getattr(model, trigger)(**kwargs)
+                if self._cancelled:
+                    return self._interrupted(context)
                 if model.state in _END_STATES:
                     break
                 assert self._last_result is not None
@@ -298,6 +301,9 @@ class PhaseCoordinator:
         executor = next(phase for phase in self.phases if phase.name == name)
         try:
             result = await self._execute(executor, context)
+        except asyncio.CancelledError:
+            self._cancelled = True
+            raise
         except JobStateError:
             raise  # e.g. the input changed: refuse, leaving the job resumable
         except MapReduceError as error:

@@ -45,6 +45,8 @@ async def run_phase_steps(
     data: dict[str, Any] = dict(progress.data)
 
     async def step_done(index: int, result: StepResult, after: Mapping[str, Any]) -> None:
+        if result.stdout.strip():
+            context.interaction.display_info(result.stdout.rstrip("\n"))
         data["variables"] = made_variables(after, variables)
         if on_step is not None:
             data.update(on_step(index, result))

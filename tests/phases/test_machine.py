@@ -1,0 +1,102 @@
+"""The transition table, the running machine built from it, and the committed diagrams."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from transitions import MachineError
+
+from mapreduce_fsm import diagrams
+from mapreduce_fsm.phases import machine as fsm
+
+PHASES = ["setup", "map", "reduce"]
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_table_has_every_documented_edge_and_no_other() -> None:
+    edges = {(e.trigger, e.source, e.dest) for e in fsm.transition_table(PHASES)}
+    expected = {("start", "pending", "setup")}
+    following = {"setup": "map", "map": "reduce", "reduce": "completed"}
+    for phase in PHASES:
+        expected |= {
+            ("continue_", phase, following[phase]),
+            ("skip", phase, following[phase]),
+            ("complete", phase, "completed"),
+            ("error", phase, "failed"),
+            ("pause", phase, "paused"),
+            ("resume", phase, phase),
+            ("resume", "failed", phase),
+            ("resume", "paused", phase),
+        }
+    assert edges == expected
+
+
+class Model:
+    state: str
+
+
+def build(initial: str = "pending") -> tuple[Model, list[tuple[str, str]]]:
+    model, entered = Model(), []
+
+    async def on_state(event: Any) -> None:
+        entered.append(("state", event.state.name))
+
+    async def on_phase(event: Any) -> None:
+        entered.append(("phase", event.state.name))
+
+    fsm.build_machine(model, PHASES, initial=initial, on_enter_state=on_state,
+                      on_enter_phase=on_phase)
+    return model, entered
+
+
+def test_entering_a_phase_records_first_then_runs_the_executor() -> None:
+    model, entered = build()
+    asyncio.run(model.start())  # type: ignore[attr-defined]
+    assert model.state == "setup"
+    assert entered == [("state", "setup"), ("phase", "setup")]
+
+
+def test_an_edge_not_in_the_table_raises() -> None:
+    model, _ = build(initial="map")
+    with pytest.raises(MachineError):
+        asyncio.run(model.start())  # type: ignore[attr-defined]
+    assert model.state == "map"
+
+
+def test_resume_from_failed_goes_to_the_named_phase_only() -> None:
+    model, entered = build(initial="failed")
+    assert asyncio.run(model.resume(target="nowhere")) is False  # type: ignore[attr-defined]
+    assert model.state == "failed"
+    asyncio.run(model.resume(target="reduce"))  # type: ignore[attr-defined]
+    assert model.state == "reduce"
+    assert entered[-1] == ("phase", "reduce")
+
+
+def test_resume_inside_a_phase_re_enters_it() -> None:
+    model, entered = build(initial="map")
+    asyncio.run(model.resume())  # type: ignore[attr-defined]
+    assert (model.state, entered) == ("map", [("state", "map"), ("phase", "map")])
+
+
+def test_mermaid_marks_the_active_state_and_lists_every_state() -> None:
+    text = fsm.mermaid_diagram(PHASES, active="map", title="t")
+    for state in fsm.states(PHASES):
+        assert f'state "{state}" as {state}' in text
+    assert "class map s_active" in text
+    assert "class pending s_active" not in text
+
+
+def test_dot_source_has_every_edge() -> None:
+    text = fsm.dot_source(PHASES, active="reduce", title="t")
+    for edge in fsm.transition_table(PHASES):
+        assert f'"{edge.source}" -> "{edge.dest}" [label="{edge.trigger}"]' in text
+    assert '"reduce" [label="reduce", style="rounded,filled"' in text
+
+
+@pytest.mark.parametrize("name", sorted(diagrams.DIAGRAMS))
+def test_committed_diagrams_match_the_machine(name: str) -> None:
+    committed = (REPO / "diagrams" / f"{name}.md").read_text(encoding="utf-8")
+    assert committed == diagrams.markdown(name), "run `make diagrams` and commit the result"
