@@ -16,9 +16,19 @@ from mapreduce_fsm.interaction import NonInteractive, UserInteraction
 from mapreduce_fsm.phases.context import RunOptions
 from mapreduce_fsm.phases.coordinator import PhaseCoordinator, WorkflowResult
 from mapreduce_fsm.phases.registry import build_phases
-from mapreduce_fsm.phases.types import DefaultTransitionHandler, PhaseExecutor, PhaseTransitionHandler
+from mapreduce_fsm.phases.types import (
+    DefaultTransitionHandler,
+    PhaseExecutor,
+    PhaseTransitionHandler,
+)
 from mapreduce_fsm.progress import NullProgress, ProgressReporter
-from mapreduce_fsm.state import JobStore, check_job_id, new_job_id, resolve_state_dir, workflow_digest
+from mapreduce_fsm.state import (
+    JobStore,
+    check_job_id,
+    new_job_id,
+    resolve_state_dir,
+    workflow_digest,
+)
 
 
 def resolve_secrets(workflow: Workflow, environ: Mapping[str, str]) -> dict[str, str]:

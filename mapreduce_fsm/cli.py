@@ -1,4 +1,4 @@
-"""The command line: parse arguments, call the public API, print, and exit with the documented code."""
+"""The command line: parse arguments, call the public API, print, exit with the documented code."""
 
 from __future__ import annotations
 

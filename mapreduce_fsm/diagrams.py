@@ -1,4 +1,4 @@
-"""`make diagrams`: write the machine of the built-in phases, and of the custom-phase example, to diagrams/."""
+"""`make diagrams`: write the machine of the built-in phases and of the custom-phase example."""
 
 from __future__ import annotations
 

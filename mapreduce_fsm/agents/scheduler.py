@@ -11,6 +11,7 @@ process groups.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import random
 import time
@@ -42,7 +43,7 @@ class SchedulerHooks:
     started: Callable[[WorkItem, int], None]
     # (item, outcome, delay): delay is the backoff before the next attempt, None when final
     attempt_failed: Callable[[WorkItem, AgentOutcome, float | None], None]
-    finished: Callable[[WorkItem, AgentOutcome], str]  # records the final result; returns its status
+    finished: Callable[[WorkItem, AgentOutcome], str]  # records the final result, returns status
     note: Callable[[str], None]
 
 
@@ -72,11 +73,11 @@ class ItemScheduler:
         try:
             while True:
                 await slots.acquire()
-                entry = await self._next()
-                if entry is None:
+                ready = await self._next()
+                if ready is None:
                     slots.release()
                     break
-                task = asyncio.create_task(self._run_one(entry, slots))
+                task = asyncio.create_task(self._run_one(ready, slots))
                 self._running.add(task)
                 task.add_done_callback(self._running.discard)
             if self._running:
@@ -110,10 +111,8 @@ class ItemScheduler:
                 due = self._delayed[0][0] - now
                 wait = due if wait is None else min(wait, due)
             self._wake.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)
-            except TimeoutError:
-                pass
         return None
 
     async def _run_one(self, entry: PendingItem, slots: asyncio.Semaphore) -> None:

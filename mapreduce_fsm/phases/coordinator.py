@@ -44,13 +44,14 @@ from mapreduce_fsm.state import (
     Checkpoint,
     JobStore,
     PhaseProgress,
+    PhaseStatus,
     TransitionRecord,
     workflow_digest,
 )
 from mapreduce_fsm.timeutil import utc_now
 
 _END_STATES = (fsm.COMPLETED, fsm.FAILED, fsm.PAUSED)
-_LEAVING_STATUS = {
+_LEAVING_STATUS: dict[str, PhaseStatus] = {
     fsm.CONTINUE: "completed",
     fsm.COMPLETE: "completed",
     fsm.SKIP: "skipped",
@@ -108,7 +109,8 @@ class PhaseCoordinator:
 
     def __attrs_post_init__(self) -> None:
         names = [phase.name for phase in self.phases]
-        clashes = sorted({n for n in names if names.count(n) > 1} | (set(names) & fsm.RESERVED_STATES))
+        repeated = {name for name in names if names.count(name) > 1}
+        clashes = sorted(repeated | (set(names) & fsm.RESERVED_STATES))
         if clashes:
             raise MapReduceError(f"phase names must be unique and not reserved: {clashes}")
 
@@ -223,7 +225,8 @@ class PhaseCoordinator:
             context.store.results.sync()
         error = None
         if model.state == fsm.FAILED:
-            error = context.keeper.checkpoint.phases[context.keeper.checkpoint.resume_phase or ""].error
+            checkpoint = context.keeper.checkpoint
+            error = checkpoint.phases[checkpoint.resume_phase or ""].error
         self.store.events.emit(f"job.{model.state}", error=error)
         return WorkflowResult(
             job_id=self.store.job_id, state=model.state, phase_results=dict(self._results),

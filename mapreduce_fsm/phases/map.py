@@ -28,7 +28,7 @@ def _parse_time(text: str) -> datetime:
 
 
 def effective_retry(policy: ErrorPolicy) -> RetryConfig | None:
-    """Retries happen when `retry_config` is given, or with defaults for `on_item_failure: retry`."""
+    """Retries happen when `retry_config` is given, or by default for `on_item_failure: retry`."""
     if policy.retry_config is not None:
         return policy.retry_config
     return RetryConfig() if policy.on_item_failure == "retry" else None

@@ -1,4 +1,4 @@
-"""The phase registry: built-in phases, registered custom phase types, and the phase list of a workflow.
+"""The phase registry: built-in phases, custom phase types, and the phase list of a workflow.
 
 A custom phase type is a class with `from_config(workflow, config) -> PhaseExecutor`.
 It is found by the name it was registered under (`@register_phase("verify")`), by an
@@ -14,7 +14,7 @@ from importlib.metadata import entry_points
 from typing import Any, Protocol, TypeVar
 
 from mapreduce_fsm.config.model import CustomPhaseConfig, Workflow
-from mapreduce_fsm.errors import WorkflowFileError, ConfigIssue
+from mapreduce_fsm.errors import ConfigIssue, WorkflowFileError
 from mapreduce_fsm.phases.map import MapPhase
 from mapreduce_fsm.phases.reduce import ReducePhase
 from mapreduce_fsm.phases.setup import SetupPhase
@@ -66,7 +66,8 @@ def phase_type(type_name: str) -> PhaseType:
             return _import(type_name)  # type: ignore[no-any-return]
         except (ImportError, AttributeError) as error:
             raise LookupError(f"cannot import phase type {type_name!r}: {error}") from None
-    known = sorted({*_REGISTRY, *_BUNDLED, *(e.name for e in entry_points(group=ENTRY_POINT_GROUP))})
+    plugins = (entry.name for entry in entry_points(group=ENTRY_POINT_GROUP))
+    known = sorted({*_REGISTRY, *_BUNDLED, *plugins})
     hint = difflib.get_close_matches(type_name, known, n=1)
     suggestion = f"; did you mean {hint[0]}?" if hint else ""
     raise LookupError(

@@ -111,7 +111,8 @@ class PhaseExecutor(Protocol):
     Implementations are attrs classes. `name` is the machine state the phase owns.
     """
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     async def execute(self, context: PhaseContext) -> PhaseResult: ...
 
