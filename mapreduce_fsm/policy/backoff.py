@@ -9,6 +9,8 @@ from mapreduce_fsm.config.model import Backoff, RetryConfig
 
 # No wait is longer than a day, whatever the numbers say; it also keeps the arithmetic finite.
 LONGEST_DELAY = 24 * 3600.0
+# Retry numbers beyond this are treated as this (still a float, far beyond any real job).
+_LARGEST_RETRY_NUMBER = 10**300
 
 
 def retry_delay(
@@ -35,7 +37,7 @@ def retry_delay(
     >>> [retry_delay(config, n) for n in (1, 2, 3, 4)]
     [1.0, 2.0, 4.0, 8.0]
     """
-    n = max(1, retry_number)
+    n = min(max(1, retry_number), _LARGEST_RETRY_NUMBER)
     cap = LONGEST_DELAY if config.max_delay is None else min(config.max_delay, LONGEST_DELAY)
     cap = max(cap, 0.0)
     delay = float(min(_planned_delay(config.backoff, n, cap), cap))
@@ -68,14 +70,16 @@ def _exponential(initial: float, multiplier: float, n: int, cap: float) -> float
         return initial * multiplier ** min(n - 1, 100_000)
     if initial >= cap:
         return cap
-    steps_to_cap = math.log(cap / initial) / math.log(multiplier)
-    if n - 1 >= steps_to_cap:
+    log_growth = (n - 1) * math.log(multiplier)
+    if log_growth >= math.log(cap) - math.log(initial):
         return cap
-    return initial * multiplier ** (n - 1)
+    if log_growth < 700:  # the power itself is a finite float: compute it exactly
+        return initial * multiplier ** (n - 1)
+    return math.exp(math.log(initial) + log_growth)  # a tiny initial times a huge power
 
 
 def _fibonacci(initial: float, n: int, cap: float) -> float:
-    previous, current = 0, 1  # fib(0), fib(1)
+    previous, current = 0.0, 1.0  # fib(0), fib(1); floats, so a huge term is inf, not an error
     for _ in range(n - 1):
         if initial * current >= cap:
             return cap

@@ -1,0 +1,1 @@
+"""Tests of the error policy: backoff, failure budget, circuit breaker, signatures."""
