@@ -1,4 +1,4 @@
-"""Talking to the person running a job: prompts and messages, on a console, without one, or scripted."""
+"""Talking to the person running a job: prompts and messages on a console, without one, scripted."""
 
 from __future__ import annotations
 
@@ -7,15 +7,24 @@ from collections.abc import Iterable
 from typing import Protocol, TextIO
 
 from rich.console import Console
+from rich.text import Text
 
 from mapreduce_fsm.errors import UsageError
 
+YES_WORDS = frozenset({"y", "yes"})
+NO_WORDS = frozenset({"n", "no"})
+
 
 class UserInteraction(Protocol):
-    """What phases may ask and tell; the reduce confirmation is the main prompt."""
+    """What phases may ask and tell the user; the reduce confirmation is the main prompt.
+
+    Messages go to stderr, so stdout stays free for `--json` and for piping.
+    """
 
     @property
-    def interactive(self) -> bool: ...
+    def interactive(self) -> bool:
+        """True when prompts reach a person who can answer them."""
+        ...
 
     def prompt_yes_no(self, question: str, *, default: bool) -> bool: ...
 
@@ -32,8 +41,11 @@ class UserInteraction(Protocol):
     def display_progress(self, message: str) -> None: ...
 
 
-class _Printer:
-    """Messages on stderr; `quiet` drops info and progress, never warnings or errors."""
+class _ConsoleMessages:
+    """Messages on a rich console (stderr by default); `quiet` drops info and progress only.
+
+    Message text is printed literally: brackets in it are never taken as rich markup.
+    """
 
     def __init__(self, console: Console | None, quiet: bool) -> None:
         self.console = console or Console(stderr=True, highlight=False)
@@ -41,38 +53,39 @@ class _Printer:
 
     def display_info(self, message: str) -> None:
         if not self.quiet:
-            self.console.print(message, markup=False)
+            self.console.print(Text(message))
 
     def display_progress(self, message: str) -> None:
-        self.display_info(message)
+        if not self.quiet:
+            self.console.print(Text(message, style="dim"))
 
     def display_success(self, message: str) -> None:
         if not self.quiet:
-            self.console.print(f"[green]{message}[/green]")
+            self.console.print(Text(message, style="green"))
 
     def display_warning(self, message: str) -> None:
-        self.console.print(f"[yellow]warning:[/yellow] {message}", highlight=False)
+        self.console.print(Text.assemble(("warning: ", "bold yellow"), message))
 
     def display_error(self, message: str) -> None:
-        self.console.print(f"[red]error:[/red] {message}", highlight=False)
+        self.console.print(Text.assemble(("error: ", "bold red"), message))
 
 
-class ConsoleInteraction(_Printer):
-    """A person at a terminal: questions are asked and answers read from stdin."""
+class ConsoleInteraction(_ConsoleMessages):
+    """A person at a terminal: questions go to the console, answers are read from stdin.
 
-    interactive = True
+    `prompt_yes_no` takes y/yes/n/no in any case, an empty line for the default, and asks
+    again after anything else. Closed input (end of file) raises `UsageError`, which
+    points at `--yes`.
+    """
 
     def __init__(self, *, console: Console | None = None, quiet: bool = False,
                  input_stream: TextIO | None = None) -> None:
         super().__init__(console, quiet)
-        self.input_stream = input_stream or sys.stdin
+        self.input_stream = input_stream if input_stream is not None else sys.stdin
 
-    def _ask(self, question: str) -> str:
-        self.console.print(question, end=" ", markup=False)
-        line = self.input_stream.readline()
-        if not line:  # end of input: nobody is there to answer
-            raise UsageError(f"no answer to {question!r}: standard input closed (use --yes)")
-        return line.strip()
+    @property
+    def interactive(self) -> bool:
+        return True
 
     def prompt_yes_no(self, question: str, *, default: bool) -> bool:
         hint = "[Y/n]" if default else "[y/N]"
@@ -80,65 +93,93 @@ class ConsoleInteraction(_Printer):
             answer = self._ask(f"{question} {hint}").lower()
             if not answer:
                 return default
-            if answer in ("y", "yes"):
+            if answer in YES_WORDS:
                 return True
-            if answer in ("n", "no"):
+            if answer in NO_WORDS:
                 return False
-            self.console.print("please answer yes or no", markup=False)
+            self.console.print(Text(f"please answer yes or no (not {answer!r})"))
 
     def prompt_text(self, question: str, *, default: str | None = None) -> str:
         suffix = f" [{default}]" if default is not None else ""
         answer = self._ask(f"{question}{suffix}")
-        return answer or (default or "")
+        if not answer and default is not None:
+            return default
+        return answer
+
+    def _ask(self, question: str) -> str:
+        self.console.print(Text(question), end=" ")
+        line = self.input_stream.readline()
+        if not line:
+            raise UsageError(
+                f"no answer to the question {question!r}: standard input is closed. "
+                "Run with --yes to answer yes without asking."
+            )
+        return line.strip()
 
 
-class NonInteractive(_Printer):
-    """No person to ask (`--yes`, or no terminal): answers, and says what it answered."""
+class NonInteractive(_ConsoleMessages):
+    """Nobody to ask (`--yes`, or no terminal): every yes/no question gets `answer`.
 
-    interactive = False
+    Each answer is printed as "<question> -> yes (<reason>)", even with `quiet`, so a log
+    shows what was decided and why. A text question is answered with its default; one
+    without a default raises `UsageError`.
+    """
 
     def __init__(self, *, answer: bool = True, reason: str = "no terminal",
                  console: Console | None = None, quiet: bool = False) -> None:
         super().__init__(console, quiet)
-        self.answer, self.reason = answer, reason
+        self.answer = answer
+        self.reason = reason
+
+    @property
+    def interactive(self) -> bool:
+        return False
 
     def prompt_yes_no(self, question: str, *, default: bool) -> bool:
         word = "yes" if self.answer else "no"
-        self.console.print(f"{question} -> {word} ({self.reason})", markup=False)
+        self.console.print(Text(f"{question} -> {word} ({self.reason})"))
         return self.answer
 
     def prompt_text(self, question: str, *, default: str | None = None) -> str:
         if default is None:
-            raise UsageError(f"{question!r} needs an answer, and there is nobody to ask "
-                             f"({self.reason})")
-        self.console.print(f"{question} -> {default} ({self.reason})", markup=False)
+            raise UsageError(
+                f"the question {question!r} needs an answer and there is nobody to ask "
+                f"({self.reason}); run it from a terminal without --yes"
+            )
+        self.console.print(Text(f"{question} -> {default} ({self.reason})"))
         return default
 
 
 class ScriptedInteraction:
-    """For tests: answers given up front; every prompt and message is recorded in order."""
+    """For tests: answers given up front, used in order; everything said is recorded.
 
-    interactive = True
+    `prompts` lists the questions asked; `messages` lists `(level, text)` in order, with
+    level one of prompt, info, warning, error, success, progress. A prompt with no answer
+    left, or with an answer of the wrong type, raises `AssertionError` naming the prompt.
+    """
 
     def __init__(self, answers: Iterable[bool | str] = ()) -> None:
         self.answers = list(answers)
         self.prompts: list[str] = []
         self.messages: list[tuple[str, str]] = []
 
-    def _next(self, question: str) -> bool | str:
-        self.prompts.append(question)
-        if not self.answers:
-            raise AssertionError(f"no scripted answer left for the prompt {question!r}")
-        return self.answers.pop(0)
+    @property
+    def interactive(self) -> bool:
+        return True
 
     def prompt_yes_no(self, question: str, *, default: bool) -> bool:
         answer = self._next(question)
         if not isinstance(answer, bool):
-            raise AssertionError(f"scripted answer {answer!r} to {question!r} is not a bool")
+            raise AssertionError(f"the scripted answer {answer!r} to the yes/no prompt "
+                                 f"{question!r} is not a bool")
         return answer
 
     def prompt_text(self, question: str, *, default: str | None = None) -> str:
-        return str(self._next(question))
+        answer = self._next(question)
+        if not isinstance(answer, str):
+            raise AssertionError(f"the scripted answer {answer!r} to the text prompt "
+                                 f"{question!r} is not a str")
+        return answer
 
     def display_info(self, message: str) -> None:
         self.messages.append(("info", message))
@@ -155,12 +196,31 @@ class ScriptedInteraction:
     def display_progress(self, message: str) -> None:
         self.messages.append(("progress", message))
 
+    def _next(self, question: str) -> bool | str:
+        self.prompts.append(question)
+        self.messages.append(("prompt", question))
+        if not self.answers:
+            raise AssertionError(f"no scripted answer left for the prompt {question!r}")
+        return self.answers.pop(0)
+
 
 def choose_interaction(*, assume_yes: bool, quiet: bool,
                        stdin_isatty: bool | None = None) -> UserInteraction:
-    """A console when a person can answer; otherwise answer yes and say why."""
+    """A console when a person can answer; otherwise answer yes and say why.
+
+    `stdin_isatty` overrides the check of the real standard input (for tests).
+    """
     if assume_yes:
         return NonInteractive(reason="--yes", quiet=quiet)
-    tty = sys.stdin.isatty() if stdin_isatty is None else stdin_isatty
-    return ConsoleInteraction(quiet=quiet) if tty else NonInteractive(reason="no terminal",
-                                                                      quiet=quiet)
+    if stdin_isatty is None:
+        stdin_isatty = _isatty(sys.stdin)
+    if stdin_isatty:
+        return ConsoleInteraction(quiet=quiet)
+    return NonInteractive(reason="no terminal", quiet=quiet)
+
+
+def _isatty(stream: TextIO | None) -> bool:
+    try:
+        return stream is not None and stream.isatty()
+    except ValueError:  # a closed stream
+        return False

@@ -1,4 +1,9 @@
-"""Map progress: a rich bar on a terminal, a line every few seconds without one, or nothing."""
+"""Map progress: a rich bar on a terminal, a line every few seconds without one, or nothing.
+
+The map calls `item_started` and `item_finished` for every item, hundreds of times a
+second on big jobs, so both only update counters. The bar is redrawn by rich's own
+refresh timer; the plain reporter formats a line only when its interval has passed.
+"""
 
 from __future__ import annotations
 
@@ -8,23 +13,39 @@ from collections.abc import Callable
 from typing import Protocol, TextIO
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskID, TextColumn
+from rich.text import Text
+
+FAILURE_STATUSES = frozenset({"failed", "timeout"})
+BAR_WIDTH = 15  # leaves room on an 80-column terminal for "12000/12000 3 failed, ... ETA 3m15s"
 
 
 class ProgressReporter(Protocol):
-    def start(self, total: int, *, already_done: int = 0) -> None: ...
+    """What the map phase reports as items run."""
 
-    def item_started(self, item_id: str) -> None: ...
+    def start(self, total: int, *, already_done: int = 0) -> None:
+        """The map begins: `total` items, of which `already_done` finished in an earlier run."""
+        ...
 
-    def item_finished(self, item_id: str, status: str) -> None: ...
+    def item_started(self, item_id: str) -> None:
+        """An attempt at an item started (called again for each retry)."""
+        ...
 
-    def note(self, message: str) -> None: ...
+    def item_finished(self, item_id: str, status: str) -> None:
+        """An item has its final result: success, failed, timeout or skipped."""
+        ...
 
-    def close(self) -> None: ...
+    def note(self, message: str) -> None:
+        """Something worth a line of its own, e.g. "circuit breaker open: ..."."""
+        ...
+
+    def close(self) -> None:
+        """The map ended (or stopped); show the final state and release the display."""
+        ...
 
 
 class NullProgress:
-    """`-q`: nothing."""
+    """`-q`: reports nothing."""
 
     def start(self, total: int, *, already_done: int = 0) -> None:
         return None
@@ -42,127 +63,184 @@ class NullProgress:
         return None
 
 
-class _Counts:
-    """Counters shared by the reporters; O(1) per call."""
+class MapCounts:
+    """The numbers both reporters show; every update is O(1).
+
+    An item counts as running from its first attempt until its final result, waits
+    between retries included, so retries never inflate the count.
+    """
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self.clock = clock
-        self.total = self.done = self.failed = self.running = self.already = 0
+        self.total = 0
+        self.done = 0
+        self.failed = 0
+        self.already_done = 0
+        self.running_ids: set[str] = set()
         self.started_at = clock()
 
     def start(self, total: int, already_done: int) -> None:
-        self.total, self.done, self.already = total, already_done, already_done
-        self.failed = self.running = 0
+        self.total = total
+        self.done = self.already_done = already_done
+        self.failed = 0
+        self.running_ids.clear()
         self.started_at = self.clock()
 
-    def finished(self, status: str) -> None:
+    def item_started(self, item_id: str) -> None:
+        self.running_ids.add(item_id)
+
+    def item_finished(self, item_id: str, status: str) -> None:
+        self.running_ids.discard(item_id)
         self.done += 1
-        self.running = max(0, self.running - 1)
-        if status in ("failed", "timeout"):
+        if status in FAILURE_STATUSES:
             self.failed += 1
 
+    @property
+    def running(self) -> int:
+        return len(self.running_ids)
+
+    def elapsed(self) -> float:
+        return max(0.0, self.clock() - self.started_at)
+
     def rate(self) -> float:
-        elapsed = self.clock() - self.started_at
-        return (self.done - self.already) / elapsed if elapsed > 0 else 0.0
+        """Items finished per second in this run (earlier runs' items excluded)."""
+        elapsed = self.elapsed()
+        return (self.done - self.already_done) / elapsed if elapsed > 0 else 0.0
 
     def eta(self) -> str:
         rate = self.rate()
         if rate <= 0:
             return "?"
-        seconds = int((self.total - self.done) / rate)
-        return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+        return format_duration(max(0, self.total - self.done) / rate)
 
     def line(self) -> str:
         return (f"map: {self.done}/{self.total} done ({self.failed} failed, "
                 f"{self.running} running), {self.rate():.1f} items/s, ETA {self.eta()}")
 
+    def final_line(self) -> str:
+        return (f"map: finished {self.done}/{self.total} ({self.failed} failed) "
+                f"in {format_duration(self.elapsed())}, {self.rate():.1f} items/s")
+
+
+def format_duration(seconds: float) -> str:
+    """42 -> "42s", 195 -> "3m15s", 7325 -> "2h02m"."""
+    whole = int(seconds + 0.5)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+
 
 class LineProgress:
-    """No terminal: one plain line at most every `interval` seconds, and a final line."""
+    """No terminal: one plain line at most every `interval` seconds, and a final line.
+
+    `map: 1200/10000 done (3 failed, 8 running), 45.1 items/s, ETA 3m15s`
+    """
 
     def __init__(self, stream: TextIO, *, interval: float = 5.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.stream, self.interval, self.clock = stream, interval, clock
-        self.counts = _Counts(clock)
-        self.last_print = clock()
+        self.stream = stream
+        self.interval = interval
+        self.clock = clock
+        self.counts = MapCounts(clock)
+        self.next_line_at = 0.0
         self.active = False
 
     def start(self, total: int, *, already_done: int = 0) -> None:
         self.counts.start(total, already_done)
-        self.last_print, self.active = self.clock(), True
+        self.next_line_at = self.clock() + self.interval
+        self.active = True
 
     def item_started(self, item_id: str) -> None:
-        self.counts.running += 1
+        self.counts.item_started(item_id)
 
     def item_finished(self, item_id: str, status: str) -> None:
-        self.counts.finished(status)
+        self.counts.item_finished(item_id, status)
         now = self.clock()
-        if now - self.last_print >= self.interval:
-            self.last_print = now
-            self._print(self.counts.line())
+        if now >= self.next_line_at:
+            self.next_line_at = now + self.interval
+            self._write(self.counts.line())
 
     def note(self, message: str) -> None:
-        self._print(f"map: {message}")
+        self._write(f"map: {message}")
 
     def close(self) -> None:
         if self.active:
             self.active = False
-            c = self.counts
-            self._print(f"map: finished {c.done}/{c.total} ({c.failed} failed), "
-                        f"{c.rate():.1f} items/s")
+            self._write(self.counts.final_line())
 
-    def _print(self, text: str) -> None:
+    def _write(self, text: str) -> None:
         self.stream.write(text + "\n")
         self.stream.flush()
 
 
-class RichProgress:
-    """A terminal: a live bar with done/total, failed, running, rate and ETA."""
+class _CountsColumn(ProgressColumn):
+    """Failed, running, rate and ETA, read straight from the counters at render time."""
 
-    def __init__(self, stream: TextIO) -> None:
-        self.console = Console(file=stream)
-        self.counts = _Counts(time.monotonic)
+    def __init__(self, counts: MapCounts) -> None:
+        super().__init__()
+        self.counts = counts
+
+    def render(self, task: Task) -> Text:
+        counts = self.counts
+        return Text(f"{counts.failed} failed, {counts.running} running, "
+                    f"{counts.rate():.1f} items/s, ETA {counts.eta()}")
+
+
+class RichProgress:
+    """A terminal: a live bar with done/total, failed, running, rate and ETA.
+
+    Calls only move counters; rich redraws on its own timer (4 times a second).
+    """
+
+    def __init__(self, stream: TextIO, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.counts = MapCounts(clock)
         self.progress = Progress(
-            TextColumn("map"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-            TextColumn("{task.fields[failed]} failed, {task.fields[running]} running"),
-            TextColumn("{task.fields[rate]} items/s"), TimeRemainingColumn(),
-            console=self.console, refresh_per_second=4,
+            TextColumn("map"), BarColumn(bar_width=BAR_WIDTH),
+            TextColumn("{task.completed}/{task.total}"), _CountsColumn(self.counts),
+            console=Console(file=stream), refresh_per_second=4,
+            redirect_stdout=False,  # stdout carries results (--json); never mix the bar in
         )
         self.task: TaskID | None = None
 
     def start(self, total: int, *, already_done: int = 0) -> None:
         self.counts.start(total, already_done)
-        self.task = self.progress.add_task("map", total=total, completed=already_done,
-                                           failed=0, running=0, rate="0.0")
-        self.progress.start()
-
-    def _update(self) -> None:
-        if self.task is not None:
-            self.progress.update(self.task, completed=self.counts.done,
-                                 failed=self.counts.failed, running=self.counts.running,
-                                 rate=f"{self.counts.rate():.1f}")
+        if self.task is None:
+            self.task = self.progress.add_task("map", total=total, completed=already_done)
+            self.progress.start()
+        else:
+            self.progress.reset(self.task, total=total, completed=already_done)
 
     def item_started(self, item_id: str) -> None:
-        self.counts.running += 1
-        self._update()
+        self.counts.item_started(item_id)
 
     def item_finished(self, item_id: str, status: str) -> None:
-        self.counts.finished(status)
-        self._update()
+        self.counts.item_finished(item_id, status)
+        if self.task is not None:
+            self.progress.advance(self.task)
 
     def note(self, message: str) -> None:
-        self.progress.console.print(f"map: {message}", markup=False)
+        self.progress.console.print(Text(f"map: {message}"))
 
     def close(self) -> None:
         if self.task is not None:
-            self._update()
+            self.progress.refresh()
             self.progress.stop()
+            self.progress.remove_task(self.task)
             self.task = None
 
 
 def choose_progress(*, quiet: bool, stream: TextIO | None = None) -> ProgressReporter:
-    """Nothing with -q; a bar on a terminal; plain lines otherwise."""
-    stream = stream or sys.stderr
+    """Nothing with -q; a bar when `stream` (default stderr) is a terminal; else plain lines."""
     if quiet:
         return NullProgress()
-    return RichProgress(stream) if stream.isatty() else LineProgress(stream)
+    stream = stream if stream is not None else sys.stderr
+    return RichProgress(stream) if _isatty(stream) else LineProgress(stream)
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except ValueError:  # a closed stream
+        return False
