@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -160,11 +160,7 @@ class PhaseCoordinator:
         self, checkpoint: Checkpoint, config: Workflow
     ) -> WorkflowResult:
         """Continue a job from whatever state its checkpoint holds."""
-        if list(checkpoint.phase_order) != self.phase_names:
-            raise JobStateError(
-                f"job {checkpoint.job_id} ran the phases {list(checkpoint.phase_order)}, "
-                f"but this workflow has {self.phase_names}; resume it with the same phases"
-            )
+        self._check_phase_order(checkpoint)
         state = checkpoint.state
         if state == fsm.COMPLETED:
             return WorkflowResult(job_id=checkpoint.job_id, state=state, nothing_to_do=True)
@@ -178,6 +174,45 @@ class PhaseCoordinator:
             trigger = fsm.RESUME  # interrupted inside a phase: re-enter it
         self.store.events.emit("job.resumed", state=state, target=kwargs.get("target", state))
         return await self._drive(config, checkpoint, trigger, kwargs, resumed_from=state)
+
+    async def retry_items(
+        self, checkpoint: Checkpoint, config: Workflow, item_ids: Collection[str]
+    ) -> WorkflowResult:
+        """Re-run these items' map inside an ended job, then every phase after the map.
+
+        Their old results leave the results journal, so the map (which runs exactly the
+        items without a final result) runs them again; the phases after the map start
+        over so that they see the new results. The job moves by the `retry_items` trigger.
+        """
+        self._check_phase_order(checkpoint)
+        if fsm.MAP_PHASE not in self.phase_names:
+            raise JobStateError(f"job {checkpoint.job_id} has no map phase to retry items in")
+        if checkpoint.state not in _END_STATES:
+            raise JobStateError(
+                f"job {checkpoint.job_id} is in state {checkpoint.state!r}, not completed, "
+                f"failed or paused; run `mapreduce-fsm resume {checkpoint.job_id}` first"
+            )
+        retried = set(item_ids)
+        loaded = self.store.results.load().results
+        self.store.results.rewrite(
+            result for item_id, result in loaded.items() if item_id not in retried
+        )
+        after_map = self.phase_names[self.phase_names.index(fsm.MAP_PHASE) + 1:]
+        phases = {
+            name: PhaseProgress() if name in after_map else progress
+            for name, progress in checkpoint.phases.items()
+        }
+        checkpoint = attrs.evolve(checkpoint, phases=phases)
+        self.store.events.emit("job.retrying_items", state=checkpoint.state, count=len(retried))
+        return await self._drive(config, checkpoint, fsm.RETRY_ITEMS, {},
+                                 resumed_from=fsm.RETRY_ITEMS)
+
+    def _check_phase_order(self, checkpoint: Checkpoint) -> None:
+        if list(checkpoint.phase_order) != self.phase_names:
+            raise JobStateError(
+                f"job {checkpoint.job_id} ran the phases {list(checkpoint.phase_order)}, "
+                f"but this workflow has {self.phase_names}; resume it with the same phases"
+            )
 
     async def _drive(
         self,

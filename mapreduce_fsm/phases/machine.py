@@ -2,8 +2,9 @@
 
 States are `pending`, one per phase, `completed`, `failed` and `paused`. Every move
 of a job is one of these triggers; an edge that is not in the table raises
-`transitions.MachineError`. The same table builds the running `AsyncMachine` and the
-diagrams, and the property tests check the coordinator against it.
+`transitions.MachineError`. `retry_items` takes an ended job back into its map to re-run
+dead-lettered items (`mapreduce-fsm dlq retry`). The same table builds the running
+`AsyncMachine` and the diagrams, and the property tests check the coordinator against it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ COMPLETED = "completed"
 FAILED = "failed"
 PAUSED = "paused"
 RESERVED_STATES = frozenset({PENDING, COMPLETED, FAILED, PAUSED})
+MAP_PHASE = "map"  # the phase that `retry_items` re-enters
 
 # Triggers. `continue_` has a trailing underscore because `continue` is a keyword.
 START = "start"
@@ -29,7 +31,8 @@ COMPLETE = "complete"
 ERROR = "error"
 PAUSE = "pause"
 RESUME = "resume"
-TRIGGERS = (START, CONTINUE, SKIP, COMPLETE, ERROR, PAUSE, RESUME)
+RETRY_ITEMS = "retry_items"
+TRIGGERS = (START, CONTINUE, SKIP, COMPLETE, ERROR, PAUSE, RESUME, RETRY_ITEMS)
 
 
 @attrs.frozen(kw_only=True)
@@ -64,6 +67,10 @@ def transition_table(phase_names: Sequence[str]) -> list[Edge]:
     for phase in phase_names:
         edges.append(Edge(trigger=RESUME, source=FAILED, dest=phase))
         edges.append(Edge(trigger=RESUME, source=PAUSED, dest=phase))
+    if MAP_PHASE in phase_names:
+        # Re-run dead-lettered items inside the same job, then the phases after the map.
+        for ended in (COMPLETED, FAILED, PAUSED):
+            edges.append(Edge(trigger=RETRY_ITEMS, source=ended, dest=MAP_PHASE))
     return edges
 
 

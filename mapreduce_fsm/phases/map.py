@@ -1,9 +1,16 @@
-"""The map phase: load the items, run the ones without a final result, record each as it ends."""
+"""The map phase: load the items, run the ones without a final result, record each as it ends.
+
+A dead-lettered item runs again only when its result was taken away (`dlq retry`). It
+then starts a fresh round of attempts: only attempts made after its DLQ entry was
+added count, so it gets the whole retry budget again, and if it fails again its new
+attempts are appended to the history kept in its DLQ entry. If it succeeds it leaves
+the DLQ.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 import attrs
@@ -14,6 +21,7 @@ from mapreduce_fsm.backends import Backend, LocalBackend
 from mapreduce_fsm.commands import interpolate
 from mapreduce_fsm.config.model import ErrorPolicy, MapConfig, RetryConfig
 from mapreduce_fsm.errors import JobStateError
+from mapreduce_fsm.phases import machine as fsm
 from mapreduce_fsm.phases.context import PhaseContext
 from mapreduce_fsm.phases.types import PhaseMetrics, PhaseResult
 from mapreduce_fsm.policy import CircuitBreaker, FailureBudget, error_signature
@@ -58,12 +66,13 @@ class MapPhase:
             item_id: result
             for item_id, result in context.store.results.load().results.items()
         }
-        attempts = context.store.attempts.load()
+        dead_lettered = self.dead_letters(context, finished)
+        attempts = current_round(context.store.attempts.load(), dead_lettered)
         pending = self.pending_items(items, finished, attempts)
         total, already = len(items.items), len(items.items) - len(pending)
         context.emit("map.started", phase=self.name, total=total, already_done=already,
                      origin=items.origin)
-        recorder = _ItemRecorder(context, self.name, self.policy, attempts)
+        recorder = _ItemRecorder(context, self.name, self.policy, attempts, dead_lettered)
         scheduler = ItemScheduler(
             backend=self.backend_factory(context.options.max_parallel or self.config.max_parallel),
             agent=self.build_agent(context, total),
@@ -113,6 +122,20 @@ class MapPhase:
             context.keeper.update(input_digest=items.digest)
         return items
 
+    def dead_letters(
+        self, context: PhaseContext, finished: dict[str, ItemResult]
+    ) -> dict[str, DlqEntry]:
+        """The DLQ by item id, without entries of items that succeeded (a crash between
+        recording the success and removing the entry leaves one behind)."""
+        entries = {entry.item_id: entry for entry in context.store.dlq.load()}
+        recovered = [
+            item_id for item_id in entries
+            if item_id in finished and finished[item_id].status == "success"
+        ]
+        if recovered:
+            context.store.dlq.remove(recovered)
+        return {item_id: entry for item_id, entry in entries.items() if item_id not in recovered}
+
     def pending_items(
         self,
         items: WorkItems,
@@ -149,8 +172,9 @@ class MapPhase:
         )
 
     def budget(self, context: PhaseContext, finished: dict[str, ItemResult]) -> FailureBudget:
-        # Resuming a failed map is the user's decision to go on: its old failures don't count.
-        if context.resumed_from == "failed":
+        # Resuming a failed map, or retrying dead letters, is the user's decision to go on:
+        # old failures don't count.
+        if context.resumed_from in (fsm.FAILED, fsm.RETRY_ITEMS):
             return FailureBudget(policy=self.policy)
         return FailureBudget.from_results(self.policy, finished.values())
 
@@ -165,6 +189,21 @@ class MapPhase:
         return CircuitBreaker(config=self.policy.circuit_breaker, on_change=changed)
 
 
+def current_round(
+    attempts: dict[str, list[ItemAttempt]], dead_lettered: Mapping[str, DlqEntry]
+) -> dict[str, list[ItemAttempt]]:
+    """Each item's attempts in its current round: for a dead-lettered item, those made
+    after its DLQ entry was added (the earlier ones are in the entry's history)."""
+    current = {}
+    for item_id, history in attempts.items():
+        entry = dead_lettered.get(item_id)
+        if entry is not None:
+            history = [attempt for attempt in history if attempt.at > entry.added_at]
+        if history:
+            current[item_id] = history
+    return current
+
+
 @attrs.define
 class _ItemRecorder:
     """Writes what happens to items: attempts, final results, the DLQ, events, progress."""
@@ -173,6 +212,7 @@ class _ItemRecorder:
     phase: str
     policy: ErrorPolicy
     history: dict[str, list[ItemAttempt]]  # failed attempts per item, loaded once, kept current
+    dead_lettered: dict[str, DlqEntry]  # the DLQ as the map started, kept current
     counts: dict[str, int] = attrs.field(
         factory=lambda: {"success": 0, "failed": 0, "skipped": 0, "dead_lettered": 0}
     )
@@ -211,6 +251,10 @@ class _ItemRecorder:
             result = attrs.evolve(result, status="skipped")
         self.context.store.results.append(result)
         self.counts["failed" if result.status == "timeout" else result.status] += 1
+        if result.status == "success" and self.dead_lettered.pop(item.id, None) is not None:
+            self.context.store.results.sync()  # the result is durable before the entry goes
+            self.context.store.dlq.remove([item.id])
+            self.context.emit("item.left_dlq", phase=self.phase, item_id=item.id)
         if result.status in ("failed", "timeout") and self.policy.on_item_failure in (
             "dlq", "retry"
         ):
@@ -222,18 +266,23 @@ class _ItemRecorder:
         return result.status
 
     def dead_letter(self, item: WorkItem, result: ItemResult) -> None:
-        history = self.history.get(item.id, [])
-        records = tuple(
-            AttemptRecord(attempt=a.attempt, status=a.status, error=a.error,
+        """Add the item to the DLQ; an item already there gets this round's attempts appended
+        to its history, numbered on from the earlier rounds'."""
+        earlier = self.dead_lettered.get(item.id)
+        previous = earlier.attempts if earlier is not None else ()
+        records = previous + tuple(
+            AttemptRecord(attempt=len(previous) + a.attempt, status=a.status, error=a.error,
                           exit_code=a.exit_code, failed_step=a.failed_step,
                           stderr_tail=a.stderr_tail, at=a.at)
-            for a in history
+            for a in self.history.get(item.id, [])
         )
-        self.context.store.dlq.add(DlqEntry(
+        entry = DlqEntry(
             item_id=item.id, item_index=item.index, item=item.value, attempts=records,
             signature=error_signature(result.error, result.failed_step, result.exit_code),
             added_at=utc_now(),
-        ))
+        )
+        self.context.store.dlq.add(entry)
+        self.dead_lettered[item.id] = entry
         self.counts["dead_lettered"] += 1
         self.context.emit("item.dead_lettered", phase=self.phase, item_id=item.id,
                           attempts=result.attempts, error=result.error)

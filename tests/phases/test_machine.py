@@ -31,7 +31,22 @@ def test_table_has_every_documented_edge_and_no_other() -> None:
             ("resume", "failed", phase),
             ("resume", "paused", phase),
         }
+    expected |= {("retry_items", ended, "map") for ended in ("completed", "failed", "paused")}
     assert edges == expected
+
+
+def test_retry_items_exists_only_when_there_is_a_map_phase() -> None:
+    edges = fsm.transition_table(["setup", "verify"])
+    assert not [edge for edge in edges if edge.trigger == fsm.RETRY_ITEMS]
+
+
+def test_retry_items_takes_an_ended_job_into_the_map_only() -> None:
+    model, entered = build(initial="completed")
+    asyncio.run(model.retry_items())  # type: ignore[attr-defined]
+    assert (model.state, entered) == ("map", [("state", "map"), ("phase", "map")])
+    model, _ = build(initial="reduce")
+    with pytest.raises(MachineError):
+        asyncio.run(model.retry_items())  # type: ignore[attr-defined]
 
 
 class Model:
