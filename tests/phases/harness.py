@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import json
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,18 @@ from mapreduce_fsm.commands import StepContext, StepsOutcome
 from mapreduce_fsm.commands.result import StepResult
 from mapreduce_fsm.config import load_workflow_text
 from mapreduce_fsm.config.model import Step, Workflow
-from mapreduce_fsm.phases import PhaseContext, PhaseResult
-from mapreduce_fsm.state import JobStore
+from mapreduce_fsm.interaction import ScriptedInteraction
+from mapreduce_fsm.phases import (
+    PhaseContext,
+    PhaseCoordinator,
+    PhaseResult,
+    WorkflowResult,
+    build_phases,
+)
+from mapreduce_fsm.phases.context import StepsRunner
+from mapreduce_fsm.records import ItemResult
+from mapreduce_fsm.serialization import converter
+from mapreduce_fsm.state import Checkpoint, JobStore
 
 MINIMAL_WORKFLOW = """\
 name: test
@@ -106,3 +117,167 @@ class FakeRunner:
             if not result.ok:
                 return StepsOutcome(results=tuple(results), variables=current, failed=result)
         return StepsOutcome(results=tuple(results), variables=current, failed=None)
+
+
+def scripted_steps(
+    stdout: Mapping[str, str] | None = None, failing: Collection[str] = ()
+) -> StepBehaviour:
+    """A step behaviour: each step prints `stdout[label]` and fails (exit 1) when its label is
+    in `failing`; a named `capture_output` stores the output, as `commands.run_steps` does."""
+    outputs = dict(stdout or {})
+
+    def behaviour(step: Step, variables: Mapping[str, Any]) -> StepResult:
+        text = outputs.get(step.label, "")
+        if step.label in failing:
+            return StepResult(step=step.label, status="failed", exit_code=1, stdout=text,
+                              stderr=f"{step.label} broke\n")
+        captures = {step.capture_output: text.rstrip("\n")} if isinstance(
+            step.capture_output, str) else {}
+        return StepResult(step=step.label, status="success", exit_code=0, stdout=text,
+                          captures=captures)
+
+    return behaviour
+
+
+@attrs.define
+class RecordingRunner(FakeRunner):
+    """A FakeRunner that also keeps the StepContext of every sequence it was asked to run."""
+
+    contexts: list[StepContext] = attrs.field(factory=list)
+
+    async def __call__(
+        self,
+        steps: Sequence[Step],
+        variables: Mapping[str, Any],
+        context: StepContext,
+        *,
+        start_index: int = 0,
+        on_step_done: Callable[[int, StepResult, Mapping[str, Any]], Awaitable[None]]
+        | None = None,
+    ) -> StepsOutcome:
+        self.contexts.append(context)
+        return await super().__call__(steps, variables, context, start_index=start_index,
+                                      on_step_done=on_step_done)
+
+
+ItemBehaviour = Callable[[Any], StepResult | None]  # item value -> a failure, or None for success
+
+
+@attrs.define
+class ItemRunner:
+    """An async stand-in for `run_steps` for map items: every item's steps take `work_secs`,
+    the calls in flight are counted, and the job can be crashed (its task cancelled, as
+    Ctrl-C does) when the `crash_at`-th item starts."""
+
+    fails: ItemBehaviour = lambda item: None
+    work_secs: float = 0.0
+    crash_at: int | None = None
+    job_task: asyncio.Task[Any] | None = None  # set by Job.run: the task running the job
+    calls: list[dict[str, Any]] = attrs.field(factory=list)  # variables of each item run
+    contexts: list[StepContext] = attrs.field(factory=list)
+    in_flight: int = 0
+    max_in_flight: int = 0
+
+    async def __call__(
+        self,
+        steps: Sequence[Step],
+        variables: Mapping[str, Any],
+        context: StepContext,
+        *,
+        start_index: int = 0,
+        on_step_done: Callable[[int, StepResult, Mapping[str, Any]], Awaitable[None]]
+        | None = None,
+    ) -> StepsOutcome:
+        if "item" not in variables:  # setup, reduce: steps succeed at once
+            return await FakeRunner()(steps, variables, context, start_index=start_index,
+                                      on_step_done=on_step_done)
+        self.calls.append(dict(variables))
+        if self.crash_at is not None and len(self.calls) >= self.crash_at:
+            assert self.job_task is not None
+            self.job_task.cancel()
+            await asyncio.Event().wait()  # until the cancellation reaches this item
+        self.contexts.append(context)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(self.work_secs)
+        finally:
+            self.in_flight -= 1
+        failure = self.fails(variables["item"])
+        label = steps[0].label
+        if failure is not None:
+            return StepsOutcome(results=(failure,), variables=variables, failed=failure)
+        result = StepResult(step=label, status="success", exit_code=0,
+                            stdout=f"done {variables['item_id']}\n",
+                            captures={"seen": variables["item"]})
+        return StepsOutcome(results=(result,), variables={**variables, "seen": variables["item"]},
+                            failed=None)
+
+
+@attrs.define
+class Job:
+    """One job of a workflow file in tmp_path, run and resumed through a real PhaseCoordinator
+    (phases from `build_phases`) with a real JobStore and a fake step runner."""
+
+    tmp_path: Path
+    workflow_text: str
+    job_id: str = "job-1"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.tmp_path / "state"
+
+    def workflow(self) -> Workflow:
+        return load_workflow_text(self.workflow_text, filename=str(self.tmp_path / "wf.yml"),
+                                  environ={})
+
+    def store(self) -> JobStore:
+        return JobStore.open(self.state_dir, self.job_id)
+
+    def checkpoint(self) -> Checkpoint:
+        checkpoint = self.store().load_checkpoint()
+        assert checkpoint is not None
+        return checkpoint
+
+    def results(self) -> list[ItemResult]:
+        """Every line of results.jsonl, in the order written."""
+        path = self.store().path / "results.jsonl"
+        if not path.exists():
+            return []
+        return [converter.structure(json.loads(line), ItemResult)
+                for line in path.read_text().splitlines() if line.strip()]
+
+    def run(self, runner: StepsRunner, **kwargs: Any) -> WorkflowResult:
+        store = JobStore.create(self.state_dir, self.job_id, self.workflow_text)
+        workflow = self.workflow()
+        return self._drive(store, runner, kwargs, lambda c: c.execute_workflow(
+            workflow, working_dir=self.tmp_path, workflow_text=self.workflow_text))
+
+    def resume(self, runner: StepsRunner, **kwargs: Any) -> WorkflowResult:
+        store, workflow = self.store(), self.workflow()
+        checkpoint = store.load_checkpoint()
+        assert checkpoint is not None
+        return self._drive(store, runner, kwargs,
+                           lambda c: c.resume_from_checkpoint(checkpoint, workflow))
+
+    def _drive(
+        self,
+        store: JobStore,
+        runner: StepsRunner,
+        kwargs: Mapping[str, Any],
+        start: Callable[[PhaseCoordinator], Awaitable[WorkflowResult]],
+    ) -> WorkflowResult:
+        kwargs = {"interaction": ScriptedInteraction(), **kwargs}
+        coordinator = PhaseCoordinator(phases=build_phases(self.workflow()), store=store,
+                                       runner=runner, **kwargs)
+
+        async def main() -> WorkflowResult:
+            task = asyncio.ensure_future(start(coordinator))
+            if isinstance(runner, ItemRunner):
+                runner.job_task = task
+            return await task
+
+        try:
+            return asyncio.run(main())
+        finally:
+            store.close()
