@@ -23,6 +23,7 @@ from mapreduce_fsm.phases.types import (
 )
 from mapreduce_fsm.progress import NullProgress, ProgressReporter
 from mapreduce_fsm.state import (
+    Checkpoint,
     JobStore,
     check_job_id,
     new_job_id,
@@ -133,29 +134,44 @@ async def resume_job(
     services = services or Services()
     store = JobStore.open(resolve_state_dir(state_dir, environ=environ), check_job_id(job_id))
     with store.lock():
-        checkpoint = store.load_checkpoint()
-        if checkpoint is None:
-            raise JobStateError(f"job {job_id} has no checkpoint in {store.path}; it never started")
-        text, source = store.read_workflow_text(), str(store.path / "workflow.yml")
-        original = Path(checkpoint.workflow_path) if checkpoint.workflow_path else None
-        if original is not None and original.is_file():
-            current = original.read_text(encoding="utf-8")
-            if workflow_digest(current) != checkpoint.workflow_digest:
-                if not services.options.force:
-                    raise JobStateError(
-                        f"the workflow file {original} changed since job {job_id} started; "
-                        "resuming would run a different workflow. Re-run with --force to "
-                        "resume with the changed file, or start a new job."
-                    )
-                text, source = current, str(original)
-        workflow = load_workflow_text(text, filename=source, environ=environ)
-        secrets = resolve_secrets(workflow, environ)
+        checkpoint, workflow, secrets = load_job(
+            store, force=services.options.force, environ=environ
+        )
         phase_list = list(phases) if phases is not None else build_phases(workflow)
         coordinator = _coordinator(store, services, secrets, phase_list)
-        if source != str(store.path / "workflow.yml"):  # --force with a changed file
-            store.save_workflow_text(text)
-            checkpoint = attrs.evolve(checkpoint, workflow_digest=workflow_digest(text))
         return await coordinator.resume_from_checkpoint(checkpoint, workflow)
+
+
+def load_job(
+    store: JobStore, *, force: bool, environ: Mapping[str, str]
+) -> tuple[Checkpoint, Workflow, dict[str, str]]:
+    """A job's checkpoint, the workflow to go on with and its secrets (job locked).
+
+    That is the workflow kept in the job directory; when the original file changed
+    since, JobStateError unless `force`, which keeps and runs the changed file.
+    """
+    job_id = store.job_id
+    checkpoint = store.load_checkpoint()
+    if checkpoint is None:
+        raise JobStateError(f"job {job_id} has no checkpoint in {store.path}; it never started")
+    text, source = store.read_workflow_text(), str(store.path / "workflow.yml")
+    original = Path(checkpoint.workflow_path) if checkpoint.workflow_path else None
+    if original is not None and original.is_file():
+        current = original.read_text(encoding="utf-8")
+        if workflow_digest(current) != checkpoint.workflow_digest:
+            if not force:
+                raise JobStateError(
+                    f"the workflow file {original} changed since job {job_id} started; "
+                    "going on would run a different workflow. Re-run with --force to "
+                    "go on with the changed file, or start a new job."
+                )
+            text, source = current, str(original)
+    workflow = load_workflow_text(text, filename=source, environ=environ)
+    secrets = resolve_secrets(workflow, environ)
+    if source != str(store.path / "workflow.yml"):  # --force with a changed file
+        store.save_workflow_text(text)
+        checkpoint = attrs.evolve(checkpoint, workflow_digest=workflow_digest(text))
+    return checkpoint, workflow, secrets
 
 
 def run(workflow_path: str | os.PathLike[str], **kwargs: object) -> WorkflowResult:

@@ -29,10 +29,11 @@ def validate(workflow: str) -> None:
 
 
 def _register_commands() -> None:
+    from mapreduce_fsm.cli_dlq import dlq
     from mapreduce_fsm.cli_run import resume, run
     from mapreduce_fsm.cli_views import diagram, events, jobs, status
 
-    for command in (run, resume, jobs, status, events, diagram):
+    for command in (run, resume, jobs, status, events, diagram, dlq):
         cli.add_command(command)
 
 

@@ -1,0 +1,197 @@
+"""The `dlq` commands: list, show, retry, purge and export a job's dead-letter queue."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from mapreduce_fsm import dlq as dead_letters
+from mapreduce_fsm.api import Services
+from mapreduce_fsm.cli_run import drive, make_services, report
+from mapreduce_fsm.errors import EXIT_PAUSED, UsageError
+from mapreduce_fsm.interaction import choose_interaction
+from mapreduce_fsm.phases.coordinator import WorkflowResult
+from mapreduce_fsm.records import DlqEntry
+from mapreduce_fsm.serialization import converter
+from mapreduce_fsm.state import JobStore
+
+STATE_DIR_OPTION = click.option(
+    "--state-dir", type=click.Path(file_okay=False), help="Where jobs live."
+)
+ITEM_OPTION = click.option(
+    "--item", "item_ids", multiple=True, metavar="ID", help="Only this item (repeatable)."
+)
+_EXAMPLES = 3  # item ids shown per signature in `dlq list`
+_ERROR_CHARS = 120
+
+
+def _open(job_id: str, state_dir: str | None) -> JobStore:
+    return dead_letters.open_job(job_id, state_dir=state_dir)
+
+
+def _shorten(text: str | None, limit: int = _ERROR_CHARS) -> str:
+    if not text:
+        return "-"
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return first if len(first) <= limit else first[: limit - 1] + "…"
+
+
+@click.group()
+def dlq() -> None:
+    """Inspect, retry, purge and export a job's dead-letter queue."""
+
+
+@dlq.command(name="list")
+@click.argument("job_id")
+@STATE_DIR_OPTION
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per entry.")
+def list_entries(job_id: str, state_dir: str | None, as_json: bool) -> None:
+    """Dead-lettered items of JOB_ID, grouped by how they failed."""
+    entries = _open(job_id, state_dir).dlq.load()
+    if as_json:
+        for entry in entries:
+            click.echo(json.dumps(dead_letters.entry_summary(entry), ensure_ascii=False))
+        return
+    if not entries:
+        click.echo(f"job {job_id} has no dead-lettered items")
+        return
+    table = Table("signature", "count", "example items", "last error")
+    groups = dead_letters.group_by_signature(entries)
+    for group in groups:
+        examples = ", ".join(group.item_ids[:_EXAMPLES])
+        if group.count > _EXAMPLES:
+            examples += f", … (+{group.count - _EXAMPLES})"
+        table.add_row(group.signature, str(group.count), examples, _shorten(group.last_error))
+    Console(width=160, highlight=False).print(table)
+    kinds = "1 kind of failure" if len(groups) == 1 else f"{len(groups)} kinds of failure"
+    click.echo(f"{len(entries)} dead-lettered item{'s' if len(entries) != 1 else ''}, {kinds}")
+
+
+@dlq.command()
+@click.argument("job_id")
+@click.argument("item_id")
+@STATE_DIR_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print the whole entry as JSON.")
+def show(job_id: str, item_id: str, state_dir: str | None, as_json: bool) -> None:
+    """One dead-lettered item: the item and every attempt at it."""
+    (entry,) = dead_letters.find_entries(_open(job_id, state_dir), [item_id])
+    if as_json:
+        click.echo(json.dumps(converter.unstructure(entry), ensure_ascii=False))
+        return
+    click.echo(_describe(entry))
+
+
+def _describe(entry: DlqEntry) -> str:
+    lines = [
+        f"item {entry.item_id} (index {entry.item_index}), dead-lettered at {entry.added_at}",
+        f"signature: {entry.signature}",
+        "item:",
+        *("  " + line for line in json.dumps(entry.item, ensure_ascii=False,
+                                              indent=2).splitlines()),
+        f"attempts: {len(entry.attempts)}",
+    ]
+    for attempt in entry.attempts:
+        code = "-" if attempt.exit_code is None else str(attempt.exit_code)
+        lines += [
+            f"  attempt {attempt.attempt}: {attempt.status} at {attempt.at}, exit code {code}, "
+            f"failed step {attempt.failed_step or '-'}",
+            f"    error: {attempt.error or '-'}",
+        ]
+        if attempt.stderr_tail.strip():
+            lines.append("    stderr tail:")
+            lines += ["      " + line for line in attempt.stderr_tail.rstrip("\n").splitlines()]
+    return "\n".join(lines)
+
+
+@dlq.command(name="retry")
+@click.argument("job_id")
+@ITEM_OPTION
+@STATE_DIR_OPTION
+@click.option("-y", "--yes", is_flag=True, help="Answer yes to every question.")
+@click.option("--force", is_flag=True, help="Go on even if the workflow file changed.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+def retry_items(job_id: str, item_ids: tuple[str, ...], state_dir: str | None, yes: bool,
+                force: bool, quiet: bool) -> None:
+    """Re-run dead-lettered items of JOB_ID (all of them, or each --item) inside the job.
+
+    New results replace the old; items that succeed leave the DLQ. The phases after the
+    map (reduce) then run again over the updated results, after asking. Exits 0 when the
+    job completed, 1 failed, 3 paused or the question was declined.
+    """
+    services = make_services(yes=yes, quiet=quiet, max_parallel=None, force=force)
+    outcome = drive_retry(job_id, list(item_ids) or None, state_dir, services)
+    if outcome.result is None:
+        if outcome.declined:
+            click.echo(f"nothing retried: job {job_id} is unchanged", err=True)
+        sys.exit(outcome.exit_code)
+    click.echo(
+        f"retried {len(outcome.retried)}: {len(outcome.recovered)} succeeded and left the "
+        f"dead-letter queue, {len(outcome.still_dead_lettered)} still dead-lettered",
+        err=True,
+    )
+    report(outcome.result, as_json=False, quiet=quiet)
+    sys.exit(outcome.exit_code)
+
+
+def drive_retry(job_id: str, item_ids: list[str] | None, state_dir: str | None,
+                services: Services) -> dead_letters.RetryReport:
+    """Run the retry as `run` runs a job (Ctrl-C leaves it resumable); return its report."""
+    reports: list[dead_letters.RetryReport] = []
+
+    async def job() -> WorkflowResult:
+        outcome = await dead_letters.retry_dead_letters(
+            job_id, item_ids, state_dir=state_dir, services=services
+        )
+        reports.append(outcome)
+        # `drive` wants a job's result; when nothing ran the report alone says what happened.
+        return outcome.result or WorkflowResult(job_id=job_id, state="unchanged")
+
+    drive(job)
+    return reports[0]
+
+
+@dlq.command()
+@click.argument("job_id")
+@ITEM_OPTION
+@STATE_DIR_OPTION
+@click.option("-y", "--yes", is_flag=True, help="Do not ask before removing every entry.")
+def purge(job_id: str, item_ids: tuple[str, ...], state_dir: str | None, yes: bool) -> None:
+    """Remove dead-letter entries of JOB_ID: each --item, or all of them after asking."""
+    store = _open(job_id, state_dir)
+    if not item_ids:
+        count = len(store.dlq.load())
+        if count == 0:
+            click.echo(f"job {job_id} has no dead-lettered items: nothing to purge")
+            return
+        interaction = choose_interaction(assume_yes=yes, quiet=False)
+        question = f"Remove all {count} dead-letter entries of job {job_id}?"
+        if not interaction.prompt_yes_no(question, default=False):
+            click.echo("nothing purged", err=True)
+            sys.exit(EXIT_PAUSED)
+    removed = dead_letters.purge(store, list(item_ids) or None)
+    click.echo(f"purged {removed} dead-letter entr{'y' if removed == 1 else 'ies'} "
+               f"from job {job_id}")
+
+
+@dlq.command(name="export")
+@click.argument("job_id")
+@STATE_DIR_OPTION
+@click.option("--format", "fmt", required=True, type=click.Choice(dead_letters.EXPORT_FORMATS),
+              help="json: an array of full entries; csv: one row per entry.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here, not stdout.")
+def export(job_id: str, state_dir: str | None, fmt: str, output: str | None) -> None:
+    """Write JOB_ID's dead-letter entries as JSON or CSV."""
+    text = dead_letters.export_entries(_open(job_id, state_dir).dlq.load(), fmt)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"cannot write {output}: {error.strerror or error}") from None
+    click.echo(f"wrote {output}", err=True)
