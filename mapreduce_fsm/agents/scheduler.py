@@ -77,6 +77,7 @@ class ItemScheduler:
                 if ready is None:
                     slots.release()
                     break
+                self._active += 1  # counted from now: `_next` must not end the map under it
                 task = asyncio.create_task(self._run_one(ready, slots))
                 self._running.add(task)
                 task.add_done_callback(self._running.discard)
@@ -116,7 +117,6 @@ class ItemScheduler:
         return None
 
     async def _run_one(self, entry: PendingItem, slots: asyncio.Semaphore) -> None:
-        self._active += 1
         try:
             self.hooks.started(entry.item, entry.attempt)
             try:
