@@ -7,6 +7,7 @@ from pathlib import Path
 
 import attrs
 
+from mapreduce_fsm.commands import interpolate_json_literals
 from mapreduce_fsm.config.model import ReduceConfig
 from mapreduce_fsm.phases.context import PhaseContext
 from mapreduce_fsm.phases.steps import run_phase_steps, steps_result
@@ -27,7 +28,9 @@ class ReducePhase:
             summary = MapSummary.of(context.map_results())
             map_variables = summary.variables([], self.results_file(context))
             root = {**context.base_variables(), "map": map_variables}
-            if not compile_expression(self.config.when).matches(root):
+            # Like a step's `when`: `${...}` references become JSON literals first.
+            text = interpolate_json_literals(self.config.when, root, where="reduce.when")
+            if not compile_expression(text).matches(root):
                 return f"reduce.when {self.config.when!r} is false"
         return None
 
