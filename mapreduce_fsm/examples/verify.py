@@ -27,7 +27,7 @@ from mapreduce_fsm.config.model import CustomPhaseConfig, Step, Workflow
 from mapreduce_fsm.phases.context import PhaseContext
 from mapreduce_fsm.phases.registry import register_phase
 from mapreduce_fsm.phases.steps import run_phase_steps, steps_result
-from mapreduce_fsm.phases.summary import MapSummary
+from mapreduce_fsm.phases.summary import MapSummary, write_results_file
 from mapreduce_fsm.phases.types import PhaseResult
 
 
@@ -68,14 +68,18 @@ class VerifyPhase:
 
     async def execute(self, context: PhaseContext) -> PhaseResult:
         started = time.monotonic()
-        summary = MapSummary.of(context.map_results())
+        results = context.map_results()
+        summary = MapSummary.of(results)
         if summary.total and summary.success_rate < self.min_success_rate:
             return PhaseResult.failed(
                 self.name,
                 f"success rate {summary.success_rate}% is below min_success_rate "
                 f"{self.min_success_rate}% ({summary.successful} of {summary.total} items)",
             )
-        results_file = context.store.path / "map_results.json"
-        variables = {**context.base_variables(), "map": summary.variables([], results_file)}
-        outcome = await run_phase_steps(context, self.name, self.checks, variables)
+        # The same `${map.*}` and MAP_* as reduce, even when reduce wrote no results file.
+        results_file = write_results_file(context.store.path / "map_results.json", results)
+        variables = {**context.base_variables(), "map": summary.variables(results, results_file)}
+        outcome = await run_phase_steps(
+            context, self.name, self.checks, variables, extra_env=summary.env(results_file)
+        )
         return steps_result(self.name, outcome, started, success_rate=summary.success_rate)
