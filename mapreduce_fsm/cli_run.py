@@ -4,18 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shlex
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import click
 
-from mapreduce_fsm.api import Services, resume_job, run_workflow
-from mapreduce_fsm.errors import EXIT_INTERRUPTED
+from mapreduce_fsm.api import Services, resolve_secrets, resume_job, run_workflow
+from mapreduce_fsm.config import load_workflow
+from mapreduce_fsm.errors import UsageError
 from mapreduce_fsm.interaction import choose_interaction
 from mapreduce_fsm.phases.context import RunOptions
 from mapreduce_fsm.phases.coordinator import WorkflowResult
 from mapreduce_fsm.progress import choose_progress
+from mapreduce_fsm.records import Event
+from mapreduce_fsm.state import EventLog, JobStore, check_job_id, new_job_id, resolve_state_dir
+
+PHASE_EVENT_TYPES = frozenset(
+    {"phase.started", "phase.completed", "phase.failed", "phase.skipped", "phase.paused"}
+)
 
 
 def make_services(*, yes: bool, quiet: bool, max_parallel: int | None, force: bool) -> Services:
@@ -24,6 +36,12 @@ def make_services(*, yes: bool, quiet: bool, max_parallel: int | None, force: bo
         progress=choose_progress(quiet=quiet, stream=sys.stderr),
         options=RunOptions(max_parallel=max_parallel, assume_yes=yes, force=force),
     )
+
+
+def resume_command(job_id: str, state_dir: str | None) -> str:
+    """The command line that resumes the job, with --state-dir when the run had one."""
+    command = f"mapreduce-fsm resume {shlex.quote(job_id)}"
+    return command if state_dir is None else f"{command} --state-dir {shlex.quote(state_dir)}"
 
 
 def drive(job: Callable[[], Awaitable[WorkflowResult]]) -> WorkflowResult:
@@ -40,9 +58,48 @@ def drive(job: Callable[[], Awaitable[WorkflowResult]]) -> WorkflowResult:
     return asyncio.run(main())
 
 
-def report(result: WorkflowResult, *, as_json: bool, quiet: bool) -> None:
+def describe_phase_event(event: Event) -> str:
+    """One line of `-v` output for a phase event, e.g. "[map] completed in 1.2s"."""
+    outcome = event.type.removeprefix("phase.")
+    line = f"[{event.phase}] {outcome}"
+    if event.data.get("duration_secs") is not None and outcome != "started":
+        line += f" in {event.data['duration_secs']}s"
+    detail = event.data.get("error") or event.data.get("reason")
+    return f"{line}: {detail}" if detail else line
+
+
+@contextmanager
+def phase_echo(events_file: Path, job_id: str, *, enabled: bool) -> Iterator[None]:
+    """With `-v`: print each phase event of the job on stderr while the block runs.
+
+    A thread follows the job's event log (from its current end), so the engine needs no
+    hook for it; when the block ends the thread prints what is left and stops.
+    """
+    if not enabled:
+        yield
+        return
+    log = EventLog(events_file, job_id)
+    seen = max((event.seq for event in log.read()), default=0) if events_file.exists() else 0
+    finished = threading.Event()
+
+    def echo() -> None:
+        for event in log.follow(types=PHASE_EVENT_TYPES, poll_secs=0.1, stop=finished.is_set):
+            if event.seq > seen:
+                click.echo(describe_phase_event(event), err=True)
+
+    thread = threading.Thread(target=echo, name="phase-echo", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        finished.set()
+        thread.join(timeout=5)
+
+
+def report(result: WorkflowResult, *, as_json: bool, quiet: bool,
+           state_dir: str | None = None) -> None:
     """Say how the job ended, and how to go on when it did not complete."""
-    resume_hint = f"resume with: mapreduce-fsm resume {result.job_id}"
+    resume_hint = f"resume with: {resume_command(result.job_id, state_dir)}"
     if as_json:
         click.echo(json.dumps(summary_json(result), ensure_ascii=False))
     if result.nothing_to_do:
@@ -65,6 +122,7 @@ def summary_json(result: WorkflowResult) -> dict[str, object]:
         "exit_code": result.exit_code,
         "error": result.error,
         "interrupted": result.interrupted,
+        "nothing_to_do": result.nothing_to_do,
         "phases": {
             name: {
                 "outcome": phase.outcome,
@@ -91,16 +149,31 @@ def run(workflow: str, job_id: str | None, state_dir: str | None, yes: bool,
         max_parallel: int | None, dry_run: bool, as_json: bool, verbose: bool,
         quiet: bool) -> None:
     """Run WORKFLOW as a new job."""
+    if verbose and quiet:
+        raise UsageError("-v/--verbose and -q/--quiet contradict each other; give one of them")
+    loaded = load_workflow(workflow)
+    resolve_secrets(loaded, os.environ)  # a missing secret stops even a dry run
     if dry_run:
         from mapreduce_fsm.cli_views import print_plan
 
-        print_plan(workflow)
+        print_plan(loaded, max_parallel=max_parallel)
         return
+    root = resolve_state_dir(state_dir)
+    job_id = check_job_id(job_id) if job_id is not None else new_job_id(loaded.name)
+    job_dir = JobStore(root, job_id).path
+    if job_dir.exists():
+        raise UsageError(
+            f"job {job_id} already exists in {job_dir.parent}; resume it with "
+            f"`{resume_command(job_id, state_dir)}` or choose another --job-id"
+        )
+    if not quiet:
+        click.echo(f"job {job_id}: running {loaded.name} (files in {job_dir})", err=True)
     services = make_services(yes=yes, quiet=quiet, max_parallel=max_parallel, force=False)
-    result = drive(lambda: run_workflow(workflow, job_id=job_id, state_dir=state_dir,
-                                        services=services))
-    report(result, as_json=as_json, quiet=quiet)
-    sys.exit(EXIT_INTERRUPTED if result.interrupted else result.exit_code)
+    with phase_echo(job_dir / "events.jsonl", job_id, enabled=verbose):
+        result = drive(lambda: run_workflow(workflow, job_id=job_id, state_dir=state_dir,
+                                            services=services))
+    report(result, as_json=as_json, quiet=quiet, state_dir=state_dir)
+    sys.exit(result.exit_code)
 
 
 @click.command()
@@ -110,11 +183,16 @@ def run(workflow: str, job_id: str | None, state_dir: str | None, yes: bool,
 @click.option("--force", is_flag=True, help="Resume even if the workflow file or input changed.")
 @click.option("--max-parallel", type=click.IntRange(min=1), help="Override map.max_parallel.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
+@click.option("-v", "--verbose", is_flag=True, help="Show each phase as it starts and ends.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 def resume(job_id: str, state_dir: str | None, yes: bool, force: bool,
-           max_parallel: int | None, as_json: bool, quiet: bool) -> None:
+           max_parallel: int | None, as_json: bool, verbose: bool, quiet: bool) -> None:
     """Continue JOB_ID where it stopped."""
+    if verbose and quiet:
+        raise UsageError("-v/--verbose and -q/--quiet contradict each other; give one of them")
+    store = JobStore.open(resolve_state_dir(state_dir), check_job_id(job_id))
     services = make_services(yes=yes, quiet=quiet, max_parallel=max_parallel, force=force)
-    result = drive(lambda: resume_job(job_id, state_dir=state_dir, services=services))
-    report(result, as_json=as_json, quiet=quiet)
+    with phase_echo(store.path / "events.jsonl", job_id, enabled=verbose):
+        result = drive(lambda: resume_job(job_id, state_dir=state_dir, services=services))
+    report(result, as_json=as_json, quiet=quiet, state_dir=state_dir)
     sys.exit(result.exit_code)

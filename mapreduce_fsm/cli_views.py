@@ -14,12 +14,14 @@ from rich.console import Console
 from rich.table import Table
 
 from mapreduce_fsm.config import describe_workflow, load_workflow
+from mapreduce_fsm.config.model import Step, Workflow
 from mapreduce_fsm.errors import UsageError
 from mapreduce_fsm.phases import machine as fsm
 from mapreduce_fsm.phases.registry import build_phases
 from mapreduce_fsm.serialization import converter
 from mapreduce_fsm.state import JobStore, check_job_id, list_jobs, resolve_state_dir
 
+PLAN_COMMAND_WIDTH = 60
 STATE_DIR_OPTION = click.option(
     "--state-dir", type=click.Path(file_okay=False), help="Where jobs live."
 )
@@ -40,13 +42,39 @@ def _open(job_id: str, state_dir: str | None) -> JobStore:
     return JobStore.open(resolve_state_dir(state_dir), check_job_id(job_id))
 
 
-def print_plan(workflow_path: str) -> None:
+def step_label(step: Step) -> str:
+    """A step in a few words: its name, else the start of its command."""
+    if step.name:
+        return step.name
+    if step.write_file is not None:
+        return f"write_file {step.write_file.path}"
+    kind, text = ("claude", step.claude) if step.claude is not None else ("shell", step.shell)
+    first_line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+    if len(first_line) > PLAN_COMMAND_WIDTH:
+        first_line = first_line[: PLAN_COMMAND_WIDTH - 3] + "..."
+    return f"{kind}: {first_line}"
+
+
+def print_plan(workflow: Workflow, *, max_parallel: int | None) -> None:
     """What `run` would do: the phases in order and their steps; nothing runs."""
-    workflow = load_workflow(workflow_path)
     click.echo(describe_workflow(workflow))
-    for phase in build_phases(workflow):
-        click.echo(f"  {phase.name}")
-    click.echo("dry run: nothing was run")
+    steps: dict[str, tuple[Step, ...]] = {
+        "setup": workflow.setup.commands if workflow.setup else (),
+        "map": workflow.map.agent_template,
+        "reduce": workflow.reduce.commands if workflow.reduce else (),
+    }
+    click.echo("plan:")
+    for number, phase in enumerate(build_phases(workflow), start=1):
+        heading = phase.name
+        if phase.name == "map":
+            parallel = max_parallel or workflow.map.max_parallel
+            heading += f": each item of {workflow.map.input}, at most {parallel} at once"
+        elif phase.name == "reduce" and workflow.reduce is not None:
+            heading += f" (confirm: {workflow.reduce.confirm})"
+        click.echo(f"  {number}. {heading}")
+        for step in steps.get(phase.name, ()):
+            click.echo(f"       - {step_label(step)}")
+    click.echo("dry run: nothing was run and no job was created")
 
 
 @click.command()
@@ -105,6 +133,9 @@ def status(job_id: str, state_dir: str | None, as_json: bool) -> None:
     for name in checkpoint.phase_order if checkpoint else []:
         progress = checkpoint.phases.get(name) if checkpoint else None
         line = f"  {name}: {progress.status if progress else 'pending'}"
+        total = progress.data.get("total") if progress else None
+        if name == "map" and isinstance(total, int):
+            line += f", {len(results)}/{total} items done"
         if progress and progress.error:
             line += f" — {progress.error}"
         click.echo(line)

@@ -72,6 +72,8 @@ class MapPhase:
         total, already = len(items.items), len(items.items) - len(pending)
         context.emit("map.started", phase=self.name, total=total, already_done=already,
                      origin=items.origin)
+        context.update_progress(self.name, data={**context.progress(self.name).data,
+                                                 "total": total})
         recorder = _ItemRecorder(context, self.name, self.policy, attempts, dead_lettered)
         scheduler = ItemScheduler(
             backend=self.backend_factory(context.options.max_parallel or self.config.max_parallel),
