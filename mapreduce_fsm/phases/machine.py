@@ -9,6 +9,7 @@ dead-lettered items (`mapreduce-fsm dlq retry`). The same table builds the runni
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -144,6 +145,8 @@ def mermaid_diagram(phase_names: Sequence[str], *, active: str | None = None, ti
         text = text.replace(f"Class {PENDING} s_active", f"Class {PENDING} s_default")
     # transitions writes "Class"; Mermaid's keyword is "class".
     text = text.replace("\n  Class ", "\n  class ")
+    # transitions puts the bare title in the front matter; Mermaid wants `title: ...`.
+    text = text.replace(f"---\n{title}\n---", f"---\ntitle: {json.dumps(title)}\n---", 1)
     return text.rstrip() + "\n"
 
 
