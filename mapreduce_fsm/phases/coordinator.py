@@ -248,7 +248,10 @@ class PhaseCoordinator:
             while True:
                 self._last_result = None
                 await getattr(model, trigger)(**kwargs)
-                if self._cancelled:
+                # A cancel that lands inside `transitions` before the executor started is
+                # swallowed by it: no phase result, and the job is not at an end.
+                swallowed = self._last_result is None and model.state not in _END_STATES
+                if self._cancelled or swallowed:
                     return self._interrupted(context)
                 if model.state in _END_STATES:
                     break
