@@ -251,16 +251,18 @@ class _ItemRecorder:
         result = outcome.result
         if result.status != "success" and self.policy.on_item_failure == "skip":
             result = attrs.evolve(result, status="skipped")
+        if result.status in ("failed", "timeout") and self.policy.on_item_failure in (
+            "dlq", "retry"
+        ):
+            # The entry is durable before the result: a crash between the two leaves an
+            # item without a result, which runs again, never a failure missing from the DLQ.
+            self.dead_letter(item, result)
         self.context.store.results.append(result)
         self.counts["failed" if result.status == "timeout" else result.status] += 1
         if result.status == "success" and self.dead_lettered.pop(item.id, None) is not None:
             self.context.store.results.sync()  # the result is durable before the entry goes
             self.context.store.dlq.remove([item.id])
             self.context.emit("item.left_dlq", phase=self.phase, item_id=item.id)
-        if result.status in ("failed", "timeout") and self.policy.on_item_failure in (
-            "dlq", "retry"
-        ):
-            self.dead_letter(item, result)
         self.context.progress_reporter.item_finished(item.id, result.status)
         self.context.emit("item.finished", phase=self.phase, item_id=item.id,
                           status=result.status, attempts=result.attempts,

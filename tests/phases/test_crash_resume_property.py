@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
@@ -103,12 +104,17 @@ def shapes(draw: st.DrawFn) -> Shape:
 class CrashPoint:
     kind: str  # transition, step, results
     at: int
+    # A kill (SIGKILL, power cut) writes nothing more: the job dir is put back as it was
+    # at the crash point. Otherwise it is an interruption (Ctrl-C) that may clean up.
+    kill: bool = False
 
 
 crash_points = st.one_of(
-    st.builds(CrashPoint, st.just("transition"), st.integers(min_value=1, max_value=6)),
-    st.builds(CrashPoint, st.just("step"), st.integers(min_value=1, max_value=4)),
-    st.builds(CrashPoint, st.just("results"), st.integers(min_value=1, max_value=8)),
+    st.builds(CrashPoint, st.just("transition"), st.integers(min_value=1, max_value=6),
+              st.booleans()),
+    st.builds(CrashPoint, st.just("step"), st.integers(min_value=1, max_value=4), st.booleans()),
+    st.builds(CrashPoint, st.just("results"), st.integers(min_value=1, max_value=5),
+              st.booleans()),
 )
 
 
@@ -117,18 +123,31 @@ class Crash:
     """Cancels the driver task once its crash point is reached; fires at most once."""
 
     point: CrashPoint | None
+    job_dir: Path
     history_before: int = 0  # transitions count from this drive's first
     task: asyncio.Task[WorkflowResult] | None = None
     steps: int = 0
     fired: bool = False
+
+    @property
+    def snapshot(self) -> Path:
+        return self.job_dir.with_name("at-the-kill")
 
     def reached(self, kind: str, count: int) -> bool:
         if self.fired or self.point is None or self.point.kind != kind or count < self.point.at:
             return False
         assert self.task is not None
         self.fired = True
+        if self.point.kill:
+            shutil.copytree(self.job_dir, self.snapshot)
         self.task.cancel()
         return True
+
+    def restore_after_kill(self) -> None:
+        """Put the job dir back as the kill left it: what the run wrote after is lost."""
+        if self.fired and self.point is not None and self.point.kill:
+            shutil.rmtree(self.job_dir)
+            self.snapshot.rename(self.job_dir)
 
 
 @attrs.define
@@ -219,7 +238,8 @@ def drive_once(
     """One run or resume of the job in `root` (None when the crash cancelled it outright),
     and whether the crash point was reached."""
     checkpoint = JobStore(root / "state", "job").load_checkpoint()
-    crash = Crash(point, history_before=0 if checkpoint is None else len(checkpoint.history))
+    crash = Crash(point, JobStore(root / "state", "job").path,
+                  history_before=0 if checkpoint is None else len(checkpoint.history))
     store = CrashingStore(root / "state", "job", crash=crash)
     coordinator = PhaseCoordinator(
         phases=build_phases(workflow), store=store,
@@ -243,6 +263,7 @@ def drive_once(
         return asyncio.run(go()), crash.fired
     finally:
         store.close()
+        crash.restore_after_kill()
 
 
 def run_job(shape: Shape, root: Path, crashes: Sequence[CrashPoint]) -> Ending:
@@ -255,10 +276,11 @@ def run_job(shape: Shape, root: Path, crashes: Sequence[CrashPoint]) -> Ending:
         point = crashes[drive] if drive < len(crashes) else None
         result, fired = drive_once(shape, workflow, root, point)
         if point is not None:
-            event(f"{point.kind} crash {'fired' if fired else 'not reached'}")
+            how = "kill" if point.kill else "interrupt"
+            event(f"{point.kind} {how} {'fired' if fired else 'not reached'}")
         checkpoint = JobStore(root / "state", "job").load_checkpoint()
         assert checkpoint is not None
-        if result is not None:
+        if result is not None and not (fired and point is not None and point.kill):
             assert result.state == checkpoint.state
             assert result.interrupted == (checkpoint.state not in END_STATES)
         if checkpoint.state in END_STATES:
@@ -279,11 +301,14 @@ def run_job(shape: Shape, root: Path, crashes: Sequence[CrashPoint]) -> Ending:
     )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(shape=shapes(), crashes=st.lists(crash_points, min_size=1, max_size=3))
 # Cancelled inside `transitions` after `start` was recorded, before the executor ran.
 @example(shape=Shape(0, 0, frozenset(), "dlq", 1, 0, None),
          crashes=[CrashPoint("transition", 1)])
+# Killed after a failed item's result was journalled: its DLQ entry must not be lost.
+@example(shape=Shape(0, 1, frozenset({0}), "dlq", 1, 0, None),
+         crashes=[CrashPoint("results", 1, kill=True)])
 def test_a_crashed_and_resumed_job_ends_as_an_uninterrupted_one(
     tmp_path_factory: pytest.TempPathFactory, shape: Shape, crashes: list[CrashPoint]
 ) -> None:
