@@ -133,7 +133,12 @@ async def resume_job(
     environ = os.environ if environ is None else environ
     services = services or Services()
     store = JobStore.open(resolve_state_dir(state_dir, environ=environ), check_job_id(job_id))
-    with store.lock():
+    with store.lock() as lock:
+        if lock.took_over_from is not None:
+            note = (f"job {job_id} was left locked by process {lock.took_over_from}, which is "
+                    "gone (killed or crashed); taking the job over")
+            services.interaction.display_warning(note)
+            store.events.emit("job.lock_taken_over", previous_pid=lock.took_over_from)
         checkpoint, workflow, secrets = load_job(
             store, force=services.options.force, environ=environ
         )

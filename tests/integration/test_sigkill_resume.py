@@ -97,6 +97,9 @@ def test_sigkill_mid_map_then_resume_runs_only_the_unfinished_items(
 
     assert resumed.code == 0, resumed.stderr
     assert not (state_dir / "jobs" / JOB_ID / "lock").exists()
+    assert f"left locked by process {process.pid}" in resumed.stderr
+    taken = list(JobStore(state_dir, JOB_ID).events.read(types={"job.lock_taken_over"}))
+    assert [event.data["previous_pid"] for event in taken] == [process.pid]
     check_resumed_job(tmp_path, state_dir, done_before)
 
 
