@@ -63,6 +63,7 @@ class ItemScheduler:
     _wake: asyncio.Event = attrs.field(factory=asyncio.Event)
     _seq: int = 0
     _active: int = 0  # items started and not yet settled (tasks leave _running a bit later)
+    _crash: BaseException | None = None  # a bug in running an item: stop starting, re-raise
 
     async def run(self, pending: Iterable[PendingItem]) -> StopDecision | None:
         """Run until every item has a final result or the policy stops the map."""
@@ -80,7 +81,9 @@ class ItemScheduler:
                 self._active += 1  # counted from now: `_next` must not end the map under it
                 task = asyncio.create_task(self._run_one(ready, slots))
                 self._running.add(task)
-                task.add_done_callback(self._running.discard)
+                task.add_done_callback(self._task_done)
+            if self._crash is not None:
+                raise self._crash
             if self._running:
                 await asyncio.gather(*self._running)
         except BaseException:
@@ -91,13 +94,19 @@ class ItemScheduler:
             raise
         return self.stop_decision
 
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        if not task.cancelled() and task.exception() is not None and self._crash is None:
+            self._crash = task.exception()
+            self._wake.set()
+
     def _push(self, entry: PendingItem) -> None:
         self._seq += 1
         heapq.heappush(self._delayed, (entry.not_before, self._seq, entry))
 
     async def _next(self) -> PendingItem | None:
         """The next item to start, waiting for retries and the breaker; None when done."""
-        while self.stop_decision is None:
+        while self.stop_decision is None and self._crash is None:
             now = time.monotonic()
             while self._delayed and self._delayed[0][0] <= now:
                 self._ready.append(heapq.heappop(self._delayed)[2])

@@ -1,0 +1,114 @@
+"""The item scheduler with a scripted backend: no subprocesses, exact control of each attempt."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import attrs
+import pytest
+
+from mapreduce_fsm.agents.agent import Agent, AgentOutcome
+from mapreduce_fsm.agents.scheduler import ItemScheduler, PendingItem, SchedulerHooks
+from mapreduce_fsm.commands import StepContext
+from mapreduce_fsm.config.model import Backoff, ErrorPolicy, RetryConfig
+from mapreduce_fsm.policy import FailureBudget
+from mapreduce_fsm.records import ItemResult, ItemStatus
+from mapreduce_fsm.workitems import WorkItem
+
+
+@attrs.define
+class ScriptedBackend:
+    """Each attempt's status comes from `script(item, attempt)`; it may raise instead."""
+
+    script: Callable[[WorkItem, int], ItemStatus]
+    capacity: int = 2
+    attempts: Counter[str] = attrs.field(factory=Counter)
+
+    async def run_item(self, agent: Agent, item: WorkItem, attempt: int) -> AgentOutcome:
+        self.attempts[item.id] += 1
+        await asyncio.sleep(0)
+        status = self.script(item, attempt)
+        return AgentOutcome(result=ItemResult(
+            item_id=item.id, item_index=item.index, item=item.value, status=status,
+            attempts=attempt))
+
+
+@attrs.define
+class Recorder:
+    started: list[tuple[str, int]] = attrs.field(factory=list)
+    finished: dict[str, ItemStatus] = attrs.field(factory=dict)
+
+    def hooks(self) -> SchedulerHooks:
+        def finish(item: WorkItem, outcome: AgentOutcome) -> str:
+            self.finished[item.id] = outcome.result.status
+            return outcome.result.status
+
+        return SchedulerHooks(
+            started=lambda item, attempt: self.started.append((item.id, attempt)),
+            attempt_failed=lambda item, outcome, delay: None,
+            finished=finish,
+            note=lambda text: None,
+        )
+
+
+def items(count: int) -> list[PendingItem]:
+    return [PendingItem(item=WorkItem(id=f"i{n}", index=n, value=n)) for n in range(count)]
+
+
+def scheduler(backend: ScriptedBackend, recorder: Recorder,
+              policy: ErrorPolicy | None = None) -> ItemScheduler:
+    policy = policy or ErrorPolicy()
+    agent = Agent(template=(), variables={}, step_context=StepContext(cwd=Path(".")),
+                  item_total=0)
+    return ItemScheduler(backend=backend, agent=agent, hooks=recorder.hooks(),
+                         budget=FailureBudget(policy), retry=policy.retry_config)
+
+
+def test_retries_that_become_due_together_all_run_to_their_final_attempt() -> None:
+    # Regression: with more slots than due retries, the scheduler once asked for the next
+    # item before the just-created tasks had run, saw nothing active, and ended the map,
+    # dropping the retries those tasks would schedule (a 3-item job completed 2 of 3).
+    backend = ScriptedBackend(
+        script=lambda item, attempt: "success" if attempt == 3 else "failed", capacity=4)
+    recorder = Recorder()
+    retry = RetryConfig(max_attempts=3, backoff=Backoff(kind="fixed", initial=0.01))
+    asyncio.run(scheduler(backend, recorder, ErrorPolicy(retry_config=retry)).run(items(3)))
+    assert recorder.finished == {"i0": "success", "i1": "success", "i2": "success"}
+    assert backend.attempts == {"i0": 3, "i1": 3, "i2": 3}
+
+
+def test_never_more_items_at_once_than_the_backend_capacity() -> None:
+    running = 0
+    peak = 0
+
+    @attrs.define
+    class Slow(ScriptedBackend):
+        async def run_item(self, agent: Agent, item: WorkItem, attempt: int) -> AgentOutcome:
+            nonlocal running, peak
+            running += 1
+            peak = max(peak, running)
+            await asyncio.sleep(0.001)
+            running -= 1
+            return await super().run_item(agent, item, attempt)
+
+    backend = Slow(script=lambda item, attempt: "success", capacity=3)
+    recorder = Recorder()
+    asyncio.run(scheduler(backend, recorder).run(items(30)))
+    assert peak == 3
+    assert len(recorder.finished) == 30
+
+
+def test_a_bug_while_running_an_item_stops_new_starts_and_is_raised() -> None:
+    def script(item: WorkItem, attempt: int) -> ItemStatus:
+        if item.id == "i1":
+            raise RuntimeError("bug in a backend")
+        return "success"
+
+    backend = ScriptedBackend(script=script, capacity=2)
+    recorder = Recorder()
+    with pytest.raises(RuntimeError, match="bug in a backend"):
+        asyncio.run(scheduler(backend, recorder).run(items(50)))
+    assert len(recorder.started) < 5, recorder.started
