@@ -17,11 +17,16 @@ import errno
 import os
 import signal
 import subprocess
+import sys
 import time
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVarTuple
 
 import attrs
+
+_Ts = TypeVarTuple("_Ts")
 
 PIPE_DRAIN_SECS = 0.5
 _POLL_SECS = 0.02
@@ -134,6 +139,86 @@ async def kill_group(pgid: int, grace_secs: float) -> None:
     await _wait_group_gone(pgid, _KILL_SETTLE_SECS)
 
 
+if sys.version_info < (3, 12):  # the base class is gone from 3.14 on
+
+    class _PidfdChildWatcher(asyncio.AbstractChildWatcher):
+        """Python 3.12's loop-agnostic pidfd watcher, for 3.11 (whose own one is tied to one loop).
+
+        Each child's pidfd is watched by the loop that started the child, so it needs no
+        thread and works for any number of loops, one after another or side by side.
+        """
+
+        def __enter__(self) -> _PidfdChildWatcher:
+            return self
+
+        def __exit__(self, *exc_info: object) -> None:
+            return None
+
+        def is_active(self) -> bool:
+            return True
+
+        def close(self) -> None:
+            return None
+
+        def attach_loop(self, loop: asyncio.AbstractEventLoop | None) -> None:
+            return None
+
+        def add_child_handler(
+            self, pid: int, callback: Callable[[int, int, *_Ts], object], *args: *_Ts
+        ) -> None:
+            loop = asyncio.get_running_loop()
+            pidfd = os.pidfd_open(pid)
+            loop.add_reader(pidfd, self._reap, loop, pid, pidfd, callback, args)
+
+        def remove_child_handler(self, pid: int) -> bool:
+            return True  # asyncio never calls it; the reader goes when the child is reaped
+
+        @staticmethod
+        def _reap(loop: asyncio.AbstractEventLoop, pid: int, pidfd: int,
+                  callback: Callable[[int, int, *_Ts], object],
+                  args: tuple[*_Ts]) -> None:
+            loop.remove_reader(pidfd)
+            try:
+                _, status = os.waitpid(pid, 0)
+                returncode = os.waitstatus_to_exitcode(status)
+            except ChildProcessError:  # reaped elsewhere; asyncio's watchers report 255 too
+                returncode = 255
+            os.close(pidfd)
+            callback(pid, returncode, *args)
+
+
+_child_watcher_chosen = False
+
+
+def use_pidfd_child_watcher() -> None:
+    """On Python 3.11, watch child processes with pidfds in the event loop, not a thread each.
+
+    3.11's default `ThreadedChildWatcher` starts a thread per subprocess, a large part
+    of a trivial step's cost. From 3.12 on asyncio uses pidfds by itself and child
+    watchers are deprecated, so nothing changes there; nor where pidfds are missing
+    (Linux before 5.3, a sandbox), nor when the embedding program chose a watcher
+    itself. Runs its check once per process.
+    """
+    global _child_watcher_chosen
+    if _child_watcher_chosen:
+        return
+    _child_watcher_chosen = True
+    if sys.version_info >= (3, 12) or not hasattr(os, "pidfd_open"):
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        policy = asyncio.get_event_loop_policy()
+        if not isinstance(policy, asyncio.DefaultEventLoopPolicy):
+            return
+        if type(policy.get_child_watcher()) is not asyncio.ThreadedChildWatcher:
+            return
+        try:
+            os.close(os.pidfd_open(os.getpid()))
+        except OSError:
+            return
+        policy.set_child_watcher(_PidfdChildWatcher())
+
+
 async def run_process(
     argv: Sequence[str],
     *,
@@ -147,18 +232,25 @@ async def run_process(
     started = time.monotonic()
     if not cwd.is_dir():
         return ProcessOutcome(start_error=f"working directory {str(cwd)!r} does not exist")
+    use_pidfd_child_watcher()
     loop = asyncio.get_running_loop()
+    spawn = loop.create_task(loop.subprocess_exec(
+        lambda: _CaptureProtocol(max_output_bytes, loop),
+        *argv,
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    ))
     try:
-        transport, protocol = await loop.subprocess_exec(
-            lambda: _CaptureProtocol(max_output_bytes, loop),
-            *argv,
-            cwd=cwd,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
+        # Shielded: asyncio cancelled mid-spawn kills only the program, then waits for
+        # its pipes, which a descendant may hold until it ends on its own.
+        transport, protocol = await asyncio.shield(spawn)
+    except asyncio.CancelledError:
+        await asyncio.shield(_kill_spawned(spawn, kill_grace_secs))
+        raise
     except FileNotFoundError:
         return ProcessOutcome(start_error=f"program {argv[0]!r} not found", missing_program=True)
     except OSError as error:
@@ -175,7 +267,8 @@ async def run_process(
             timed_out = True
             await kill_group(pgid, kill_grace_secs)
             await protocol.exited
-        await asyncio.wait({protocol.pipes_closed}, timeout=PIPE_DRAIN_SECS)
+        if not protocol.pipes_closed.done():
+            await asyncio.wait({protocol.pipes_closed}, timeout=PIPE_DRAIN_SECS)
     except asyncio.CancelledError:
         await asyncio.shield(_kill_after_cancel(pgid, protocol, kill_grace_secs))
         raise
@@ -191,6 +284,21 @@ async def run_process(
         truncated=bool(out.dropped or err.dropped),
         duration_secs=time.monotonic() - started,
     )
+
+
+async def _kill_spawned(
+    spawn: asyncio.Task[tuple[asyncio.SubprocessTransport, _CaptureProtocol]],
+    kill_grace_secs: float,
+) -> None:
+    """After a cancel mid-spawn: let the spawn finish, then kill the group like any cancel."""
+    try:
+        transport, protocol = await spawn
+    except Exception:  # it did not start: nothing to kill
+        return
+    try:
+        await _kill_after_cancel(transport.get_pid(), protocol, kill_grace_secs)
+    finally:
+        transport.close()
 
 
 async def _kill_after_cancel(pgid: int, protocol: _CaptureProtocol, kill_grace_secs: float) -> None:

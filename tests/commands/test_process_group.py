@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -155,3 +156,65 @@ def test_too_long_command_line_is_a_failed_step(tmp_path: Path) -> None:
     result = run(Step(shell="echo " + "x" * 300_000), StepContext(cwd=tmp_path))
     assert result.status == "failed"
     assert "cannot start 'sh': its command line is too long" in (result.error or "")
+
+
+def processes_running(marker: str) -> list[int]:
+    """Live processes whose command line contains `marker`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if marker in cmdline and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.parametrize("loop_turns", range(6))
+def test_a_cancel_while_the_process_is_being_spawned_kills_it_promptly(
+    tmp_path: Path, loop_turns: int
+) -> None:
+    # Python 3.11 cancelled inside `subprocess_exec` kills only the program and then waits
+    # for its pipes, which the background sleep holds for 30 s: the spawn is shielded.
+    marker = f"30.{os.getpid()}{loop_turns}"
+    step = Step(shell=f"sleep {marker} & sleep {marker}")
+    context = StepContext(cwd=tmp_path, kill_grace_secs=0.5)
+
+    async def scenario() -> None:
+        task = asyncio.create_task(run_step(step, {}, context))
+        for _ in range(loop_turns):
+            await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    started = time.monotonic()
+    try:
+        asyncio.run(scenario())
+        assert time.monotonic() - started < 5.0
+        assert processes_running(marker) == []
+    finally:
+        for pid in processes_running(marker):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="needs pidfds (Linux 5.3+)")
+def test_children_are_watched_without_a_thread_each(tmp_path: Path) -> None:
+    # Python 3.11's default child watcher starts an `asyncio-waitpid-N` thread per subprocess,
+    # a large part of a trivial step's cost; we watch pidfds in the loop instead.
+
+    async def scenario() -> list[str]:
+        task = asyncio.create_task(run_step(Step(shell="sleep 0.5"), {}, StepContext(cwd=tmp_path)))
+        await asyncio.sleep(0.2)
+        names = [thread.name for thread in threading.enumerate()]
+        result = await task
+        assert result.status == "success"
+        return names
+
+    for _ in range(2):  # a second event loop in the same process works just as well
+        assert not [name for name in asyncio.run(scenario()) if "waitpid" in name]
