@@ -58,20 +58,20 @@ class Agent:
     timeout: float | None = None  # agent_timeout_secs: all steps of one item together
     runner: Any = run_steps  # commands.run_steps, or a fake in tests
 
-    def item_variables(self, item: WorkItem) -> dict[str, Any]:
+    def item_variables(self, item: WorkItem, item_json: str) -> dict[str, Any]:
         return {
             **self.variables,
             "item": item.value,
             "item_index": item.index,
             "item_total": self.item_total,
             "item_id": item.id,
-            "item_json": json.dumps(item.value, ensure_ascii=False, separators=(",", ":")),
+            "item_json": item_json,
         }
 
-    def item_context(self, item: WorkItem) -> StepContext:
+    def item_context(self, item: WorkItem, item_json: str) -> StepContext:
         env = {
             **self.step_context.env,
-            "ITEM_JSON": json.dumps(item.value, ensure_ascii=False, separators=(",", ":")),
+            "ITEM_JSON": item_json,
             "ITEM_INDEX": str(item.index),
             "ITEM_ID": item.id,
         }
@@ -80,8 +80,9 @@ class Agent:
 
     async def run(self, item: WorkItem, attempt: int) -> AgentOutcome:
         started_at, started = utc_now(), time.monotonic()
+        item_json = json.dumps(item.value, ensure_ascii=False, separators=(",", ":"))
         outcome: StepsOutcome = await self.runner(
-            self.template, self.item_variables(item), self.item_context(item)
+            self.template, self.item_variables(item, item_json), self.item_context(item, item_json)
         )
         status: ItemStatus = "success"
         error = failed_step = None

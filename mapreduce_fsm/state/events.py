@@ -128,8 +128,12 @@ class EventLog:
             return b""
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
 
 def _as_json(data: dict[str, Any]) -> dict[str, Any]:
+    if all(type(value) in _SCALARS for value in data.values()):
+        return data  # the usual event (item.started, item.finished): nothing to convert
     plain: dict[str, Any] = converter.unstructure(data)
     try:
         json.dumps(plain)
