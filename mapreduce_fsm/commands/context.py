@@ -28,10 +28,17 @@ class StepContext:
     deadline: float | None = None  # time.monotonic() deadline shared by all steps
     kill_grace_secs: float = 2.0  # SIGTERM -> SIGKILL grace
     claude_command: tuple[str, ...] | None = None  # None: $MAPREDUCE_FSM_CLAUDE, else "claude"
+    # os.environ as it was when the phase made this context (evolve() keeps it), as bytes:
+    # copying and re-encoding all of os.environ for every process was a good part of a
+    # trivial map item's cost.
+    _base_environ: Mapping[bytes, bytes] = attrs.field(factory=lambda: dict(os.environb))
 
-    def process_env(self, step_env: Mapping[str, str]) -> dict[str, str]:
+    def process_env(self, step_env: Mapping[str, str]) -> dict[bytes, bytes]:
         """os.environ, then the context's env, then the step's own (already interpolated) env."""
-        return {**os.environ, **self.env, **step_env}
+        environ = dict(self._base_environ)
+        for name, value in (*self.env.items(), *step_env.items()):
+            environ[os.fsencode(name)] = os.fsencode(value)
+        return environ
 
     def resolved_claude_command(self) -> tuple[str, ...]:
         if self.claude_command is not None:

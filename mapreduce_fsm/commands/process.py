@@ -7,6 +7,12 @@ Once the program has exited (or been killed), the pipes are read until EOF for a
 most `PIPE_DRAIN_SECS`: a background process still holding them cannot block the
 step. Background processes left behind by a program that exits on its own are not
 killed (that is how a step starts a server for later steps).
+
+The program is started with `subprocess.Popen` and watched from the running event
+loop: its pipes and (on Linux 5.3+) a pidfd are loop readers, so a step costs no
+thread and none of asyncio's subprocess transport machinery, which for trivial steps
+was most of the engine's per-item cost. Without pidfds a small thread waits for the
+exit. Nothing global is changed: no child watcher, no signal handler.
 """
 
 from __future__ import annotations
@@ -15,22 +21,20 @@ import asyncio
 import contextlib
 import errno
 import os
+import shutil
 import signal
 import subprocess
-import sys
+import threading
 import time
-import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TypeVarTuple
 
 import attrs
-
-_Ts = TypeVarTuple("_Ts")
 
 PIPE_DRAIN_SECS = 0.5
 _POLL_SECS = 0.02
 _KILL_SETTLE_SECS = 1.0  # how long SIGKILLed processes may take to die
+_READ_CHUNK = 65536
 
 
 @attrs.frozen(kw_only=True)
@@ -70,26 +74,128 @@ class _CappedBuffer:
         return f"{self.text()}\n[... {self.dropped} bytes dropped]\n"
 
 
-class _CaptureProtocol(asyncio.SubprocessProtocol):
-    """Feeds stdout/stderr into capped buffers and signals the program's exit and the pipes' EOF."""
+def _spawn(argv: Sequence[str], cwd: Path, env: Mapping[bytes, bytes],
+           stdout: int, stderr: int) -> tuple[int, subprocess.Popen[bytes] | None]:
+    """Start `argv` in a new session, stdin from /dev/null; its pid (and Popen, if used).
 
-    def __init__(self, limit: int, loop: asyncio.AbstractEventLoop) -> None:
-        self.buffers = {1: _CappedBuffer(limit), 2: _CappedBuffer(limit)}
+    `os.posix_spawn` when it can do the job (the program found on an absolute path and
+    the process already in `cwd`: posix_spawn cannot change directory): it is done in C
+    and is about twice as cheap for the engine as Popen, which runs the rest of the time.
+    Raises OSError when the program cannot start.
+    """
+    executable = _program_path(argv[0], env.get(b"PATH"))
+    if os.path.isabs(executable) and os.fspath(cwd) == os.getcwd():
+        pid = os.posix_spawn(executable, list(argv), env, setsid=True, file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_DUP2, stdout, 1),
+            (os.POSIX_SPAWN_DUP2, stderr, 2),
+        ])
+        return pid, None
+    process = subprocess.Popen(
+        argv, executable=executable, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+        stdout=stdout, stderr=stderr, start_new_session=True,
+    )
+    return process.pid, process
+
+
+class _Child:
+    """A started program: its output read into capped buffers, its exit reaped, from the loop.
+
+    `exited` resolves when the program has ended (`returncode` is then set, negative for
+    a signal), `pipes_closed` when both pipes reached EOF. `close()` stops watching and
+    closes every descriptor; it is safe to call at any point, more than once.
+    """
+
+    def __init__(self, argv: Sequence[str], cwd: Path, env: Mapping[bytes, bytes], limit: int,
+                 loop: asyncio.AbstractEventLoop) -> None:
+        out_read, out_write = os.pipe2(os.O_CLOEXEC)
+        err_read, err_write = os.pipe2(os.O_CLOEXEC)
+        try:
+            self.pid, self._process = _spawn(argv, cwd, env, out_write, err_write)
+        except BaseException:
+            for fd in (out_read, err_read):
+                os.close(fd)
+            raise
+        finally:
+            os.close(out_write)
+            os.close(err_write)
+        self.loop = loop
+        self.returncode: int | None = None
         self.exited: asyncio.Future[None] = loop.create_future()
         self.pipes_closed: asyncio.Future[None] = loop.create_future()
-        self._open_pipes = {1, 2}
+        self.stdout, self.stderr = _CappedBuffer(limit), _CappedBuffer(limit)
+        self.buffers = {out_read: self.stdout, err_read: self.stderr}
+        self._open_pipes = {out_read, err_read}
+        for fd in self._open_pipes:
+            os.set_blocking(fd, False)
+            loop.add_reader(fd, self._read, fd)
+        self._pidfd: int | None = None
+        try:
+            self._pidfd = os.pidfd_open(self.pid)
+        except (AttributeError, OSError):  # no pidfds here: a thread waits instead
+            threading.Thread(target=self._wait_in_thread, daemon=True,
+                             name=f"mapreduce-fsm-wait-{self.pid}").start()
+        else:
+            loop.add_reader(self._pidfd, self._reap)
 
-    def pipe_data_received(self, fd: int, data: bytes) -> None:
-        self.buffers[fd].add(data)
-
-    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
-        self._open_pipes.discard(fd)
+    def _read(self, fd: int) -> None:
+        try:
+            chunk = os.read(fd, _READ_CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if chunk:
+            self.buffers[fd].add(chunk)
+            return
+        self._stop_reading(fd)
         if not self._open_pipes and not self.pipes_closed.done():
             self.pipes_closed.set_result(None)
 
-    def process_exited(self) -> None:
+    def _stop_reading(self, fd: int) -> None:
+        self.loop.remove_reader(fd)
+        os.close(fd)
+        self._open_pipes.discard(fd)
+
+    def _reap(self) -> None:
+        if self._pidfd is not None:
+            self.loop.remove_reader(self._pidfd)
+            os.close(self._pidfd)
+            self._pidfd = None
+        try:
+            _, status = os.waitpid(self.pid, 0)
+            self._set_exited(os.waitstatus_to_exitcode(status))
+        except ChildProcessError:  # reaped by someone else's waitpid(-1): status unknown
+            self._set_exited(255)
+
+    def _wait_in_thread(self) -> None:
+        try:
+            _, status = os.waitpid(self.pid, 0)
+            returncode = os.waitstatus_to_exitcode(status)
+        except ChildProcessError:
+            returncode = 255
+        with contextlib.suppress(RuntimeError):  # the loop is already closed
+            self.loop.call_soon_threadsafe(self._set_exited, returncode)
+
+    def _set_exited(self, returncode: int) -> None:
+        self.returncode = returncode
+        if self._process is not None:
+            self._process.returncode = returncode  # reaped: Popen has nothing left to do
         if not self.exited.done():
             self.exited.set_result(None)
+
+    def close(self) -> None:
+        if self._pidfd is not None:
+            self.loop.remove_reader(self._pidfd)
+            os.close(self._pidfd)
+            self._pidfd = None
+            if self.returncode is None:  # not reaped yet: reap it now if it has ended
+                with contextlib.suppress(ChildProcessError):
+                    pid, status = os.waitpid(self.pid, os.WNOHANG)
+                    if pid:
+                        self._set_exited(os.waitstatus_to_exitcode(status))
+        for fd in list(self._open_pipes):
+            self._stop_reading(fd)
 
 
 def group_members(pgid: int) -> list[int]:
@@ -139,144 +245,71 @@ async def kill_group(pgid: int, grace_secs: float) -> None:
     await _wait_group_gone(pgid, _KILL_SETTLE_SECS)
 
 
-if sys.version_info < (3, 12):  # the base class is gone from 3.14 on
-
-    class _PidfdChildWatcher(asyncio.AbstractChildWatcher):
-        """Python 3.12's loop-agnostic pidfd watcher, for 3.11 (whose own one is tied to one loop).
-
-        Each child's pidfd is watched by the loop that started the child, so it needs no
-        thread and works for any number of loops, one after another or side by side.
-        """
-
-        def __enter__(self) -> _PidfdChildWatcher:
-            return self
-
-        def __exit__(self, *exc_info: object) -> None:
-            return None
-
-        def is_active(self) -> bool:
-            return True
-
-        def close(self) -> None:
-            return None
-
-        def attach_loop(self, loop: asyncio.AbstractEventLoop | None) -> None:
-            return None
-
-        def add_child_handler(
-            self, pid: int, callback: Callable[[int, int, *_Ts], object], *args: *_Ts
-        ) -> None:
-            loop = asyncio.get_running_loop()
-            pidfd = os.pidfd_open(pid)
-            loop.add_reader(pidfd, self._reap, loop, pid, pidfd, callback, args)
-
-        def remove_child_handler(self, pid: int) -> bool:
-            return True  # asyncio never calls it; the reader goes when the child is reaped
-
-        @staticmethod
-        def _reap(loop: asyncio.AbstractEventLoop, pid: int, pidfd: int,
-                  callback: Callable[[int, int, *_Ts], object],
-                  args: tuple[*_Ts]) -> None:
-            loop.remove_reader(pidfd)
-            try:
-                _, status = os.waitpid(pid, 0)
-                returncode = os.waitstatus_to_exitcode(status)
-            except ChildProcessError:  # reaped elsewhere; asyncio's watchers report 255 too
-                returncode = 255
-            os.close(pidfd)
-            callback(pid, returncode, *args)
+_program_paths: dict[tuple[str, bytes | None], str] = {}
 
 
-_child_watcher_chosen = False
+def _program_path(program: str, search_path: bytes | None) -> str:
+    """Where `program` is on `search_path` (the child's PATH), remembered once found.
 
-
-def use_pidfd_child_watcher() -> None:
-    """On Python 3.11, watch child processes with pidfds in the event loop, not a thread each.
-
-    3.11's default `ThreadedChildWatcher` starts a thread per subprocess, a large part
-    of a trivial step's cost. From 3.12 on asyncio uses pidfds by itself and child
-    watchers are deprecated, so nothing changes there; nor where pidfds are missing
-    (Linux before 5.3, a sandbox), nor when the embedding program chose a watcher
-    itself. Runs its check once per process.
+    Popen searches PATH itself, but in Python, on every start: for trivial steps a
+    measurable cost. A program not found is looked up again next time.
     """
-    global _child_watcher_chosen
-    if _child_watcher_chosen:
-        return
-    _child_watcher_chosen = True
-    if sys.version_info >= (3, 12) or not hasattr(os, "pidfd_open"):
-        return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        policy = asyncio.get_event_loop_policy()
-        if not isinstance(policy, asyncio.DefaultEventLoopPolicy):
-            return
-        if type(policy.get_child_watcher()) is not asyncio.ThreadedChildWatcher:
-            return
-        try:
-            os.close(os.pidfd_open(os.getpid()))
-        except OSError:
-            return
-        policy.set_child_watcher(_PidfdChildWatcher())
+    if os.sep in program:
+        return program
+    key = (program, search_path)
+    found = _program_paths.get(key)
+    if found is None:
+        path = os.fsdecode(search_path) if search_path is not None else os.defpath
+        found = shutil.which(program, path=path)
+        if found is None or not os.path.isabs(found):
+            # Not found: Popen's own search fails the same way. Found through a relative
+            # PATH entry: that is relative to the child's working directory, so Popen decides.
+            return program
+        _program_paths[key] = found
+    return found
 
 
 async def run_process(
     argv: Sequence[str],
     *,
     cwd: Path,
-    env: Mapping[str, str],
+    env: Mapping[bytes, bytes],
     timeout: float | None,
     max_output_bytes: int,
     kill_grace_secs: float,
 ) -> ProcessOutcome:
     """Run `argv` to completion or timeout; on cancellation kill its group and re-raise."""
     started = time.monotonic()
-    if not cwd.is_dir():
-        return ProcessOutcome(start_error=f"working directory {str(cwd)!r} does not exist")
-    use_pidfd_child_watcher()
-    loop = asyncio.get_running_loop()
-    spawn = loop.create_task(loop.subprocess_exec(
-        lambda: _CaptureProtocol(max_output_bytes, loop),
-        *argv,
-        cwd=cwd,
-        env=dict(env),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    ))
     try:
-        # Shielded: asyncio cancelled mid-spawn kills only the program, then waits for
-        # its pipes, which a descendant may hold until it ends on its own.
-        transport, protocol = await asyncio.shield(spawn)
-    except asyncio.CancelledError:
-        await asyncio.shield(_kill_spawned(spawn, kill_grace_secs))
-        raise
-    except FileNotFoundError:
-        return ProcessOutcome(start_error=f"program {argv[0]!r} not found", missing_program=True)
+        child = _Child(argv, cwd, env, max_output_bytes, asyncio.get_running_loop())
     except OSError as error:
+        if not cwd.is_dir():
+            return ProcessOutcome(start_error=f"working directory {str(cwd)!r} does not exist")
+        if isinstance(error, FileNotFoundError):
+            return ProcessOutcome(
+                start_error=f"program {argv[0]!r} not found", missing_program=True)
         reason = error.strerror or str(error)
         if error.errno == errno.E2BIG:
             size = sum(len(arg.encode()) for arg in argv)
             reason = f"its command line is too long ({size} bytes)"
         return ProcessOutcome(start_error=f"cannot start {argv[0]!r}: {reason}")
-    pgid = transport.get_pid()
     timed_out = False
     try:
-        done, _ = await asyncio.wait({protocol.exited}, timeout=timeout)
+        done, _ = await asyncio.wait({child.exited}, timeout=timeout)
         if not done:
             timed_out = True
-            await kill_group(pgid, kill_grace_secs)
-            await protocol.exited
-        if not protocol.pipes_closed.done():
-            await asyncio.wait({protocol.pipes_closed}, timeout=PIPE_DRAIN_SECS)
+            await kill_group(child.pid, kill_grace_secs)
+            await child.exited
+        if not child.pipes_closed.done():
+            await asyncio.wait({child.pipes_closed}, timeout=PIPE_DRAIN_SECS)
     except asyncio.CancelledError:
-        await asyncio.shield(_kill_after_cancel(pgid, protocol, kill_grace_secs))
+        await asyncio.shield(_kill_after_cancel(child, kill_grace_secs))
         raise
     finally:
-        transport.close()
-    out, err = protocol.buffers[1], protocol.buffers[2]
+        child.close()
+    out, err = child.stdout, child.stderr
     return ProcessOutcome(
-        exit_code=transport.get_returncode(),
+        exit_code=child.returncode,
         stdout=out.noted_text(),
         stderr=err.noted_text(),
         raw_stdout=out.text(),
@@ -286,21 +319,6 @@ async def run_process(
     )
 
 
-async def _kill_spawned(
-    spawn: asyncio.Task[tuple[asyncio.SubprocessTransport, _CaptureProtocol]],
-    kill_grace_secs: float,
-) -> None:
-    """After a cancel mid-spawn: let the spawn finish, then kill the group like any cancel."""
-    try:
-        transport, protocol = await spawn
-    except Exception:  # it did not start: nothing to kill
-        return
-    try:
-        await _kill_after_cancel(transport.get_pid(), protocol, kill_grace_secs)
-    finally:
-        transport.close()
-
-
-async def _kill_after_cancel(pgid: int, protocol: _CaptureProtocol, kill_grace_secs: float) -> None:
-    await kill_group(pgid, kill_grace_secs)
-    await asyncio.wait({protocol.exited}, timeout=kill_grace_secs)
+async def _kill_after_cancel(child: _Child, kill_grace_secs: float) -> None:
+    await kill_group(child.pid, kill_grace_secs)
+    await asyncio.wait({child.exited}, timeout=kill_grace_secs)

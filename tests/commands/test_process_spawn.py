@@ -1,0 +1,76 @@
+"""Starting programs: the posix_spawn and Popen ways give the same process, and PATH lookups."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+
+from mapreduce_fsm.commands import StepContext, run_step
+from mapreduce_fsm.commands.process import _program_path
+from mapreduce_fsm.commands.result import StepResult
+from mapreduce_fsm.config.model import Step
+
+# What a program sees of how it was started: stdin, cwd, env, session, output, exit code.
+PROBE = (
+    "printf 'stdin=[%s]\\n' \"$(cat)\"; echo \"cwd=$(pwd -P)\"; echo \"var=$PROBE_VAR\"; "
+    "echo \"own-session=$([ \"$(ps -o sid= -p $$ | tr -d ' ')\" = $$ ] && echo yes || echo no)\"; "
+    "echo to-stderr >&2; exit 3"
+)
+
+
+def probe(cwd: Path) -> StepResult:
+    step = Step(shell=PROBE, env={"PROBE_VAR": "é x"})
+    return asyncio.run(run_step(step, {}, StepContext(cwd=cwd)))
+
+
+def test_a_program_started_in_the_current_directory_and_elsewhere_sees_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
+    here.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.chdir(here)
+    spawned = probe(here)  # the process is in `here`: posix_spawn
+    popened = probe(elsewhere)  # another directory: Popen
+    for result, where in ((spawned, here), (popened, elsewhere)):
+        assert result.exit_code == 3
+        assert result.stdout == (
+            f"stdin=[]\ncwd={where.resolve()}\nvar=é x\nown-session=yes\n"
+        ), result.stderr
+        assert result.stderr == "to-stderr\n"
+
+
+def test_a_missing_working_directory_is_named(tmp_path: Path) -> None:
+    result = probe(tmp_path / "gone")
+    assert result.status == "failed"
+    assert result.error == f"working directory {str(tmp_path / 'gone')!r} does not exist"
+
+
+def test_program_path_is_found_on_the_childs_path_and_a_miss_is_not_remembered(
+    tmp_path: Path
+) -> None:
+    path = os.fsencode(str(tmp_path))
+    assert _program_path("mrf-probe-tool", path) == "mrf-probe-tool"  # not there: Popen decides
+    tool = tmp_path / "mrf-probe-tool"
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o755)
+    assert _program_path("mrf-probe-tool", path) == str(tool)
+    assert _program_path("/bin/sh", path) == "/bin/sh"
+
+
+def test_a_program_on_a_relative_path_entry_is_looked_up_from_the_childs_directory(
+    tmp_path: Path
+) -> None:
+    # PATH=bin means bin/ under the step's working directory, not under ours.
+    (tmp_path / "bin").mkdir()
+    tool = tmp_path / "bin" / "mrf-relative-tool"
+    tool.write_text("#!/bin/sh\necho relative tool ran\n")
+    tool.chmod(0o755)
+    assert _program_path("mrf-relative-tool", b"bin") == "mrf-relative-tool"
+    context = StepContext(cwd=tmp_path, claude_command=("mrf-relative-tool",))
+    step = Step(claude="hello", env={"PATH": "bin:/usr/bin:/bin"})
+    result = asyncio.run(run_step(step, {}, context))
+    assert result.stdout == "relative tool ran\n", result.error
