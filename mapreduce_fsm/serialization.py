@@ -104,7 +104,11 @@ def to_json(obj: Any) -> str:
     surrogate from undecodable input) makes the whole line fall back to `\\u` escapes,
     so the result can always be written to a UTF-8 file and read back unchanged.
     """
-    data = converter.unstructure(obj)
+    return json_line(converter.unstructure(obj))
+
+
+def json_line(data: Any) -> str:
+    """`to_json` for data that is already plain JSON values (dicts, lists, scalars)."""
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     try:
         text.encode("utf-8")

@@ -180,7 +180,9 @@ def _with_captures(
         "last": {"exit_code": result.exit_code},
         **captures,
     }
-    return BodyOutcome(result=attrs.evolve(result, captures=captures), variables=after)
+    if captures:
+        result = attrs.evolve(result, captures=captures)
+    return BodyOutcome(result=result, variables=after)
 
 
 async def run_body(step: Step, variables: Mapping[str, Any], context: StepContext) -> BodyOutcome:

@@ -27,6 +27,10 @@ class SecretMasker:
             return None
         return re.compile("|".join(re.escape(secret) for secret in secrets))
 
+    @property
+    def masks_nothing(self) -> bool:
+        return self._pattern is None
+
     def mask(self, text: str) -> str:
         if self._pattern is None:
             return text

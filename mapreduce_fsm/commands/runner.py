@@ -72,6 +72,8 @@ def _one_line(text: str) -> str:
 
 
 def _masked(result: StepResult, masker: SecretMasker) -> StepResult:
+    if masker.masks_nothing and result.error is None:
+        return result  # the common case, and nothing to change
     return attrs.evolve(
         result,
         stdout=masker.mask(result.stdout),

@@ -52,7 +52,11 @@ class JsonLinesFile(Generic[T]):
     _last_fsync: float = attrs.field(default=0.0, init=False)
 
     def append(self, record: T) -> None:
-        data = (to_json(record) + "\n").encode("utf-8")
+        self.append_line(to_json(record))
+
+    def append_line(self, line: str) -> None:
+        """Append one record already rendered as JSON (by `to_json` or `json_line`)."""
+        data = (line + "\n").encode("utf-8")
         handle = self.open_for_append()
         view = memoryview(data)
         while view:  # a regular file takes it all at once; loop in case it does not

@@ -145,3 +145,20 @@ def test_follow_reports_a_corrupt_line(tmp_path: Path) -> None:
     path.write_bytes(b"garbage\n")
     with pytest.raises(JobStateError, match=r"events\.jsonl:1: corrupt event line"):
         next(EventLog(path, "job-1").follow(stop=lambda: True))
+
+
+def test_an_event_line_is_exactly_what_the_converter_writes(tmp_path: Path) -> None:
+    # emit() renders events without cattrs for speed; the line must not differ from
+    # the converter's, or readers of events.jsonl would see two formats.
+    from mapreduce_fsm.serialization import to_json
+
+    path = tmp_path / "events.jsonl"
+    log = EventLog(path, "job-ü")
+    events = [
+        log.emit("item.finished", phase="map", item_id="a/1", status="success", attempts=2,
+                 duration_secs=0.25, error=None),
+        log.emit("job.note", text="naïve \udcff bytes", nested={"k": [1, 2.5, None, True]}),
+        log.emit("bare"),
+    ]
+    log.close()
+    assert path.read_text(encoding="utf-8").splitlines() == [to_json(e) for e in events]
