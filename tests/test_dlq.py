@@ -272,3 +272,17 @@ def test_a_stale_entry_of_an_item_that_succeeded_is_dropped_by_the_next_map(
     (tmp_path / "ok-b").touch()
     retry(tmp_path, ["item-1"], ScriptedInteraction([True, True]))
     assert [e.item_id for e in store.dlq.load()] == ["item-2"]
+
+
+def test_a_retry_refused_because_the_input_changed_leaves_the_job_as_it_was(
+    tmp_path: Path,
+) -> None:
+    start_job(tmp_path)
+    store = job(tmp_path)
+    checkpoint, results = store.load_checkpoint(), store.results.load().results
+    (tmp_path / "items.json").write_text('["a", "b", "c", "d"]', encoding="utf-8")
+    with pytest.raises(JobStateError, match="input items changed"):
+        retry(tmp_path, ["item-1"], ScriptedInteraction([True, True]))
+    assert store.load_checkpoint() == checkpoint
+    assert store.results.load().results == results  # the retried item's result is back
+    assert [e.item_id for e in store.dlq.load()] == ["item-1", "item-2"]

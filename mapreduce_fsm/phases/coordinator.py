@@ -173,7 +173,11 @@ class PhaseCoordinator:
         else:
             trigger = fsm.RESUME  # interrupted inside a phase: re-enter it
         self.store.events.emit("job.resumed", state=state, target=kwargs.get("target", state))
-        return await self._drive(config, checkpoint, trigger, kwargs, resumed_from=state)
+        try:
+            return await self._drive(config, checkpoint, trigger, kwargs, resumed_from=state)
+        except JobStateError as refusal:  # e.g. the map's input changed
+            self._undo_refused(checkpoint, refusal)
+            raise
 
     async def retry_items(
         self, checkpoint: Checkpoint, config: Workflow, item_ids: Collection[str]
@@ -202,10 +206,24 @@ class PhaseCoordinator:
             name: PhaseProgress() if name in after_map else progress
             for name, progress in checkpoint.phases.items()
         }
-        checkpoint = attrs.evolve(checkpoint, phases=phases)
+        retrying = attrs.evolve(checkpoint, phases=phases)
         self.store.events.emit("job.retrying_items", state=checkpoint.state, count=len(retried))
-        return await self._drive(config, checkpoint, fsm.RETRY_ITEMS, {},
-                                 resumed_from=fsm.RETRY_ITEMS)
+        try:
+            return await self._drive(config, retrying, fsm.RETRY_ITEMS, {},
+                                     resumed_from=fsm.RETRY_ITEMS)
+        except JobStateError as refusal:
+            self.store.results.rewrite(loaded.values())  # the retried items' results come back
+            self._undo_refused(checkpoint, refusal)
+            raise
+
+    def _undo_refused(self, checkpoint: Checkpoint, refusal: JobStateError) -> None:
+        """A phase refused to go on (its input changed): put the job back as it was.
+
+        The move into the phase was already checkpointed; left so, `status` would show
+        a running phase of a job that nothing runs.
+        """
+        self.store.save_checkpoint(checkpoint)
+        self.store.events.emit("job.resume_refused", state=checkpoint.state, reason=str(refusal))
 
     def _check_phase_order(self, checkpoint: Checkpoint) -> None:
         if list(checkpoint.phase_order) != self.phase_names:

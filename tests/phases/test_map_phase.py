@@ -233,9 +233,14 @@ def test_a_changed_input_refuses_resume_unless_forced(tmp_path: Path) -> None:
     j = job(tmp_path, 3, parallel=1, policy="  on_item_failure: stop")
     assert j.run(ItemRunner(fails=fail_when(lambda n: n == 1))).state == "failed"
     (tmp_path / "items.json").write_text(json.dumps(items(4)))
+    before = j.checkpoint()
     with pytest.raises(JobStateError, match="input items changed"):
         j.resume(ItemRunner())
     assert j.store().results.load().results.keys() == {"i0", "i1"}  # nothing ran
+    # The job is left as it was (failed), not shown as running a map nothing runs.
+    assert j.checkpoint() == before
+    refused = [e for e in j.store().events.read() if e.type == "job.resume_refused"]
+    assert [e.data["state"] for e in refused] == ["failed"]
 
     runner = ItemRunner()
     result = j.resume(runner, options=RunOptions(force=True))
