@@ -23,8 +23,10 @@ def cli() -> None:
 def validate(workflow: str) -> None:
     """Check WORKFLOW without running any step; exit 0 when valid, 2 otherwise."""
     from mapreduce_fsm.config import describe_workflow, load_workflow
+    from mapreduce_fsm.phases.registry import build_phases
 
     loaded = load_workflow(workflow)
+    build_phases(loaded)  # an unknown custom phase type is found now, not at run time
     click.echo(describe_workflow(loaded))
 
 

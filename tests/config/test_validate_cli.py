@@ -40,3 +40,16 @@ def test_bad_file_exits_2_with_every_issue(text: str, expected: list[str],
     assert "Traceback" not in result.stderr
     for message in expected:
         assert message in result.stderr
+
+
+def test_an_unknown_custom_phase_type_is_found_by_validate(tmp_path: Path) -> None:
+    (tmp_path / "wf.yml").write_text(
+        "name: cp\nmap:\n  input: items.json\n  agent_template:\n    - shell: 'true'\n"
+        "custom_phases:\n  - name: check\n    type: verifyy\n    after: map\n"
+    )
+    result = validate(Path("wf.yml"), tmp_path)
+    assert result.returncode == 2, result.stdout
+    assert result.stderr.strip() == (
+        "error: wf.yml custom_phases[0].type: unknown phase type 'verifyy'; did you mean "
+        "verify? (known: verify; or give an import path such as 'mypackage.phases:MyPhase')"
+    )
