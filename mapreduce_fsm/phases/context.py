@@ -75,7 +75,9 @@ class PhaseContext:
     options: RunOptions = attrs.field(factory=RunOptions)
     runner: StepsRunner = run_steps
     progress_reporter: ProgressReporter = attrs.field(factory=NullProgress)
-    resumed_from: str | None = None  # "failed", "paused" or a phase name (a crash) when resuming
+    # When resuming: "pending", "failed", "paused", a phase name (a crash in it), or
+    # "retry_items" (dlq retry); None on a fresh run.
+    resumed_from: str | None = None
     _map_results: list[ItemResult] | None = None
 
     @property
