@@ -25,8 +25,8 @@ class ReducePhase:
         if self.config is None or not self.config.commands:
             return "no reduce steps"
         if self.config.when is not None:
-            summary = MapSummary.of(context.map_results())
-            map_variables = summary.variables([], self.results_file(context))
+            results = context.map_results()
+            map_variables = MapSummary.of(results).variables(results, self.results_file(context))
             root = {**context.base_variables(), "map": map_variables}
             # Like a step's `when`: `${...}` references become JSON literals first.
             text = interpolate_json_literals(self.config.when, root, where="reduce.when")

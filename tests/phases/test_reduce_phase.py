@@ -106,6 +106,8 @@ def test_skipped_items_count_as_skipped_not_failed(tmp_path: Path) -> None:
         ("${map.failed} == 0", False),
         ("map.failed == 1 && map.total == 4", True),
         ("${map.success_rate} >= 75", True),
+        ("map.results[2].status == 'failed' && length(map.results) == 4", True),
+        ("map.results[0].status == 'failed'", False),
     ],
 )
 def test_when_decides_whether_reduce_runs(tmp_path: Path, when: str, runs: bool) -> None:
