@@ -7,8 +7,6 @@ import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from mapreduce_fsm import dlq as dead_letters
 from mapreduce_fsm.api import Services
@@ -60,6 +58,9 @@ def list_entries(job_id: str, state_dir: str | None, as_json: bool) -> None:
     if not entries:
         click.echo(f"job {job_id} has no dead-lettered items")
         return
+    from rich.console import Console  # rich is slow to import; only tables need it here
+    from rich.table import Table
+
     table = Table("signature", "count", "example items", "last error")
     groups = dead_letters.group_by_signature(entries)
     for group in groups:

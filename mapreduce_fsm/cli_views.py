@@ -10,8 +10,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from mapreduce_fsm.config import describe_workflow, load_workflow
 from mapreduce_fsm.config.model import Step, Workflow
@@ -87,6 +85,9 @@ def jobs(state_dir: str | None, as_json: bool) -> None:
         for summary in summaries:
             click.echo(json.dumps(converter.unstructure(summary)))
         return
+    from rich.console import Console  # rich is slow to import; only tables need it here
+    from rich.table import Table
+
     table = Table("job", "workflow", "state", "ok", "failed", "total", "age")
     for s in summaries:
         state = s.state if s.problem is None else f"{s.state} ({s.problem})"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
-from typing import Protocol, TextIO
-
-from rich.console import Console
-from rich.text import Text
+from typing import TYPE_CHECKING, Protocol, TextIO
 
 from mapreduce_fsm.errors import UsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 YES_WORDS = frozenset({"y", "yes"})
 NO_WORDS = frozenset({"n", "no"})
@@ -45,29 +45,50 @@ class _ConsoleMessages:
     """Messages on a rich console (stderr by default); `quiet` drops info and progress only.
 
     Message text is printed literally: brackets in it are never taken as rich markup.
+    rich is imported only when something is printed (it is slow to import, and a quiet
+    run may print nothing).
     """
 
     def __init__(self, console: Console | None, quiet: bool) -> None:
-        self.console = console or Console(stderr=True, highlight=False)
+        self._console = console
         self.quiet = quiet
+
+    @property
+    def console(self) -> Console:
+        """The console given, else one on stderr made on first use."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=True, highlight=False)
+        return self._console
+
+    def _print(self, message: str, style: str = "", *, end: str = "\n") -> None:
+        from rich.text import Text
+
+        self.console.print(Text(message, style=style), end=end)
+
+    def _print_labelled(self, label: str, label_style: str, message: str) -> None:
+        from rich.text import Text
+
+        self.console.print(Text.assemble((label, label_style), message))
 
     def display_info(self, message: str) -> None:
         if not self.quiet:
-            self.console.print(Text(message))
+            self._print(message)
 
     def display_progress(self, message: str) -> None:
         if not self.quiet:
-            self.console.print(Text(message, style="dim"))
+            self._print(message, style="dim")
 
     def display_success(self, message: str) -> None:
         if not self.quiet:
-            self.console.print(Text(message, style="green"))
+            self._print(message, style="green")
 
     def display_warning(self, message: str) -> None:
-        self.console.print(Text.assemble(("warning: ", "bold yellow"), message))
+        self._print_labelled("warning: ", "bold yellow", message)
 
     def display_error(self, message: str) -> None:
-        self.console.print(Text.assemble(("error: ", "bold red"), message))
+        self._print_labelled("error: ", "bold red", message)
 
 
 class ConsoleInteraction(_ConsoleMessages):
@@ -97,7 +118,7 @@ class ConsoleInteraction(_ConsoleMessages):
                 return True
             if answer in NO_WORDS:
                 return False
-            self.console.print(Text(f"please answer yes or no (not {answer!r})"))
+            self._print(f"please answer yes or no (not {answer!r})")
 
     def prompt_text(self, question: str, *, default: str | None = None) -> str:
         suffix = f" [{default}]" if default is not None else ""
@@ -107,7 +128,7 @@ class ConsoleInteraction(_ConsoleMessages):
         return answer
 
     def _ask(self, question: str) -> str:
-        self.console.print(Text(question), end=" ")
+        self._print(question, end=" ")
         line = self.input_stream.readline()
         if not line:
             raise UsageError(
@@ -137,7 +158,7 @@ class NonInteractive(_ConsoleMessages):
 
     def prompt_yes_no(self, question: str, *, default: bool) -> bool:
         word = "yes" if self.answer else "no"
-        self.console.print(Text(f"{question} -> {word} ({self.reason})"))
+        self._print(f"{question} -> {word} ({self.reason})")
         return self.answer
 
     def prompt_text(self, question: str, *, default: str | None = None) -> str:
@@ -146,7 +167,7 @@ class NonInteractive(_ConsoleMessages):
                 f"the question {question!r} needs an answer and there is nobody to ask "
                 f"({self.reason}); run it from a terminal without --yes"
             )
-        self.console.print(Text(f"{question} -> {default} ({self.reason})"))
+        self._print(f"{question} -> {default} ({self.reason})")
         return default
 
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from typing import Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
-from rich.console import Console
-from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskID, TextColumn
-from rich.text import Text
+if TYPE_CHECKING:  # at run time these come from __getattr__ below, on first use
+    from mapreduce_fsm.progress_bar import BAR_WIDTH as BAR_WIDTH
+    from mapreduce_fsm.progress_bar import RichProgress as RichProgress
 
 FAILURE_STATUSES = frozenset({"failed", "timeout"})
-BAR_WIDTH = 15  # leaves room on an 80-column terminal for "12000/12000 3 failed, ... ETA 3m15s"
 
 
 class ProgressReporter(Protocol):
@@ -175,68 +174,17 @@ class LineProgress:
         self.stream.flush()
 
 
-class _CountsColumn(ProgressColumn):
-    """Failed, running, rate and ETA, read straight from the counters at render time."""
-
-    def __init__(self, counts: MapCounts) -> None:
-        super().__init__()
-        self.counts = counts
-
-    def render(self, task: Task) -> Text:
-        counts = self.counts
-        return Text(f"{counts.failed} failed, {counts.running} running, "
-                    f"{counts.rate():.1f} items/s, ETA {counts.eta()}")
-
-
-class RichProgress:
-    """A terminal: a live bar with done/total, failed, running, rate and ETA.
-
-    Calls only move counters; rich redraws on its own timer (4 times a second).
-    """
-
-    def __init__(self, stream: TextIO, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self.counts = MapCounts(clock)
-        self.progress = Progress(
-            TextColumn("map"), BarColumn(bar_width=BAR_WIDTH),
-            TextColumn("{task.completed}/{task.total}"), _CountsColumn(self.counts),
-            console=Console(file=stream), refresh_per_second=4,
-            redirect_stdout=False,  # stdout carries results (--json); never mix the bar in
-        )
-        self.task: TaskID | None = None
-
-    def start(self, total: int, *, already_done: int = 0) -> None:
-        self.counts.start(total, already_done)
-        if self.task is None:
-            self.task = self.progress.add_task("map", total=total, completed=already_done)
-            self.progress.start()
-        else:
-            self.progress.reset(self.task, total=total, completed=already_done)
-
-    def item_started(self, item_id: str) -> None:
-        self.counts.item_started(item_id)
-
-    def item_finished(self, item_id: str, status: str) -> None:
-        self.counts.item_finished(item_id, status)
-        if self.task is not None:
-            self.progress.advance(self.task)
-
-    def note(self, message: str) -> None:
-        self.progress.console.print(Text(f"map: {message}"))
-
-    def close(self) -> None:
-        if self.task is not None:
-            self.progress.refresh()
-            self.progress.stop()
-            self.progress.remove_task(self.task)
-            self.task = None
-
-
 def choose_progress(*, quiet: bool, stream: TextIO | None = None) -> ProgressReporter:
     """Nothing with -q; a bar when `stream` (default stderr) is a terminal; else plain lines."""
     if quiet:
         return NullProgress()
     stream = stream if stream is not None else sys.stderr
-    return RichProgress(stream) if _isatty(stream) else LineProgress(stream)
+    if not _isatty(stream):
+        return LineProgress(stream)
+    # The bar lives in its own module: rich.progress is slow to import and only a bar needs it.
+    from mapreduce_fsm.progress_bar import RichProgress
+
+    return RichProgress(stream)
 
 
 def _isatty(stream: TextIO) -> bool:
@@ -244,3 +192,12 @@ def _isatty(stream: TextIO) -> bool:
         return stream.isatty()
     except ValueError:  # a closed stream
         return False
+
+
+def __getattr__(name: str) -> Any:
+    """`RichProgress` and `BAR_WIDTH` moved to `progress_bar`; still importable from here."""
+    if name in ("RichProgress", "BAR_WIDTH"):
+        from mapreduce_fsm import progress_bar
+
+        return getattr(progress_bar, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import difflib
 import importlib
 from collections.abc import Callable
-from importlib.metadata import entry_points
 from typing import Any, Protocol, TypeVar
 
 from mapreduce_fsm.config.model import CustomPhaseConfig, Workflow
@@ -57,6 +56,8 @@ def phase_type(type_name: str) -> PhaseType:
     if type_name in _BUNDLED:
         _import(_BUNDLED[type_name])  # registers itself on import
         return _REGISTRY[type_name]  # type: ignore[no-any-return]
+    from importlib.metadata import entry_points  # slow to import; only needed from here on
+
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         if entry.name == type_name:
             _REGISTRY[type_name] = entry.load()

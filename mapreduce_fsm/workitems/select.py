@@ -7,9 +7,6 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from jsonpath_ng.exceptions import JSONPathError
-from jsonpath_ng.ext.parser import parse as parse_json_path
-
 from mapreduce_fsm.config.model import MapConfig
 from mapreduce_fsm.errors import ExpressionError, InputError
 from mapreduce_fsm.workitems.expression import compile_expression
@@ -32,6 +29,10 @@ def apply_json_path(
     """
     if json_path is None or json_path in WHOLE_DOCUMENT_PATHS:
         return (list(document) if isinstance(document, list) else [document]), []
+    # Imported here: jsonpath-ng is slow to import and only workflows with a json_path need it.
+    from jsonpath_ng.exceptions import JSONPathError
+    from jsonpath_ng.ext.parser import parse as parse_json_path
+
     try:
         with warnings.catch_warnings():  # jsonpath-ng's deprecations are not the user's concern
             warnings.simplefilter("ignore", DeprecationWarning)
