@@ -1,0 +1,217 @@
+"""`make bench`: the engine's wall time and memory against `xargs -P` on trivial items.
+
+Run as `python -m tests.bench` from the repository root. Every map item runs one
+step, `true`; our shell steps run as `sh -c`, so the baseline runs `sh -c true`
+through `xargs -P` with the same parallelism. Timings never fail anything: the
+exit status is non-zero only when the bench itself could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import attrs
+
+PARALLEL = 8
+TARGET_RATIO = 2.0
+WORKFLOW = """\
+name: bench
+map:
+  input: items.json
+  max_parallel: {parallel}
+  agent_template:
+    - shell: "true"
+"""
+
+
+class BenchError(Exception):
+    """The bench could not run (a tool is missing, or the engine failed a run)."""
+
+
+@attrs.frozen(kw_only=True)
+class Run:
+    """One timed run: wall seconds and the peak RSS of the process tree's root (KiB)."""
+
+    wall_secs: float
+    peak_rss_kib: int
+
+
+@attrs.frozen(kw_only=True)
+class Sample:
+    """Several runs of one command at one size; the median is what gets reported."""
+
+    runs: tuple[Run, ...]
+
+    @property
+    def wall_secs(self) -> float:
+        return statistics.median(run.wall_secs for run in self.runs)
+
+    @property
+    def peak_rss_kib(self) -> int:
+        return max(run.peak_rss_kib for run in self.runs)
+
+
+@attrs.define
+class Bench:
+    """Runs the engine and the baseline in a scratch directory, one fresh job per run."""
+
+    root: Path
+    parallel: int = PARALLEL
+    _jobs: int = 0
+
+    def workflow(self, items: int) -> Path:
+        """A directory holding `items.json` with `items` numbers and the workflow file."""
+        folder = self.root / f"items-{items}"
+        if not folder.is_dir():
+            folder.mkdir()
+            (folder / "items.json").write_text(json.dumps(list(range(items))))
+            (folder / "bench.yml").write_text(WORKFLOW.format(parallel=self.parallel))
+        return folder / "bench.yml"
+
+    def engine(self, items: int) -> Run:
+        workflow = self.workflow(items)
+        self._jobs += 1
+        state_dir = self.root / f"state-{self._jobs}"
+        argv = [sys.executable, "-m", "mapreduce_fsm", "run", "--yes", "-q",
+                "--state-dir", str(state_dir), str(workflow)]
+        try:
+            return timed(argv, cwd=workflow.parent, what=f"mapreduce-fsm run ({items} items)")
+        finally:
+            shutil.rmtree(state_dir, ignore_errors=True)
+
+    def xargs(self, items: int) -> Run:
+        script = f"seq {items} | xargs -P {self.parallel} -I{{}} sh -c true"
+        return timed(["sh", "-c", script], cwd=self.root, what=f"xargs ({items} items)")
+
+    def sample(self, run: Callable[[int], Run], items: int, times: int) -> Sample:
+        return Sample(runs=tuple(run(items) for _ in range(times)))
+
+
+def timed(argv: Sequence[str], *, cwd: Path, what: str) -> Run:
+    """Run `argv` to its end; its wall time and (from wait4) the peak RSS of its root process."""
+    log = cwd / "bench-stderr.txt"
+    with log.open("wb") as stderr:
+        started = time.perf_counter()
+        process = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.DEVNULL, stderr=stderr)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        detail = log.read_text(errors="replace").strip()[-2000:]
+        raise BenchError(f"{what} exited with code {process.returncode}: {detail}")
+    return Run(wall_secs=wall, peak_rss_kib=usage.ru_maxrss)
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.3f} ms"
+
+
+def compare(bench: Bench, items: int, runs: int) -> float:
+    """Part 1: engine vs xargs at `items`; returns the ratio of the medians."""
+    engine = bench.sample(bench.engine, items, runs)
+    baseline = bench.sample(bench.xargs, items, runs)
+    ratio = engine.wall_secs / baseline.wall_secs
+    print(f"1. {items} items of `true`, max_parallel {bench.parallel}, median of {runs} runs")
+    print(f"   baseline: seq {items} | xargs -P {bench.parallel} -I{{}} sh -c true "
+          "(our shell steps run as `sh -c`, so the baseline does too)")
+    print(f"   {'':<16}{'median':>10}  runs")
+    for name, sample in (("mapreduce-fsm", engine), ("xargs -P", baseline)):
+        walls = ", ".join(f"{run.wall_secs:.2f}" for run in sample.runs)
+        print(f"   {name:<16}{sample.wall_secs:>9.2f}s  {walls}")
+    print(f"   ratio {ratio:.2f} (target <= {TARGET_RATIO:.1f})")
+    print()
+    return ratio
+
+
+@attrs.frozen(kw_only=True)
+class Scale:
+    """Part 2 at one job size."""
+
+    items: int
+    engine: Sample
+    baseline: Sample
+    startup_secs: float
+
+    @property
+    def overhead_per_item(self) -> float:
+        return (self.engine.wall_secs - self.baseline.wall_secs) / self.items
+
+    @property
+    def marginal_per_item(self) -> float:
+        """The overhead with the engine's fixed start-up cost taken out."""
+        return (self.engine.wall_secs - self.startup_secs - self.baseline.wall_secs) / self.items
+
+
+def scale(bench: Bench, sizes: Sequence[tuple[int, int]], startup_secs: float) -> list[Scale]:
+    """Part 2: per-item overhead and peak RSS at each (items, runs)."""
+    rows = [
+        Scale(items=items, engine=bench.sample(bench.engine, items, runs),
+              baseline=bench.sample(bench.xargs, items, runs), startup_secs=startup_secs)
+        for items, runs in sizes
+    ]
+    print(f"2. per-item engine overhead = (engine wall - xargs wall) / items; "
+          f"engine start-up (a 1-item run) {startup_secs:.2f}s")
+    print(f"   {'items':>6} {'runs':>4} {'engine':>8} {'xargs':>8} {'overhead/item':>14} "
+          f"{'w/o start-up':>13} {'peak RSS':>10}")
+    for row in rows:
+        print(f"   {row.items:>6} {len(row.engine.runs):>4} {row.engine.wall_secs:>7.2f}s "
+              f"{row.baseline.wall_secs:>7.2f}s {ms(row.overhead_per_item):>14} "
+              f"{ms(row.marginal_per_item):>13} {row.engine.peak_rss_kib / 1024:>7.1f} MiB")
+    return rows
+
+
+def growth(rows: Sequence[Scale]) -> tuple[float, float]:
+    """(overhead ratio, without start-up ratio) of the largest size to the smallest."""
+    small, large = rows[0], rows[-1]
+    return (large.overhead_per_item / small.overhead_per_item,
+            large.marginal_per_item / small.marginal_per_item)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__)
+    parser.add_argument("--runs", type=int, default=3, help="runs per measurement (median)")
+    parser.add_argument("--large-runs", type=int, default=1, help="runs of the 10,000-item job")
+    options = parser.parse_args(argv)
+    for tool in ("sh", "seq", "xargs"):
+        if shutil.which(tool) is None:
+            print(f"bench: cannot run: {tool!r} is not on PATH", file=sys.stderr)
+            return 2
+    # An installed package has its bytecode compiled (pip does it); an editable install
+    # under PYTHONDONTWRITEBYTECODE would compile every module on every run instead.
+    package = Path(__file__).resolve().parents[1] / "mapreduce_fsm"
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(package)], check=True)
+    print(f"mapreduce-fsm bench: Python {sys.version.split()[0]}, {os.cpu_count()} cores")
+    print()
+    with tempfile.TemporaryDirectory(prefix="mapreduce-fsm-bench-") as scratch:
+        bench = Bench(root=Path(scratch))
+        try:
+            ratio = compare(bench, 2000, options.runs)
+            startup = bench.sample(bench.engine, 1, options.runs).wall_secs
+            rows = scale(bench, [(1000, options.runs), (10_000, options.large_runs)], startup)
+        except BenchError as error:
+            print(f"bench: cannot run: {error}", file=sys.stderr)
+            return 2
+    overhead_growth, marginal_growth = growth(rows)
+    print(f"   per-item overhead 10k/1k: {overhead_growth:.2f} "
+          f"(without start-up: {marginal_growth:.2f}; 1.0 means it does not grow)")
+    print()
+    speed = "meets" if ratio <= TARGET_RATIO else "misses"
+    flat = "does not grow" if marginal_growth <= 1.25 else "grows"
+    print(f"verdict: {ratio:.2f}x xargs at 2000 items {speed} the <= {TARGET_RATIO:.1f}x target; "
+          f"per-item overhead {flat} with job size ({marginal_growth:.2f}x from 1k to 10k)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
