@@ -158,24 +158,21 @@ class _Child:
         self._open_pipes.discard(fd)
 
     def _reap(self) -> None:
+        self._stop_watching_exit()
+        returncode = _wait_exit_code(self.pid)  # the pidfd said it ended: this does not block
+        self._set_exited(255 if returncode is None else returncode)
+
+    def _wait_in_thread(self) -> None:
+        returncode = _wait_exit_code(self.pid)  # blocks until it ends
+        with contextlib.suppress(RuntimeError):  # the loop is already closed
+            self.loop.call_soon_threadsafe(
+                self._set_exited, 255 if returncode is None else returncode)
+
+    def _stop_watching_exit(self) -> None:
         if self._pidfd is not None:
             self.loop.remove_reader(self._pidfd)
             os.close(self._pidfd)
             self._pidfd = None
-        try:
-            _, status = os.waitpid(self.pid, 0)
-            self._set_exited(os.waitstatus_to_exitcode(status))
-        except ChildProcessError:  # reaped by someone else's waitpid(-1): status unknown
-            self._set_exited(255)
-
-    def _wait_in_thread(self) -> None:
-        try:
-            _, status = os.waitpid(self.pid, 0)
-            returncode = os.waitstatus_to_exitcode(status)
-        except ChildProcessError:
-            returncode = 255
-        with contextlib.suppress(RuntimeError):  # the loop is already closed
-            self.loop.call_soon_threadsafe(self._set_exited, returncode)
 
     def _set_exited(self, returncode: int) -> None:
         self.returncode = returncode
@@ -186,16 +183,25 @@ class _Child:
 
     def close(self) -> None:
         if self._pidfd is not None:
-            self.loop.remove_reader(self._pidfd)
-            os.close(self._pidfd)
-            self._pidfd = None
+            self._stop_watching_exit()
             if self.returncode is None:  # not reaped yet: reap it now if it has ended
-                with contextlib.suppress(ChildProcessError):
-                    pid, status = os.waitpid(self.pid, os.WNOHANG)
-                    if pid:
-                        self._set_exited(os.waitstatus_to_exitcode(status))
+                returncode = _wait_exit_code(self.pid, os.WNOHANG)
+                if returncode is not None:
+                    self._set_exited(returncode)
         for fd in list(self._open_pipes):
             self._stop_reading(fd)
+
+
+def _wait_exit_code(pid: int, options: int = 0) -> int | None:
+    """Reap `pid`: its exit code (negative: the signal), None while it runs (WNOHANG).
+
+    A child someone else's `waitpid(-1)` reaped first reports 255, as asyncio's do.
+    """
+    try:
+        reaped, status = os.waitpid(pid, options)
+    except ChildProcessError:
+        return 255
+    return os.waitstatus_to_exitcode(status) if reaped else None
 
 
 def group_members(pgid: int) -> list[int]:

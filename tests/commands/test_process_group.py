@@ -8,6 +8,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,20 +22,25 @@ from mapreduce_fsm.config.model import Step
 STUBBORN_GROUP = "echo $$ > {pidfile}; sleep 60 & (trap '' TERM; sleep 60) & wait"
 
 
-def live_members(pgid: int) -> list[int]:
-    """Processes of the group that are not zombies (a zombie has already died)."""
-    members = []
+def live_processes(matches: Callable[[Path, list[str]], bool]) -> list[int]:
+    """Pids of live (non-zombie) processes for which `matches(/proc/PID, stat fields)`."""
+    found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             stat = (entry / "stat").read_text()
-        except OSError:
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if fields[0] != "Z" and matches(entry, fields):
+                found.append(int(entry.name))
+        except (OSError, ValueError):
             continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            members.append(int(entry.name))
-    return members
+    return found
+
+
+def live_members(pgid: int) -> list[int]:
+    """Processes of the group that are not zombies (a zombie has already died)."""
+    return live_processes(lambda _, fields: int(fields[2]) == pgid)
 
 
 def kill_leftovers(pgid: int) -> None:
@@ -160,18 +166,8 @@ def test_too_long_command_line_is_a_failed_step(tmp_path: Path) -> None:
 
 def processes_running(marker: str) -> list[int]:
     """Live processes whose command line contains `marker`."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        if marker in cmdline and state != "Z":
-            found.append(int(entry.name))
-    return found
+    return live_processes(
+        lambda entry, _: marker in (entry / "cmdline").read_bytes().decode(errors="replace"))
 
 
 @pytest.mark.parametrize("loop_turns", range(6))
