@@ -74,3 +74,18 @@ def test_a_program_on_a_relative_path_entry_is_looked_up_from_the_childs_directo
     step = Step(claude="hello", env={"PATH": "bin:/usr/bin:/bin"})
     result = asyncio.run(run_step(step, {}, context))
     assert result.stdout == "relative tool ran\n", result.error
+
+
+def test_without_pidfds_a_thread_waits_for_the_exit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Linux before 5.3, or a sandbox that forbids pidfd_open: the exit still arrives.
+    def no_pidfds(pid: int, flags: int = 0) -> int:
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(os, "pidfd_open", no_pidfds)
+    result = probe(tmp_path)
+    assert (result.exit_code, result.stderr) == (3, "to-stderr\n")
+    timed_out = asyncio.run(run_step(Step(shell="sleep 30", timeout=0.3), {},
+                                     StepContext(cwd=tmp_path, kill_grace_secs=0.2)))
+    assert timed_out.status == "timeout"
