@@ -107,9 +107,14 @@ def to_json(obj: Any) -> str:
     return json_line(converter.unstructure(obj))
 
 
+# One encoder for every compact line: json.dumps with arguments builds a new one per call.
+compact_json: Callable[[Any], str] = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":")).encode
+
+
 def json_line(data: Any) -> str:
     """`to_json` for data that is already plain JSON values (dicts, lists, scalars)."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    text = compact_json(data)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -100,6 +100,13 @@ class Bench:
     def sample(self, run: Callable[[int], Run], items: int, times: int) -> Sample:
         return Sample(runs=tuple(run(items) for _ in range(times)))
 
+    def paired(self, items: int, times: int) -> tuple[Sample, Sample]:
+        """Engine and xargs runs taken in turns, so that the machine's drift (a shared
+        VM's neighbours come and go) weighs on both alike."""
+        pairs = [(self.engine(items), self.xargs(items)) for _ in range(times)]
+        return (Sample(runs=tuple(engine for engine, _ in pairs)),
+                Sample(runs=tuple(baseline for _, baseline in pairs)))
+
 
 def pace(state_dir: Path) -> tuple[float, ...]:
     """From the job's own events: ms per item over each run of PACE_WINDOW finished items.
@@ -141,10 +148,10 @@ def ms(seconds: float) -> str:
 
 def compare(bench: Bench, items: int, runs: int) -> float:
     """Part 1: engine vs xargs at `items`; returns the ratio of the medians."""
-    engine = bench.sample(bench.engine, items, runs)
-    baseline = bench.sample(bench.xargs, items, runs)
+    engine, baseline = bench.paired(items, runs)
     ratio = engine.wall_secs / baseline.wall_secs
-    print(f"1. {items} items of `true`, max_parallel {bench.parallel}, median of {runs} runs")
+    print(f"1. {items} items of `true`, max_parallel {bench.parallel}, median of {runs} runs "
+          "(the two taken in turns)")
     print(f"   baseline: seq {items} | xargs -P {bench.parallel} -I{{}} sh -c true "
           "(our shell steps run as `sh -c`, so the baseline does too)")
     print(f"   {'':<16}{'median':>10}  runs")
@@ -179,9 +186,9 @@ class Scale:
 def scale(bench: Bench, sizes: Sequence[tuple[int, int]], startup_secs: float) -> list[Scale]:
     """Part 2: per-item cost and peak RSS at each (items, runs)."""
     rows = [
-        Scale(items=items, engine=bench.sample(bench.engine, items, runs),
-              baseline=bench.sample(bench.xargs, items, runs), startup_secs=startup_secs)
+        Scale(items=items, engine=engine, baseline=baseline, startup_secs=startup_secs)
         for items, runs in sizes
+        for engine, baseline in [bench.paired(items, runs)]
     ]
     print(f"2. per item, the engine's start-up (a 1-item run, {startup_secs:.2f}s) taken out: "
           "its wall time, and what it adds over xargs")
@@ -196,7 +203,7 @@ def scale(bench: Bench, sizes: Sequence[tuple[int, int]], startup_secs: float) -
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__)
-    parser.add_argument("--runs", type=int, default=3, help="runs per measurement (median)")
+    parser.add_argument("--runs", type=int, default=5, help="runs per measurement (median)")
     parser.add_argument("--large-runs", type=int, default=3, help="runs of the 10,000-item job")
     options = parser.parse_args(argv)
     for tool in ("sh", "seq", "xargs"):

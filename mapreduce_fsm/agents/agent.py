@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -13,6 +12,7 @@ from mapreduce_fsm.commands import StepContext, StepsOutcome, run_steps
 from mapreduce_fsm.commands.result import StepResult
 from mapreduce_fsm.config.model import Step
 from mapreduce_fsm.records import ItemResult, ItemStatus
+from mapreduce_fsm.serialization import compact_json
 from mapreduce_fsm.timeutil import utc_now
 from mapreduce_fsm.workitems import WorkItem
 
@@ -80,7 +80,7 @@ class Agent:
 
     async def run(self, item: WorkItem, attempt: int) -> AgentOutcome:
         started_at, started = utc_now(), time.monotonic()
-        item_json = json.dumps(item.value, ensure_ascii=False, separators=(",", ":"))
+        item_json = compact_json(item.value)
         outcome: StepsOutcome = await self.runner(
             self.template, self.item_variables(item, item_json), self.item_context(item, item_json)
         )

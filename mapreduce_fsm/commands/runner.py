@@ -187,6 +187,8 @@ async def _run_full(
                 result=StepResult(step=step.label, status="skipped"), variables=variables
             )
     outcome = await run_body(step, variables, context)
+    if step.when is None and step.on_failure is None and step.on_success is None:
+        return outcome  # a plain step: its body's duration is the step's
     if outcome.result.status in ("failed", "timeout") and step.on_failure is not None:
         outcome = await _recover(step, step.on_failure, variables, outcome, context)
     if outcome.result.status == "success" and step.on_success is not None:
