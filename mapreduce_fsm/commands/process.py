@@ -74,6 +74,13 @@ class _CappedBuffer:
         return f"{self.text()}\n[... {self.dropped} bytes dropped]\n"
 
 
+def _is_current_directory(cwd: Path) -> bool:
+    try:
+        return os.fspath(cwd) == os.getcwd()
+    except OSError:  # our own working directory was deleted
+        return False
+
+
 def _spawn(argv: Sequence[str], cwd: Path, env: Mapping[bytes, bytes],
            stdout: int, stderr: int) -> tuple[int, subprocess.Popen[bytes] | None]:
     """Start `argv` in a new session, stdin from /dev/null; its pid (and Popen, if used).
@@ -84,7 +91,7 @@ def _spawn(argv: Sequence[str], cwd: Path, env: Mapping[bytes, bytes],
     Raises OSError when the program cannot start.
     """
     executable = _program_path(argv[0], env.get(b"PATH"))
-    if os.path.isabs(executable) and os.fspath(cwd) == os.getcwd():
+    if os.path.isabs(executable) and _is_current_directory(cwd):
         pid = os.posix_spawn(executable, list(argv), env, setsid=True, file_actions=[
             (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
             (os.POSIX_SPAWN_DUP2, stdout, 1),

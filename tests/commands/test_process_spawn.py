@@ -89,3 +89,15 @@ def test_without_pidfds_a_thread_waits_for_the_exit(
     timed_out = asyncio.run(run_step(Step(shell="sleep 30", timeout=0.3), {},
                                      StepContext(cwd=tmp_path, kill_grace_secs=0.2)))
     assert timed_out.status == "timeout"
+
+
+def test_a_deleted_working_directory_of_the_engine_does_not_stop_steps_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gone, elsewhere = tmp_path / "gone", tmp_path / "elsewhere"
+    gone.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    result = probe(elsewhere)
+    assert result.exit_code == 3, result.error
