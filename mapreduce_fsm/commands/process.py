@@ -74,6 +74,11 @@ class _CappedBuffer:
         return f"{self.text()}\n[... {self.dropped} bytes dropped]\n"
 
 
+# Python ignores these; a child must start with them at their defaults, as Popen does.
+_DEFAULT_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGPIPE", "SIGXFZ", "SIGXFSZ") if hasattr(signal, name))
+
+
 def _is_current_directory(cwd: Path) -> bool:
     try:
         return os.fspath(cwd) == os.getcwd()
@@ -92,7 +97,8 @@ def _spawn(argv: Sequence[str], cwd: Path, env: Mapping[bytes, bytes],
     """
     executable = _program_path(argv[0], env.get(b"PATH"))
     if os.path.isabs(executable) and _is_current_directory(cwd):
-        pid = os.posix_spawn(executable, list(argv), env, setsid=True, file_actions=[
+        pid = os.posix_spawn(executable, list(argv), env, setsid=True,
+                             setsigdef=_DEFAULT_SIGNALS, file_actions=[
             (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
             (os.POSIX_SPAWN_DUP2, stdout, 1),
             (os.POSIX_SPAWN_DUP2, stderr, 2),

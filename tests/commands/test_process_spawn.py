@@ -101,3 +101,17 @@ def test_a_deleted_working_directory_of_the_engine_does_not_stop_steps_elsewhere
     gone.rmdir()
     result = probe(elsewhere)
     assert result.exit_code == 3, result.error
+
+
+@pytest.mark.parametrize("where", ["here", "elsewhere"])
+def test_a_program_starts_with_sigpipe_at_its_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    # Python ignores SIGPIPE; a child must not inherit that, or `yes | head -1` makes
+    # `yes` report write errors instead of ending quietly.
+    (tmp_path / "here").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    step = Step(shell="yes | head -n 1")
+    result = asyncio.run(run_step(step, {}, StepContext(cwd=tmp_path / where)))
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "y\n", "")
