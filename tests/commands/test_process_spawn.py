@@ -26,13 +26,20 @@ def probe(cwd: Path) -> StepResult:
     return asyncio.run(run_step(step, {}, StepContext(cwd=cwd)))
 
 
-def test_a_program_started_in_the_current_directory_and_elsewhere_sees_the_same(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def here_and_elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """Two directories; the test process is in the first (steps there use posix_spawn)."""
     here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
     here.mkdir()
     elsewhere.mkdir()
     monkeypatch.chdir(here)
+    return here, elsewhere
+
+
+def test_a_program_started_in_the_current_directory_and_elsewhere_sees_the_same(
+    here_and_elsewhere: tuple[Path, Path]
+) -> None:
+    here, elsewhere = here_and_elsewhere
     spawned = probe(here)  # the process is in `here`: posix_spawn
     popened = probe(elsewhere)  # another directory: Popen
     for result, where in ((spawned, here), (popened, elsewhere)):
@@ -92,12 +99,9 @@ def test_without_pidfds_a_thread_waits_for_the_exit(
 
 
 def test_a_deleted_working_directory_of_the_engine_does_not_stop_steps_elsewhere(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    here_and_elsewhere: tuple[Path, Path]
 ) -> None:
-    gone, elsewhere = tmp_path / "gone", tmp_path / "elsewhere"
-    gone.mkdir()
-    elsewhere.mkdir()
-    monkeypatch.chdir(gone)
+    gone, elsewhere = here_and_elsewhere
     gone.rmdir()
     result = probe(elsewhere)
     assert result.exit_code == 3, result.error
@@ -105,13 +109,11 @@ def test_a_deleted_working_directory_of_the_engine_does_not_stop_steps_elsewhere
 
 @pytest.mark.parametrize("where", ["here", "elsewhere"])
 def test_a_program_starts_with_sigpipe_at_its_default(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+    here_and_elsewhere: tuple[Path, Path], where: str
 ) -> None:
     # Python ignores SIGPIPE; a child must not inherit that, or `yes | head -1` makes
     # `yes` report write errors instead of ending quietly.
-    (tmp_path / "here").mkdir()
-    (tmp_path / "elsewhere").mkdir()
-    monkeypatch.chdir(tmp_path / "here")
+    cwd = here_and_elsewhere[0 if where == "here" else 1]
     step = Step(shell="yes | head -n 1")
-    result = asyncio.run(run_step(step, {}, StepContext(cwd=tmp_path / where)))
+    result = asyncio.run(run_step(step, {}, StepContext(cwd=cwd)))
     assert (result.exit_code, result.stdout, result.stderr) == (0, "y\n", "")
