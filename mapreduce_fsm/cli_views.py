@@ -104,7 +104,10 @@ def status(job_id: str, state_dir: str | None, as_json: bool) -> None:
     """Show a job's state, each phase's progress and its items' counts by status."""
     store = _open(job_id, state_dir)
     checkpoint = store.load_checkpoint()
-    results = store.results.load().results
+    loaded = store.results.load()
+    for warning in loaded.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    results = loaded.results
     counts = Counter(result.status for result in results.values())
     in_flight: dict[str, str] = {}
     for event in store.events.read(types={"item.started", "item.finished"}):
@@ -130,7 +133,8 @@ def status(job_id: str, state_dir: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(payload, ensure_ascii=False))
         return
-    click.echo(f"job {job_id} ({payload['workflow']}): {payload['state']}")
+    workflow_name = f" ({payload['workflow']})" if payload["workflow"] else ""
+    click.echo(f"job {job_id}{workflow_name}: {payload['state']}")
     for name in checkpoint.phase_order if checkpoint else []:
         progress = checkpoint.phases.get(name) if checkpoint else None
         line = f"  {name}: {progress.status if progress else 'pending'}"

@@ -130,6 +130,22 @@ def test_status_of_a_running_job_shows_what_is_in_flight(
     assert (status["state"], status["in_flight"]) == ("completed", [])
 
 
+def test_status_warns_of_a_torn_result_line_and_copes_without_a_checkpoint(
+    cli: Cli, finished_job: str, state_dir: Path
+) -> None:
+    job_dir = state_dir / "jobs" / finished_job
+    with (job_dir / "results.jsonl").open("a") as results:
+        results.write('{"item_id": "item-')  # what a run killed mid-write leaves
+    code, stdout, stderr = cli("status", finished_job)
+    assert code == 0
+    assert "results.jsonl:4: dropped a torn last line" in stderr
+    assert "  items: failed 1, success 2; dead-lettered 1" in stdout
+    (job_dir / "checkpoint.json").unlink()
+    code, stdout, _ = cli("status", finished_job)
+    assert code == 0
+    assert stdout.splitlines()[0] == "job mixed-1: not started"
+
+
 def test_status_of_an_unknown_job_exits_2(cli: Cli) -> None:
     code, _, stderr = cli("status", "nope")
     assert code == 2
