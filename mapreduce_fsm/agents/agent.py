@@ -31,7 +31,9 @@ class AgentOutcome:
 def describe_failure(step: StepResult) -> str:
     """One line saying how a step failed, for item results, phase errors and the DLQ."""
     if step.error:
-        return f"step {step.step!r}: {step.error}"
+        # An interpolation error names its step already (step_where); say it once.
+        error = step.error.removeprefix(f'step "{step.step}": ')
+        return f"step {step.step!r}: {error}"
     if step.status == "timeout":
         return f"step {step.step!r} timed out"
     return f"step {step.step!r} exited with code {step.exit_code}"
