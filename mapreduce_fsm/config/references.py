@@ -15,6 +15,7 @@ from mapreduce_fsm.config.messages import Path
 from mapreduce_fsm.config.steps import StepOrigin
 from mapreduce_fsm.errors import ExpressionError
 from mapreduce_fsm.workitems.expression import compile_expression, compile_sort
+from mapreduce_fsm.workitems.select import WHOLE_DOCUMENT_PATHS, compile_json_path
 
 CLAUDE_VARIABLE = "MAPREDUCE_FSM_CLAUDE"
 MAP_VARIABLES = ("total", "successful", "failed", "skipped", "success_rate", "results",
@@ -52,6 +53,9 @@ class ReferenceChecker:
         map_config = workflow.get("map") or {}
         if isinstance(map_config.get("input"), str):
             self._template(map_config["input"], ("map", "input"), Scope(phase=MAP_INPUT))
+        json_path = map_config.get("json_path")
+        if json_path not in WHOLE_DOCUMENT_PATHS:
+            self._expression(json_path, ("map", "json_path"), compile_json_path)
         self._expression(map_config.get("filter"), ("map", "filter"), compile_expression)
         self._expression(map_config.get("sort_by"), ("map", "sort_by"), compile_sort)
         for step in map_config.get("agent_template", []):

@@ -29,20 +29,11 @@ def apply_json_path(
     """
     if json_path is None or json_path in WHOLE_DOCUMENT_PATHS:
         return (list(document) if isinstance(document, list) else [document]), []
-    # Imported here: jsonpath-ng is slow to import and only workflows with a json_path need it.
-    from jsonpath_ng.exceptions import JSONPathError
-    from jsonpath_ng.ext.parser import parse as parse_json_path
-
     try:
-        with warnings.catch_warnings():  # jsonpath-ng's deprecations are not the user's concern
-            warnings.simplefilter("ignore", DeprecationWarning)
-            compiled = parse_json_path(json_path)
-    except (JSONPathError, ValueError, TypeError) as error:
-        raise ExpressionError(
-            f"map.json_path is not valid JSONPath: {error}",
-            expression=json_path,
-            column=_json_path_error_column(json_path, str(error)),
-        ) from None
+        compiled = compile_json_path(json_path)
+    except ExpressionError as error:
+        raise ExpressionError(f"map.json_path is {error.reason}", expression=json_path,
+                              column=error.column) from None
     try:
         matches = [match.value for match in compiled.find(document)]
     except NotImplementedError:
@@ -61,6 +52,26 @@ def apply_json_path(
     if len(matches) == 1 and isinstance(matches[0], list):
         return list(matches[0]), []
     return matches, []
+
+
+def compile_json_path(json_path: str) -> Any:
+    """`json_path` parsed by jsonpath-ng; an ExpressionError with the column if it is invalid."""
+    # Imported here: jsonpath-ng is slow to import and only workflows with a json_path need it.
+    from jsonpath_ng.exceptions import JSONPathError
+    from jsonpath_ng.ext.parser import parse as parse_json_path
+
+    try:
+        with warnings.catch_warnings():  # jsonpath-ng's deprecations are not the user's concern
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return parse_json_path(json_path)
+    except (JSONPathError, ValueError, TypeError) as error:
+        column = _json_path_error_column(json_path, str(error))
+        reason = JSON_PATH_ERROR_POSITION.sub("", str(error)) if column else str(error)
+        raise ExpressionError(
+            f"not valid JSONPath: {' '.join(reason.split())}",
+            expression=json_path,
+            column=column,
+        ) from None
 
 
 def _json_path_error_column(json_path: str, message: str) -> int | None:

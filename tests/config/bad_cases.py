@@ -228,6 +228,11 @@ BAD_CASES: list[tuple[str, str, list[str]]] = [
         ["wf.yml:4 map.filter: expected a value after '>' at column 8"],
     ),
     (
+        'bad_json_path',
+        'name: wf\nmap:\n  input: items.json\n  json_path: "$.items[?(@.n > ]"\n  agent_template:\n    - shell: echo\n',
+        ['wf.yml:4 map.json_path: not valid JSONPath: Parse error near token ] (]) at column 17'],
+    ),
+    (
         'bad_sort',
         'name: wf\nmap:\n  input: items.json\n  sort_by: "size DESC NULLS"\n  agent_template:\n    - shell: echo\n',
         ['wf.yml:4 map.sort_by: expected FIRST or LAST after NULLS, found the end of the expression at column 16'],
