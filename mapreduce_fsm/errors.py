@@ -66,8 +66,12 @@ class ExpressionError(MapReduceError):
         self.expression = expression
         self.column = column
         self.reason = message
-        where = f" at column {column}" if column is not None else ""
-        super().__init__(f"{message}{where} in {expression!r}")
+        super().__init__(f"{self.located_reason} in {expression!r}")
+
+    @property
+    def located_reason(self) -> str:
+        """The reason and, when known, "at column N": what a validation message shows."""
+        return self.reason if self.column is None else f"{self.reason} at column {self.column}"
 
 
 class InputError(MapReduceError):

@@ -130,8 +130,7 @@ class ReferenceChecker:
         try:
             compile_text(text)
         except ExpressionError as error:
-            where = f" at column {error.column}" if error.column is not None else ""
-            self.fields.report(path, f"{error.reason}{where}")
+            self.fields.report(path, error.located_reason)
 
 
 def _field_problem(root: str, field: str | int | None, available: tuple[str, ...]) -> str | None:

@@ -15,6 +15,8 @@ import attrs
 from mapreduce_fsm.config.fields import FieldReader
 from mapreduce_fsm.config.messages import Path, show_value
 from mapreduce_fsm.config.steps import StepReader
+from mapreduce_fsm.errors import ExpressionError
+from mapreduce_fsm.workitems.select import WHOLE_DOCUMENT_PATHS, compile_json_path
 
 POLICY_KEYS = ("on_item_failure", "continue_on_failure", "max_failures", "failure_threshold",
                "retry_config", "circuit_breaker")
@@ -157,6 +159,12 @@ class WorkflowReader:
                 re.compile(capture["pattern"])
             except re.error as error:
                 f.report((*path, "pattern"), f"not a valid regular expression: {error}")
+                ok = False
+        if capture.get("json_path") not in (None, *WHOLE_DOCUMENT_PATHS):
+            try:
+                compile_json_path(capture["json_path"])
+            except ExpressionError as error:
+                f.report((*path, "json_path"), error.located_reason)
                 ok = False
         if "default" in raw:
             capture["default"] = f.scalar_text(raw["default"], (*path, "default"))

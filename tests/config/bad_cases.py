@@ -233,6 +233,11 @@ BAD_CASES: list[tuple[str, str, list[str]]] = [
         ['wf.yml:4 map.json_path: not valid JSONPath: Parse error near token ] (]) at column 17'],
     ),
     (
+        'bad_capture_json_path',
+        'name: wf\nsetup:\n  commands:\n    - shell: echo {}\n  capture_outputs:\n    REGION: { command_index: 0, json_path: "$.a[" }\nmap:\n  input: items.json\n  agent_template:\n    - shell: echo\n',
+        ['wf.yml:6 setup.capture_outputs.REGION.json_path: not valid JSONPath: Parse error near the end of string! at column 5'],
+    ),
+    (
         'bad_sort',
         'name: wf\nmap:\n  input: items.json\n  sort_by: "size DESC NULLS"\n  agent_template:\n    - shell: echo\n',
         ['wf.yml:4 map.sort_by: expected FIRST or LAST after NULLS, found the end of the expression at column 16'],
