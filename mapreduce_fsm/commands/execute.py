@@ -50,6 +50,9 @@ def step_where(step: Step) -> str:
 
 
 def format_secs(seconds: float) -> str:
+    """"2.0s", "0.25s": to the hundredth, so a deadline's remainder does not show as 1.99996s."""
+    if seconds >= 0.01:
+        seconds = round(seconds, 2)
     return f"{seconds:.1f}s" if round(seconds, 1) == seconds else f"{seconds:g}s"
 
 
