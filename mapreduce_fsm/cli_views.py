@@ -20,6 +20,7 @@ from mapreduce_fsm.serialization import converter
 from mapreduce_fsm.state import JobStore, check_job_id, list_jobs, resolve_state_dir
 
 PLAN_COMMAND_WIDTH = 60
+NO_CHECKPOINT_STATES = ("unknown", "not started")  # what `jobs` and `status` show then
 STATE_DIR_OPTION = click.option(
     "--state-dir", type=click.Path(file_okay=False), help="Where jobs live."
 )
@@ -34,6 +35,13 @@ def _age(timestamp: str | None) -> str:
         if seconds >= size:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
+
+
+def _shown_state(state: str, running: bool) -> str:
+    """A job's state for people: a job left mid-way that no process runs is "stopped in X"."""
+    if running or state in fsm.ENDED_STATES or state in NO_CHECKPOINT_STATES:
+        return state
+    return f"stopped in {state}"
 
 
 def _open(job_id: str, state_dir: str | None) -> JobStore:
@@ -90,7 +98,8 @@ def jobs(state_dir: str | None, as_json: bool) -> None:
 
     table = Table("job", "workflow", "state", "ok", "failed", "total", "age")
     for s in summaries:
-        state = s.state if s.problem is None else f"{s.state} ({s.problem})"
+        state = _shown_state(s.state, s.running)
+        state = state if s.problem is None else f"{state} ({s.problem})"
         table.add_row(s.job_id, s.workflow_name, state, str(s.ok), str(s.failed),
                       "-" if s.total is None else str(s.total), _age(s.updated_at))
     Console(width=160).print(table) if summaries else click.echo("no jobs")
@@ -116,7 +125,8 @@ def status(job_id: str, state_dir: str | None, as_json: bool) -> None:
             in_flight[item_id] = event.at
         else:
             in_flight.pop(item_id, None)
-    if checkpoint is None or checkpoint.state in (fsm.COMPLETED, fsm.FAILED, fsm.PAUSED):
+    running = store.lock().live_holder() is not None
+    if not running:
         in_flight = {}
     payload = {
         "job_id": job_id,
@@ -129,12 +139,16 @@ def status(job_id: str, state_dir: str | None, as_json: bool) -> None:
         "items": dict(counts),
         "dead_lettered": len(store.dlq.load()),
         "in_flight": sorted(in_flight),
+        "running": running,
     }
     if as_json:
         click.echo(json.dumps(payload, ensure_ascii=False))
         return
     workflow_name = f" ({payload['workflow']})" if payload["workflow"] else ""
-    click.echo(f"job {job_id}{workflow_name}: {payload['state']}")
+    shown = _shown_state(str(payload["state"]), running)
+    if shown != payload["state"]:
+        shown += f"; resume with: mapreduce-fsm resume {job_id}"
+    click.echo(f"job {job_id}{workflow_name}: {shown}")
     for name in checkpoint.phase_order if checkpoint else []:
         progress = checkpoint.phases.get(name) if checkpoint else None
         line = f"  {name}: {progress.status if progress else 'pending'}"

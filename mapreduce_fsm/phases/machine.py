@@ -22,6 +22,7 @@ COMPLETED = "completed"
 FAILED = "failed"
 PAUSED = "paused"
 RESERVED_STATES = frozenset({PENDING, COMPLETED, FAILED, PAUSED})
+ENDED_STATES = frozenset({COMPLETED, FAILED, PAUSED})  # no process runs a job in these
 MAP_PHASE = "map"  # the phase that `retry_items` re-enters
 
 # Triggers. `continue_` has a trailing underscore because `continue` is a keyword.

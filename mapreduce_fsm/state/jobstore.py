@@ -174,6 +174,7 @@ class JobSummary:
     created_at: str | None
     updated_at: str | None
     problem: str | None
+    running: bool  # a live process holds the job's lock
 
 
 def list_jobs(state_dir: Path) -> list[JobSummary]:
@@ -213,6 +214,7 @@ def _summarize(store: JobStore) -> JobSummary:
         created_at=checkpoint.created_at if checkpoint else _mtime(store.path),
         updated_at=checkpoint.updated_at if checkpoint else None,
         problem=problem,
+        running=store.lock().live_holder() is not None,
     )
 
 

@@ -87,6 +87,17 @@ class JobLock:
             if self._read() == mine:
                 self.path.unlink()
 
+    def live_holder(self) -> LockHolder | None:
+        """Who runs the job now: the holder on file if its process lives, else None.
+
+        Read without taking the lock; a process on another host counts as alive.
+        """
+        try:
+            holder = self._read()
+        except FileNotFoundError:
+            return None
+        return holder if holder is not None and _is_alive(holder, self.path) else None
+
     def __enter__(self) -> JobLock:
         return self.acquire()
 

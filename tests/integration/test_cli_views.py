@@ -119,6 +119,7 @@ def test_status_of_a_running_job_shows_what_is_in_flight(
         status = json.loads(stdout)
         assert status["state"] == "map"
         assert status["in_flight"] == ["item-0", "item-1"]
+        assert status["running"] is True
         code, stdout, _ = cli("status", "live-1")
         assert code == 0
         assert "  map: running, 0/3 items done" in stdout
