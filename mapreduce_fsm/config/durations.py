@@ -29,6 +29,8 @@ def parse_duration(value: object) -> float:
         seconds = float(match.group("number")) * _UNIT_SECONDS[match.group("unit") or "s"]
     else:
         raise ValueError(f"expected {DURATION_EXAMPLES}, got {show_value(value)}")
-    if not math.isfinite(seconds) or seconds <= 0:
+    if not math.isfinite(seconds):
+        raise ValueError(f"expected a finite duration, got {show_value(value)}")
+    if seconds <= 0:
         raise ValueError(f"expected a duration greater than 0, got {show_value(value)}")
     return seconds

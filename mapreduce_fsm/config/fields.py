@@ -131,7 +131,8 @@ class FieldReader:
                 except ValueError:
                     return None
             if isinstance(candidate, int | float) and not isinstance(candidate, bool):
-                number = float(candidate) if abs(candidate) < 1e300 else math.inf
+                huge_int = isinstance(candidate, int) and abs(candidate) >= 10**300
+                number = math.inf if huge_int else float(candidate)
                 return number if math.isfinite(number) and accept(number) else None
             return None
 

@@ -43,6 +43,11 @@ BAD_CASES: list[tuple[str, str, list[str]]] = [
         ['wf.yml:3 setup.timeout: expected a duration greater than 0, got 0'],
     ),
     (
+        'infinite_duration',
+        'name: wf\nmap:\n  input: items.json\n  agent_template:\n    - shell: echo\n      timeout: .inf\n',
+        ['wf.yml:6 map.agent_template[0].timeout: expected a finite duration, got .inf'],
+    ),
+    (
         'list_for_mapping',
         'name: wf\nmap:\n  - input: items.json\n',
         ['wf.yml:3 map: expected a mapping, got a list'],

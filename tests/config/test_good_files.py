@@ -161,6 +161,8 @@ def test_policy_keys_at_top_level_and_nested_agree() -> None:
     ("{linear: {initial: 1m, increment: 5}}", Backoff(kind="linear", initial=60.0, increment=5)),
     ("{fixed: {delay: 500ms}}", Backoff(kind="fixed", initial=0.5)),
     ("{fibonacci: {initial: 1}}", Backoff(kind="fibonacci", initial=1.0)),
+    # Huge but finite is allowed: the delay is capped at max_delay and a day anyway.
+    ("{exponential: {multiplier: 1.0e+300}}", Backoff(multiplier=1e300)),
 ])
 def test_backoff_forms(form: str, expected: Backoff) -> None:
     workflow = load(f"retry_config:\n  backoff: {form}\n")
