@@ -109,9 +109,18 @@ class ConsoleInteraction(_ConsoleMessages):
         return True
 
     def prompt_yes_no(self, question: str, *, default: bool) -> bool:
+        """The answer; end of input (Ctrl-D) is "no", whatever the default, and says so."""
         hint = "[Y/n]" if default else "[y/N]"
         while True:
-            answer = self._ask(f"{question} {hint}").lower()
+            answer = self._ask(f"{question} {hint}")
+            if answer is None:
+                self._print("")
+                self.display_warning(
+                    "no answer (standard input is closed): taken as no. "
+                    "Run with --yes to answer yes without asking."
+                )
+                return False
+            answer = answer.lower()
             if not answer:
                 return default
             if answer in YES_WORDS:
@@ -123,19 +132,20 @@ class ConsoleInteraction(_ConsoleMessages):
     def prompt_text(self, question: str, *, default: str | None = None) -> str:
         suffix = f" [{default}]" if default is not None else ""
         answer = self._ask(f"{question}{suffix}")
-        if not answer and default is not None:
-            return default
-        return answer
-
-    def _ask(self, question: str) -> str:
-        self._print(question, end=" ")
-        line = self.input_stream.readline()
-        if not line:
+        if answer is None:
             raise UsageError(
                 f"no answer to the question {question!r}: standard input is closed. "
                 "Run with --yes to answer yes without asking."
             )
-        return line.strip()
+        if not answer and default is not None:
+            return default
+        return answer
+
+    def _ask(self, question: str) -> str | None:
+        """The answer line, stripped; None at the end of input."""
+        self._print(question, end=" ")
+        line = self.input_stream.readline()
+        return line.strip() if line else None
 
 
 class NonInteractive(_ConsoleMessages):

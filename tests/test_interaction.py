@@ -54,10 +54,17 @@ def test_console_asks_again_after_junk() -> None:
     assert "(not 'sure')" in text
 
 
-def test_console_closed_input_is_a_usage_error_pointing_at_yes() -> None:
+def test_console_closed_input_answers_no_and_points_at_yes() -> None:
+    interaction, output = console_with_input("")
+    assert interaction.prompt_yes_no("Go on?", default=True) is False
+    assert "no answer (standard input is closed): taken as no. Run with --yes" in (
+        output.getvalue())
+
+
+def test_console_closed_input_at_a_text_prompt_is_a_usage_error_pointing_at_yes() -> None:
     interaction, _ = console_with_input("")
     with pytest.raises(UsageError, match=r"standard input is closed.*--yes"):
-        interaction.prompt_yes_no("Go on?", default=True)
+        interaction.prompt_text("Name?", default="anon")
 
 
 def test_console_text_prompt_uses_the_default_for_an_empty_answer() -> None:

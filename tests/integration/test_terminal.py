@@ -1,0 +1,102 @@
+"""`run` and `resume` on a real terminal (a pseudo-terminal): the progress bar and the reduce
+question, answered "n", "y" or with Ctrl-D, as a person at the keyboard would."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import select
+import struct
+import subprocess
+import termios
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import cli_command, cli_env
+
+QUESTION = b"Reduce over the 2 successful results? [Y/n]"
+CTRL_D = b"\x04"  # end of input at the start of a line, in the terminal's line mode
+TERMINAL_SECS = 60
+
+ONE_OF_THREE_FAILS = """
+    name: asks
+    map:
+      input: "echo '[1, 2, 3]'"
+      agent_template:
+        - shell: "test ${item} -ne 2"
+    reduce:
+      - shell: "echo ${map.successful} > reduced.txt"
+    """
+
+
+def run_in_terminal(args: tuple[str, ...], tmp_path: Path, state_dir: Path,
+                    answer: bytes) -> tuple[int, str]:
+    """Run the command line with a pseudo-terminal as stdin, stdout and stderr; type
+    `answer` when the reduce question shows. Returns the exit code and all it printed."""
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    process = subprocess.Popen(
+        cli_command(args, state_dir), cwd=tmp_path,
+        env=cli_env({"TERM": "xterm-256color", "COLUMNS": "120"}),
+        stdin=terminal, stdout=terminal, stderr=terminal, start_new_session=True,
+    )
+    os.close(terminal)
+    output, answered = bytearray(), False
+    deadline = time.monotonic() + TERMINAL_SECS
+    try:
+        while time.monotonic() < deadline:
+            if select.select([controller], [], [], 0.1)[0]:
+                try:
+                    chunk = os.read(controller, 65536)
+                except OSError:  # EIO: the process closed its side of the terminal
+                    chunk = b""
+                if not chunk:
+                    break
+                output += chunk
+            if not answered and QUESTION in output:
+                os.write(controller, answer)
+                answered = True
+        else:
+            pytest.fail(f"no end after {TERMINAL_SECS}s; printed:\n{output.decode()}")
+        return process.wait(timeout=30), output.decode("utf-8", errors="replace")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(controller)
+
+
+@pytest.fixture
+def workflow(write_workflow: Callable[[str, str], Path]) -> Path:
+    return write_workflow("asks.yml", ONE_OF_THREE_FAILS)
+
+
+def test_no_pauses_the_job_and_a_resume_answered_yes_reduces(
+    workflow: Path, tmp_path: Path, state_dir: Path
+) -> None:
+    code, printed = run_in_terminal(("run", str(workflow), "--job-id", "t-1"), tmp_path,
+                                    state_dir, b"n\n")
+    assert code == 3, printed
+    assert "\x1b[" in printed and "items/s" in printed  # the rich progress bar was drawn
+    assert "job t-1 paused; resume with: mapreduce-fsm resume t-1" in printed
+    assert not (tmp_path / "reduced.txt").exists()
+
+    code, printed = run_in_terminal(("resume", "t-1"), tmp_path, state_dir, b"y\n")
+    assert code == 0, printed
+    assert QUESTION.decode() in printed
+    assert (tmp_path / "reduced.txt").read_text() == "2\n"
+
+
+def test_ctrl_d_at_the_question_pauses_the_job_and_points_at_yes(
+    workflow: Path, tmp_path: Path, state_dir: Path
+) -> None:
+    code, printed = run_in_terminal(("run", str(workflow), "--job-id", "t-2"), tmp_path,
+                                    state_dir, CTRL_D)
+    assert code == 3, printed
+    assert "taken as no. Run with --yes" in " ".join(printed.split())
+    assert "Traceback" not in printed
+    assert not (tmp_path / "reduced.txt").exists()
