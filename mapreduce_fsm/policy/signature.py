@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 MAX_MESSAGE_CHARS = 160
+_EXITED = re.compile(r"^exited with code -?\d+(?::\s*|$)")
 
 # Order matters: whole tokens (uuids, times, paths, quoted text) go before the hex and
 # number patterns that would otherwise chew them into pieces.
@@ -36,7 +37,17 @@ def error_signature(error: str | None, failed_step: str | None, exit_code: int |
     """
     step = f'step "{failed_step}"' if failed_step else "no step"
     code = "no exit code" if exit_code is None else f"exit {exit_code}"
-    return f"{step}: {code}: {_normalise(_first_line(error))}"
+    return f"{step}: {code}: {_normalise(_without_step_and_code(_first_line(error), failed_step))}"
+
+
+def _without_step_and_code(line: str, failed_step: str | None) -> str:
+    """The message without what the signature says already: "step 'x': exited with code 4: "."""
+    if failed_step:
+        for named in (f"step {failed_step!r}", f'step "{failed_step}"'):
+            if line.startswith(named):
+                line = line.removeprefix(named).removeprefix(":").lstrip()
+                break
+    return _EXITED.sub("", line, count=1) or "no error output"
 
 
 def _first_line(error: str | None) -> str:

@@ -6,6 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mapreduce_fsm.agents.agent import describe_failure
+from mapreduce_fsm.commands import StepResult
 from mapreduce_fsm.policy import error_signature
 
 
@@ -50,6 +52,25 @@ def test_different_steps_or_exit_codes_are_different_groups() -> None:
     assert base != error_signature("boom", "build", 2)
     assert base != error_signature("boom", "build", None)
     assert error_signature("boom", "build", None) == 'step "build": no exit code: boom'
+
+
+@pytest.mark.parametrize(
+    ("step", "expected"),
+    [
+        (StepResult(step="work", status="failed", exit_code=4, error="exited with code 4: boom"),
+         'step "work": exit 4: boom'),
+        (StepResult(step="work", status="failed", exit_code=2),
+         'step "work": exit 2: no error output'),
+        (StepResult(step="it's", status="timeout", error="timed out after 2.0s"),
+         'step "it\'s": no exit code: timed out after <n>s'),
+        (StepResult(step="work", status="timeout"), 'step "work": no exit code: timed out'),
+    ],
+)
+def test_an_item_error_does_not_repeat_the_step_and_exit_code(
+    step: StepResult, expected: str
+) -> None:
+    """An item's error (describe_failure) starts with its step and exit code; said once."""
+    assert error_signature(describe_failure(step), step.step, step.exit_code) == expected
 
 
 def test_missing_parts_are_named_not_blank() -> None:
