@@ -12,18 +12,19 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
+from mapreduce_fsm.records import FAILURE_STATUSES
+
 if TYPE_CHECKING:  # at run time these come from __getattr__ below, on first use
     from mapreduce_fsm.progress_bar import BAR_WIDTH as BAR_WIDTH
     from mapreduce_fsm.progress_bar import RichProgress as RichProgress
-
-FAILURE_STATUSES = frozenset({"failed", "timeout"})
 
 
 class ProgressReporter(Protocol):
     """What the map phase reports as items run."""
 
-    def start(self, total: int, *, already_done: int = 0) -> None:
-        """The map begins: `total` items, of which `already_done` finished in an earlier run."""
+    def start(self, total: int, *, already_done: int = 0, already_failed: int = 0) -> None:
+        """The map begins: `total` items, of which `already_done` finished in an earlier run
+        (`already_failed` of those failed or timed out)."""
         ...
 
     def item_started(self, item_id: str) -> None:
@@ -46,7 +47,7 @@ class ProgressReporter(Protocol):
 class NullProgress:
     """`-q`: reports nothing."""
 
-    def start(self, total: int, *, already_done: int = 0) -> None:
+    def start(self, total: int, *, already_done: int = 0, already_failed: int = 0) -> None:
         return None
 
     def item_started(self, item_id: str) -> None:
@@ -78,10 +79,10 @@ class MapCounts:
         self.running_ids: set[str] = set()
         self.started_at = clock()
 
-    def start(self, total: int, already_done: int) -> None:
+    def start(self, total: int, already_done: int, already_failed: int) -> None:
         self.total = total
         self.done = self.already_done = already_done
-        self.failed = 0
+        self.failed = already_failed
         self.running_ids.clear()
         self.started_at = self.clock()
 
@@ -146,8 +147,8 @@ class LineProgress:
         self.next_line_at = 0.0
         self.active = False
 
-    def start(self, total: int, *, already_done: int = 0) -> None:
-        self.counts.start(total, already_done)
+    def start(self, total: int, *, already_done: int = 0, already_failed: int = 0) -> None:
+        self.counts.start(total, already_done, already_failed)
         self.next_line_at = self.clock() + self.interval
         self.active = True
 

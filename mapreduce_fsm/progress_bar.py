@@ -44,8 +44,8 @@ class RichProgress:
         )
         self.task: TaskID | None = None
 
-    def start(self, total: int, *, already_done: int = 0) -> None:
-        self.counts.start(total, already_done)
+    def start(self, total: int, *, already_done: int = 0, already_failed: int = 0) -> None:
+        self.counts.start(total, already_done, already_failed)
         if self.task is None:
             self.task = self.progress.add_task("map", total=total, completed=already_done)
             self.progress.start()

@@ -8,6 +8,7 @@ from typing import Any, Literal
 import attrs
 
 ItemStatus = Literal["success", "failed", "timeout", "skipped"]
+FAILURE_STATUSES = frozenset({"failed", "timeout"})  # what counts as an item failure
 FINAL_STATUSES: frozenset[str] = frozenset({"success", "failed", "timeout", "skipped"})
 
 

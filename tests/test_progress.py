@@ -93,6 +93,17 @@ def test_resumed_map_counts_earlier_items_as_done_but_not_in_the_rate() -> None:
     assert lines(stream) == ["map: 700/1000 done (0 failed, 0 running), 10.0 items/s, ETA 30s"]
 
 
+def test_resumed_map_counts_earlier_failures_as_failed() -> None:
+    progress, clock, stream = line_progress(interval=10)
+    progress.start(5, already_done=3, already_failed=3)  # e.g. `dlq retry` of 2 of 5 items
+    for item_id in ("a", "b"):
+        progress.item_started(item_id)
+        progress.item_finished(item_id, "success")
+    clock.now += 1
+    progress.close()
+    assert lines(stream)[-1].startswith("map: finished 5/5 (3 failed) in 1s")
+
+
 def test_retries_of_an_item_count_it_as_running_once() -> None:
     progress, clock, stream = line_progress(interval=1)
     progress.start(2)

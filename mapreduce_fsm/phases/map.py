@@ -25,7 +25,7 @@ from mapreduce_fsm.phases import machine as fsm
 from mapreduce_fsm.phases.context import PhaseContext
 from mapreduce_fsm.phases.types import PhaseMetrics, PhaseResult
 from mapreduce_fsm.policy import CircuitBreaker, FailureBudget, error_signature
-from mapreduce_fsm.records import AttemptRecord, DlqEntry, ItemResult
+from mapreduce_fsm.records import FAILURE_STATUSES, AttemptRecord, DlqEntry, ItemResult
 from mapreduce_fsm.state import ItemAttempt
 from mapreduce_fsm.timeutil import utc_now
 from mapreduce_fsm.workitems import WorkItem, WorkItems, load_work_items
@@ -83,7 +83,10 @@ class MapPhase:
             retry=effective_retry(self.policy),
             breaker=self.breaker(context),
         )
-        context.progress_reporter.start(total, already_done=already)
+        pending_ids = {entry.item.id for entry in pending}
+        already_failed = sum(1 for item_id, result in finished.items()
+                             if item_id not in pending_ids and result.status in FAILURE_STATUSES)
+        context.progress_reporter.start(total, already_done=already, already_failed=already_failed)
         try:
             decision = await scheduler.run(pending)
         finally:

@@ -7,13 +7,12 @@ from collections.abc import Iterable
 import attrs
 
 from mapreduce_fsm.config.model import ErrorPolicy
-from mapreduce_fsm.records import ItemResult
+from mapreduce_fsm.records import FAILURE_STATUSES, ItemResult
 
 # failure_threshold is judged only once this many items have succeeded or failed, so one
 # early failure does not read as "100% failed".
 THRESHOLD_MIN_ITEMS = 10
 
-FAILURE_STATUSES = frozenset({"failed", "timeout"})
 
 
 @attrs.frozen(kw_only=True)

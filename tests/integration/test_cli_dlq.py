@@ -141,6 +141,7 @@ def test_retry_of_a_fixed_item_completes_and_reduces_again(tmp_path: Path) -> No
     assert "reduce will run again" in done.stderr
     assert "retried 1: 1 succeeded and left the dead-letter queue, 0 still dead-lettered" in (
         done.stderr)
+    assert "map: finished 3/3 (1 failed)" in done.stderr  # item-2, from the first run
     assert dead_lettered(tmp_path) == {"item-2": 1}
     results = [json.loads(line) for line in
                (tmp_path / "state/jobs/j/results.jsonl").read_text().splitlines()]
