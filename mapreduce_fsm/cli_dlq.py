@@ -4,23 +4,20 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import click
 
 from mapreduce_fsm import dlq as dead_letters
 from mapreduce_fsm.api import Services
 from mapreduce_fsm.cli_run import drive, make_services, report
-from mapreduce_fsm.errors import EXIT_PAUSED, UsageError
+from mapreduce_fsm.cli_views import STATE_DIR_OPTION, write_output_file
+from mapreduce_fsm.errors import EXIT_PAUSED
 from mapreduce_fsm.interaction import choose_interaction
 from mapreduce_fsm.phases.coordinator import WorkflowResult
 from mapreduce_fsm.records import DlqEntry
 from mapreduce_fsm.serialization import converter
 from mapreduce_fsm.state import JobStore
 
-STATE_DIR_OPTION = click.option(
-    "--state-dir", type=click.Path(file_okay=False), help="Where jobs live."
-)
 ITEM_OPTION = click.option(
     "--item", "item_ids", multiple=True, metavar="ID", help="Only this item (repeatable)."
 )
@@ -191,8 +188,5 @@ def export(job_id: str, state_dir: str | None, fmt: str, output: str | None) -> 
     if output is None:
         click.echo(text, nl=False)
         return
-    try:
-        Path(output).write_text(text, encoding="utf-8")
-    except OSError as error:
-        raise UsageError(f"cannot write {output}: {error.strerror or error}") from None
+    write_output_file(output, text)
     click.echo(f"wrote {output}", err=True)

@@ -216,9 +216,17 @@ def diagram(workflow: str | None, job_id: str | None, state_dir: str | None, fmt
     if fmt == "svg":
         text = render_svg(text)
     if output:
-        Path(output).write_text(text, encoding="utf-8")
+        write_output_file(output, text)
     else:
         click.echo(text, nl=False)
+
+
+def write_output_file(output: str, text: str) -> None:
+    """`-o FILE`: write `text` there; a path that cannot be written is a usage error."""
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"cannot write {output}: {error.strerror or error}") from None
 
 
 def render_svg(dot_text: str) -> str:

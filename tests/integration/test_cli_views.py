@@ -204,6 +204,9 @@ def test_diagram_as_dot_and_into_a_file(
     code, stdout, _ = cli("diagram", "--job", finished_job, "-o", "job.mmd")
     assert (code, stdout) == (0, "")
     assert "class completed s_active" in (tmp_path / "job.mmd").read_text()
+    code, _, stderr = cli("diagram", "--job", finished_job, "-o", "no/such/dir/job.mmd")
+    assert code == 2
+    assert stderr == "error: cannot write no/such/dir/job.mmd: No such file or directory\n"
 
 
 def test_diagram_svg_without_graphviz_says_how_to_install_it(
