@@ -21,3 +21,8 @@ def test_pace_is_ms_per_item_over_each_window(tmp_path: Path,
     lines.insert(2, {"type": "item.started", "at": "2026-11-24T10:00:05.000Z"})
     events.write_text("".join(json.dumps(line) + "\n" for line in lines))
     assert bench.pace(tmp_path) == pytest.approx((10.0, 20.0))
+
+
+def test_within_job_growth_compares_the_medians_of_the_last_and_first_three_windows() -> None:
+    # An outlier window at either end does not move the figure.
+    assert bench.within_job_growth((1.0, 1.0, 5.0, 2.0, 2.0, 9.0, 2.0)) == pytest.approx(2.0)
