@@ -24,6 +24,7 @@ from mapreduce_fsm.phases.types import (
 from mapreduce_fsm.progress import NullProgress, ProgressReporter
 from mapreduce_fsm.state import (
     Checkpoint,
+    EventCallback,
     JobStore,
     check_job_id,
     new_job_id,
@@ -60,6 +61,14 @@ class Services:
     handler: PhaseTransitionHandler = attrs.field(factory=DefaultTransitionHandler)
     progress: ProgressReporter = attrs.field(factory=NullProgress)
     options: RunOptions = attrs.field(factory=RunOptions)
+    # Called with every event of the job, from the first one on, as it is written.
+    event_subscribers: Sequence[EventCallback] = ()
+
+    def watch(self, store: JobStore) -> JobStore:
+        """Subscribe `event_subscribers` to the job's events; returns the store."""
+        for callback in self.event_subscribers:
+            store.events.subscribe(callback)
+        return store
 
 
 def _coordinator(
@@ -108,7 +117,7 @@ async def run_workflow(
     job_id = check_job_id(job_id) if job_id is not None else new_job_id(workflow.name)
     secrets = resolve_secrets(workflow, environ)  # before the job exists: nothing to clean up
     coordinator_phases = list(phases) if phases is not None else build_phases(workflow)
-    store = JobStore.create(root, job_id, text)
+    store = services.watch(JobStore.create(root, job_id, text))
     coordinator = _coordinator(store, services, secrets, coordinator_phases)
     with store.lock():
         return await coordinator.execute_workflow(
@@ -132,7 +141,9 @@ async def resume_job(
     """
     environ = os.environ if environ is None else environ
     services = services or Services()
-    store = JobStore.open(resolve_state_dir(state_dir, environ=environ), check_job_id(job_id))
+    store = services.watch(
+        JobStore.open(resolve_state_dir(state_dir, environ=environ), check_job_id(job_id))
+    )
     with store.lock() as lock:
         if lock.took_over_from is not None:
             note = (f"job {job_id} was left locked by process {lock.took_over_from}, which is "

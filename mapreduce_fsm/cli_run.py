@@ -8,10 +8,7 @@ import os
 import shlex
 import signal
 import sys
-import threading
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 
 import click
 
@@ -23,18 +20,20 @@ from mapreduce_fsm.phases.context import RunOptions
 from mapreduce_fsm.phases.coordinator import WorkflowResult
 from mapreduce_fsm.progress import choose_progress
 from mapreduce_fsm.records import Event
-from mapreduce_fsm.state import EventLog, JobStore, check_job_id, new_job_id, resolve_state_dir
+from mapreduce_fsm.state import JobStore, check_job_id, new_job_id, resolve_state_dir
 
 PHASE_EVENT_TYPES = frozenset(
     {"phase.started", "phase.completed", "phase.failed", "phase.skipped", "phase.paused"}
 )
 
 
-def make_services(*, yes: bool, quiet: bool, max_parallel: int | None, force: bool) -> Services:
+def make_services(*, yes: bool, quiet: bool, max_parallel: int | None, force: bool,
+                  verbose: bool = False) -> Services:
     return Services(
         interaction=choose_interaction(assume_yes=yes, quiet=quiet),
         progress=choose_progress(quiet=quiet, stream=sys.stderr),
         options=RunOptions(max_parallel=max_parallel, assume_yes=yes, force=force),
+        event_subscribers=(echo_phase_event,) if verbose else (),
     )
 
 
@@ -68,32 +67,10 @@ def describe_phase_event(event: Event) -> str:
     return f"{line}: {detail}" if detail else line
 
 
-@contextmanager
-def phase_echo(events_file: Path, job_id: str, *, enabled: bool) -> Iterator[None]:
-    """With `-v`: print each phase event of the job on stderr while the block runs.
-
-    A thread follows the job's event log (from its current end), so the engine needs no
-    hook for it; when the block ends the thread prints what is left and stops.
-    """
-    if not enabled:
-        yield
-        return
-    log = EventLog(events_file, job_id)
-    seen = max((event.seq for event in log.read()), default=0) if events_file.exists() else 0
-    finished = threading.Event()
-
-    def echo() -> None:
-        for event in log.follow(types=PHASE_EVENT_TYPES, poll_secs=0.1, stop=finished.is_set):
-            if event.seq > seen:
-                click.echo(describe_phase_event(event), err=True)
-
-    thread = threading.Thread(target=echo, name="phase-echo", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        finished.set()
-        thread.join(timeout=5)
+def echo_phase_event(event: Event) -> None:
+    """`-v`: print a phase event on stderr as the engine writes it."""
+    if event.type in PHASE_EVENT_TYPES:
+        click.echo(describe_phase_event(event), err=True)
 
 
 def report(result: WorkflowResult, *, as_json: bool, quiet: bool,
@@ -168,10 +145,10 @@ def run(workflow: str, job_id: str | None, state_dir: str | None, yes: bool,
         )
     if not quiet:
         click.echo(f"job {job_id}: running {loaded.name} (files in {job_dir})", err=True)
-    services = make_services(yes=yes, quiet=quiet, max_parallel=max_parallel, force=False)
-    with phase_echo(job_dir / "events.jsonl", job_id, enabled=verbose):
-        result = drive(lambda: run_workflow(workflow, job_id=job_id, state_dir=state_dir,
-                                            services=services))
+    services = make_services(yes=yes, quiet=quiet, max_parallel=max_parallel, force=False,
+                             verbose=verbose)
+    result = drive(lambda: run_workflow(workflow, job_id=job_id, state_dir=state_dir,
+                                        services=services))
     report(result, as_json=as_json, quiet=quiet, state_dir=state_dir)
     sys.exit(result.exit_code)
 
@@ -190,9 +167,8 @@ def resume(job_id: str, state_dir: str | None, yes: bool, force: bool,
     """Continue JOB_ID where it stopped."""
     if verbose and quiet:
         raise UsageError("-v/--verbose and -q/--quiet contradict each other; give one of them")
-    store = JobStore.open(resolve_state_dir(state_dir), check_job_id(job_id))
-    services = make_services(yes=yes, quiet=quiet, max_parallel=max_parallel, force=force)
-    with phase_echo(store.path / "events.jsonl", job_id, enabled=verbose):
-        result = drive(lambda: resume_job(job_id, state_dir=state_dir, services=services))
+    services = make_services(yes=yes, quiet=quiet, max_parallel=max_parallel, force=force,
+                             verbose=verbose)
+    result = drive(lambda: resume_job(job_id, state_dir=state_dir, services=services))
     report(result, as_json=as_json, quiet=quiet, state_dir=state_dir)
     sys.exit(result.exit_code)

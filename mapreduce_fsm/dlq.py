@@ -208,7 +208,7 @@ async def retry_dead_letters(
     """
     environ = os.environ if environ is None else environ
     services = services or Services()
-    store = open_job(job_id, state_dir=state_dir, environ=environ)
+    store = services.watch(open_job(job_id, state_dir=state_dir, environ=environ))
     with store.lock():
         chosen = find_entries(store, item_ids) if item_ids is not None else store.dlq.load()
         retried = tuple(entry.item_id for entry in chosen)

@@ -12,7 +12,7 @@ import attrs
 import pytest
 
 from mapreduce_fsm import dlq
-from mapreduce_fsm.api import Services, run_workflow
+from mapreduce_fsm.api import Services, resume_job, run_workflow
 from mapreduce_fsm.errors import JobLockedError, JobStateError, UsageError
 from mapreduce_fsm.interaction import ScriptedInteraction
 from mapreduce_fsm.records import AttemptRecord, DlqEntry
@@ -286,3 +286,21 @@ def test_a_retry_refused_because_the_input_changed_leaves_the_job_as_it_was(
     assert store.load_checkpoint() == checkpoint
     assert store.results.load().results == results  # the retried item's result is back
     assert [e.item_id for e in store.dlq.load()] == ["item-1", "item-2"]
+
+
+def test_retry_and_resume_tell_event_subscribers_from_their_first_event(tmp_path: Path) -> None:
+    start_job(tmp_path)
+    (tmp_path / "ok-b").touch()
+    seen: list[str] = []
+    services = Services(interaction=ScriptedInteraction([True, False]),  # retry? yes; reduce? no
+                        event_subscribers=[lambda event: seen.append(event.type)])
+    asyncio.run(dlq.retry_dead_letters("job-1", ["item-1"], state_dir=tmp_path / "state",
+                                       services=services, environ={}))
+    assert seen[0] == "job.retrying_items" and seen[-1] == "job.paused"
+    assert "item.left_dlq" in seen
+    seen.clear()
+    services = attrs.evolve(services, interaction=ScriptedInteraction([True]))
+    resumed = asyncio.run(resume_job("job-1", state_dir=tmp_path / "state", services=services,
+                                     environ={}))
+    assert resumed.state == "completed"
+    assert seen[0] == "job.resumed" and seen[-1] == "job.completed"

@@ -10,7 +10,7 @@ from mapreduce_fsm.state.checkpoint import (
     workflow_digest,
 )
 from mapreduce_fsm.state.dlq import DeadLetterStore
-from mapreduce_fsm.state.events import EventLog
+from mapreduce_fsm.state.events import EventCallback, EventLog
 from mapreduce_fsm.state.jobstore import (
     STATE_DIR_ENV,
     JobStore,
@@ -29,6 +29,7 @@ __all__ = [
     "AttemptJournal",
     "Checkpoint",
     "DeadLetterStore",
+    "EventCallback",
     "EventLog",
     "ItemAttempt",
     "JobLock",
