@@ -100,6 +100,8 @@ class Agent:
         captures: dict[str, Any] = {}
         for step_result in outcome.results:
             captures.update(step_result.captures)
+        if captures:  # the result is written to the journal: no secret in it
+            captures = self.step_context.masker.mask_value(captures)
         result = ItemResult(
             item_id=item.id,
             item_index=item.index,

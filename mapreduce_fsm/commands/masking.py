@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import attrs
 
@@ -35,3 +36,19 @@ class SecretMasker:
         if self._pattern is None:
             return text
         return self._pattern.sub(MASK, text)
+
+    def mask_value(self, value: Any) -> Any:
+        """`value` with every string in it masked, through dicts (keys too) and lists.
+
+        >>> SecretMasker(("hunter2",)).mask_value({"out": ["pw hunter2", 3]})
+        {'out': ['pw ***', 3]}
+        """
+        if self._pattern is None:
+            return value
+        if isinstance(value, str):
+            return self.mask(value)
+        if isinstance(value, dict):
+            return {self.mask_value(key): self.mask_value(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.mask_value(item) for item in value]
+        return value

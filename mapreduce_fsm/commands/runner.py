@@ -29,7 +29,8 @@ The rules, in the order a step goes through them:
    "on_success handler failed: ..." (and `on_failure` does not run for it).
 
 Every result leaving this module has secrets masked in `stdout`, `stderr` and `error`;
-captured values are kept raw so later steps can use them.
+captured values are kept raw so later steps can use them (the phases mask them when
+they write them to the job directory).
 """
 
 from __future__ import annotations

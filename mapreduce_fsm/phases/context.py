@@ -48,11 +48,25 @@ class CheckpointKeeper:
 
     store: JobStore
     checkpoint: Checkpoint
+    # Secrets are masked out of what is written (a capture may hold one); memory keeps them.
+    masker: SecretMasker = attrs.field(factory=lambda: SecretMasker(()))
 
     def update(self, **changes: Any) -> Checkpoint:
         self.checkpoint = attrs.evolve(self.checkpoint, updated_at=utc_now(), **changes)
-        self.store.save_checkpoint(self.checkpoint)
+        self.store.save_checkpoint(self._for_disk(self.checkpoint))
         return self.checkpoint
+
+    def _for_disk(self, checkpoint: Checkpoint) -> Checkpoint:
+        if self.masker.masks_nothing:
+            return checkpoint
+        mask = self.masker.mask_value
+        return attrs.evolve(
+            checkpoint,
+            variables=mask(checkpoint.variables),
+            phases={name: attrs.evolve(progress, data=mask(progress.data),
+                                       error=mask(progress.error))
+                    for name, progress in checkpoint.phases.items()},
+        )
 
     def phase(self, name: str) -> PhaseProgress:
         return self.checkpoint.phases.get(name, PhaseProgress())
@@ -83,6 +97,10 @@ class PhaseContext:
     @property
     def job_id(self) -> str:
         return self.store.job_id
+
+    @property
+    def masker(self) -> SecretMasker:
+        return self.keeper.masker
 
     @property
     def working_dir(self) -> Path:
@@ -128,7 +146,7 @@ class PhaseContext:
         return StepContext(
             cwd=self.working_dir,
             env={**self.process_env(), **(extra_env or {})},
-            masker=SecretMasker(tuple(self.secrets.values())),
+            masker=self.masker,
             deadline=None if timeout is None else time.monotonic() + timeout,
             kill_grace_secs=self.options.kill_grace_secs,
         )

@@ -16,6 +16,7 @@ from typing import Any
 
 import attrs
 
+from mapreduce_fsm.commands import SecretMasker
 from mapreduce_fsm.config.model import Workflow
 from mapreduce_fsm.errors import (
     EXIT_COMPLETED,
@@ -244,7 +245,8 @@ class PhaseCoordinator:
         context = PhaseContext(
             workflow=config,
             store=self.store,
-            keeper=CheckpointKeeper(store=self.store, checkpoint=checkpoint),
+            keeper=CheckpointKeeper(store=self.store, checkpoint=checkpoint,
+                                    masker=SecretMasker(tuple(self.secrets.values()))),
             interaction=self.interaction,
             secrets=self.secrets,
             options=self.options,

@@ -34,3 +34,10 @@ def test_no_secret_survives_masking(secret: str, other: str, before: str, after:
     masked = SecretMasker((secret, other)).mask(before + secret + after + other)
     assert secret not in masked
     assert not other or other not in masked
+
+
+def test_mask_value_masks_strings_anywhere_in_a_structure() -> None:
+    masker = SecretMasker(("hunter2",))
+    value = {"out": ["pw hunter2", 3, None, {"hunter2": ("a hunter2",)}], "n": 1.5}
+    assert masker.mask_value(value) == {"out": ["pw ***", 3, None, {"***": ["a ***"]}], "n": 1.5}
+    assert SecretMasker(()).mask_value(value) is value  # nothing to mask: no copy

@@ -222,6 +222,38 @@ def test_missing_secret_exits_2_naming_it(
     assert cli("run", str(workflow), env={**env, "MRF_TEST_TOKEN_UNSET": "s3cret"}).code == 0
 
 
+def test_a_secret_in_captured_output_is_used_but_never_written_to_the_job(
+    cli: Cli, write_workflow: WriteWorkflow, state_dir: Path, tmp_path: Path
+) -> None:
+    workflow = write_workflow("capture.yml", """
+        name: capture
+        secrets:
+          TOKEN: { env: MRF_TEST_TOKEN }
+        setup:
+          - shell: "echo token=$TOKEN"
+            capture_output: line
+          - shell: "test '${line}' = token=$TOKEN"   # this run has the real value
+        map:
+          input: "echo '[1, 2]'"
+          agent_template:
+            - shell: "echo ${TOKEN}-${item}"
+              capture_output: mine
+        reduce:
+          - shell: "printf '%s' ${map.results|sh} > results-seen.json"
+        """)
+    code, stdout, stderr = cli("run", str(workflow), "--job-id", "cap-1",
+                               env={"MRF_TEST_TOKEN": "s3cr3t-value"})
+    assert code == 0, stderr
+    assert "s3cr3t-value" not in stdout + stderr
+    job_dir = state_dir / "jobs" / "cap-1"
+    written = {path.name: path.read_text() for path in job_dir.iterdir() if path.is_file()}
+    assert {"checkpoint.json", "results.jsonl", "events.jsonl"} <= set(written)
+    assert [name for name, text in written.items() if "s3cr3t-value" in text] == []
+    assert json.loads(written["checkpoint.json"])["variables"]["line"] == "token=***"
+    seen = json.loads((tmp_path / "results-seen.json").read_text())
+    assert [result["captures"]["mine"] for result in seen] == ["***-1", "***-2"]
+
+
 def test_dry_run_shows_the_plan_and_runs_nothing(
     cli: Cli, write_workflow: WriteWorkflow, tmp_path: Path, state_dir: Path
 ) -> None:
