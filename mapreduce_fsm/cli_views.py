@@ -167,15 +167,20 @@ def status(job_id: str, state_dir: str | None, as_json: bool) -> None:
 @click.command()
 @click.argument("job_id")
 @STATE_DIR_OPTION
-@click.option("--follow", "-f", is_flag=True, help="Keep printing new events (Ctrl-C stops).")
+@click.option("--follow", "-f", is_flag=True,
+              help="Keep printing new events until the process running the job ends.")
 @click.option("--type", "types", multiple=True, help="Only events of this type (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the raw JSON lines.")
 def events(job_id: str, state_dir: str | None, follow: bool, types: tuple[str, ...],
            as_json: bool) -> None:
     """Print a job's event log."""
-    log = _open(job_id, state_dir).events
+    store = _open(job_id, state_dir)
     wanted = set(types) or None
-    stream = log.follow(types=wanted) if follow else log.read(types=wanted)
+    if follow:
+        lock = store.lock()
+        stream = store.events.follow(types=wanted, stop=lambda: lock.live_holder() is None)
+    else:
+        stream = store.events.read(types=wanted)
     try:
         for event in stream:
             if as_json:

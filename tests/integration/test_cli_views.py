@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -170,6 +171,47 @@ def test_events_all_filtered_and_as_json(cli: Cli, finished_job: str) -> None:
     seqs = [json.loads(line)["seq"] for line in cli("events", finished_job, "--json").stdout
             .splitlines()]
     assert seqs == list(range(1, len(seqs) + 1))
+
+
+def test_events_follow_prints_a_running_job_live_and_ends_with_the_run(
+    cli: Cli, write_workflow: WriteWorkflow, tmp_path: Path, state_dir: Path
+) -> None:
+    workflow = write_workflow("waits.yml", """
+        name: waits
+        map:
+          input: "echo '[1]'"
+          agent_template:
+            - shell: "touch started; while [ ! -f go ]; do sleep 0.05; done"
+        """)
+    run = subprocess.Popen(
+        cli_command(("run", str(workflow), "--job-id", "live-2"), state_dir),
+        cwd=tmp_path, env=cli_env(), stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    follow = None
+    try:
+        wait_for(lambda: (tmp_path / "started").exists(), what="the item to start")
+        follow = subprocess.Popen(
+            cli_command(("events", "live-2", "--follow"), state_dir),
+            cwd=tmp_path, env=cli_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+        )
+        time.sleep(1.0)
+        assert follow.poll() is None  # the run goes on, so does --follow
+        (tmp_path / "go").touch()
+        assert run.wait(timeout=60) == 0
+        stdout, stderr = follow.communicate(timeout=30)  # ends by itself after the run
+    finally:
+        (tmp_path / "go").touch()
+        for process in (run, follow):
+            if process is not None and process.poll() is None:
+                process.kill()
+    assert follow.returncode == 0, stderr
+    types = [line.split()[2] for line in stdout.splitlines()]
+    assert types[0] == "job.started" and types[-1] == "job.completed"
+    # A job no process runs: everything on file, then the end.
+    again = cli("events", "live-2", "--follow", "--type", "job.completed")
+    assert again.code == 0 and len(again.stdout.splitlines()) == 1
 
 
 def test_diagram_of_a_workflow_file_is_mermaid(cli: Cli, write_workflow: WriteWorkflow) -> None:
