@@ -1,0 +1,1 @@
+"""Tests of the agent (one item through the template) and the item scheduler."""

@@ -1,0 +1,1 @@
+"""Tests of the workflow model: loading, strictness, every message for a bad file."""

@@ -1,5 +1,5 @@
-# ruff: noqa: E501
 """Bad workflow files and the exact messages each must produce (as wf.yml, no claude on PATH)."""
+# ruff: noqa: E501
 
 BAD_CASES: list[tuple[str, str, list[str]]] = [
     (

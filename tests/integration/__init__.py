@@ -1,0 +1,1 @@
+"""Command-line tests: real workflows through `python -m mapreduce_fsm` in temporary directories."""

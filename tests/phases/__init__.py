@@ -1,0 +1,1 @@
+"""Tests of the phase engine: machine, coordinator, executors, custom phases, crash/resume."""

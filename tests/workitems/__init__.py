@@ -1,0 +1,1 @@
+"""Tests of work-item loading and selection: sources, JSONPath, filter, sort, ids."""
