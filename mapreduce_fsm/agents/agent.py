@@ -26,6 +26,7 @@ class AgentOutcome:
 
     result: ItemResult
     stderr_tail: str = ""
+    fail_workflow: bool = False  # the failed step's on_failure says: fail the whole job
 
 
 def describe_failure(step: StepResult) -> str:
@@ -117,4 +118,5 @@ class Agent:
             duration_secs=round(time.monotonic() - started, 6),
             captures=captures,
         )
-        return AgentOutcome(result=result, stderr_tail=stderr_tail)
+        fail_workflow = outcome.failed is not None and outcome.failed.fail_workflow
+        return AgentOutcome(result=result, stderr_tail=stderr_tail, fail_workflow=fail_workflow)

@@ -3,7 +3,8 @@
 At most `backend.capacity` items run at once. A failed attempt that may be retried
 waits in a timer heap, holding no slot. An open circuit breaker holds back new
 starts; a stop decision (policy `stop`, `max_failures`, `failure_threshold`,
-`continue_on_failure: false`) stops new starts and lets running items end.
+`continue_on_failure: false`, a step's `fail_workflow`, a circuit breaker that gives up)
+stops new starts and lets running items end.
 Cancelling `run` (Ctrl-C) cancels every running item, whose steps kill their
 process groups.
 """
@@ -144,6 +145,12 @@ class ItemScheduler:
         succeeded = outcome.result.status == "success"
         if self.breaker is not None:
             self.breaker.record_success() if succeeded else self.breaker.record_failure()
+            if self.breaker.gave_up is not None:
+                self._stop(StopDecision(reason=f"circuit breaker: {self.breaker.gave_up}"))
+        if outcome.fail_workflow:
+            self._stop(StopDecision(
+                reason=f"item {entry.item.id}: {outcome.result.error} "
+                "(on_failure has fail_workflow: true)"))
         if not succeeded and self._may_retry(entry.attempt):
             assert self.retry is not None
             delay = retry_delay(self.retry, entry.attempt, rng=self.rng)
@@ -157,7 +164,12 @@ class ItemScheduler:
             self.hooks.attempt_failed(entry.item, outcome, None)
         status = self.hooks.finished(entry.item, outcome)
         decision = self.budget.record(entry.item.id, status)
-        if decision is not None and self.stop_decision is None:
+        if decision is not None:
+            self._stop(decision)
+
+    def _stop(self, decision: StopDecision) -> None:
+        """Start no more items (the first decision sticks); running items end normally."""
+        if self.stop_decision is None:
             self.stop_decision = decision
             self.hooks.note(f"stopping the map: {decision.reason}")
 

@@ -254,9 +254,7 @@ class _ItemRecorder:
         result = outcome.result
         if result.status != "success" and self.policy.on_item_failure == "skip":
             result = attrs.evolve(result, status="skipped")
-        if result.status in ("failed", "timeout") and self.policy.on_item_failure in (
-            "dlq", "retry"
-        ):
+        if result.status in FAILURE_STATUSES and self.policy.on_item_failure != "skip":
             # The entry is durable before the result: a crash between the two leaves an
             # item without a result, which runs again, never a failure missing from the DLQ.
             self.dead_letter(item, result)

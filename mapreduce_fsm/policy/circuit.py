@@ -1,4 +1,4 @@
-"""The circuit breaker: after a run of failures, hold back new items for a while, then probe.
+"""The circuit breaker: hold back new items after a run of failures, probe, stop if that fails.
 
 Chosen semantics (`error_policy.circuit_breaker`):
 
@@ -9,8 +9,10 @@ Chosen semantics (`error_policy.circuit_breaker`):
 - half_open: items start only while fewer than `half_open_requests` items are running
   (items that started before the circuit opened and are still running count too, so the
   number of items hitting a struggling service never exceeds the limit). Each success
-  counts; `success_threshold` successes close the circuit. Any failure opens it again
-  and restarts the timer.
+  counts; `success_threshold` successes close the circuit. A failure means the service
+  is still down after the cool-down: the circuit opens again and `gave_up` says why, and
+  the map stops the way `max_failures` stops it (WORKFLOW_FORMAT.md section 4), rather
+  than feeding the failing service one item per `timeout` for as long as items last.
 
 Every acquired slot must end with exactly one `record_success`, `record_failure` or
 `release` (the last for an item that was cancelled and proved nothing).
@@ -52,6 +54,7 @@ class CircuitBreaker:
     consecutive_failures: int = attrs.field(default=0, init=False)
     probe_successes: int = attrs.field(default=0, init=False)  # while half-open
     opened_at: float = attrs.field(default=0.0, init=False)
+    gave_up: str | None = attrs.field(default=None, init=False)  # a probe failed: stop the map
 
     def try_acquire(self) -> bool:
         """May an item start now? On True the caller holds a slot until the item ends."""
@@ -90,8 +93,9 @@ class CircuitBreaker:
         self.release()
         self.consecutive_failures += 1
         if self.state == "half_open":
-            self._move("open", f"an item failed while half-open; waiting "
-                       f"{self.config.timeout:g}s again")
+            self.gave_up = (f"an item failed while half-open, after the {self.config.timeout:g}s "
+                            "cool-down: the failures go on")
+            self._move("open", self.gave_up)
         elif self.state == "closed" and (
             self.consecutive_failures >= self.config.failure_threshold
         ):

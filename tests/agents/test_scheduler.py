@@ -13,8 +13,13 @@ import pytest
 from mapreduce_fsm.agents.agent import Agent, AgentOutcome
 from mapreduce_fsm.agents.scheduler import ItemScheduler, PendingItem, SchedulerHooks
 from mapreduce_fsm.commands import StepContext
-from mapreduce_fsm.config.model import Backoff, ErrorPolicy, RetryConfig
-from mapreduce_fsm.policy import FailureBudget
+from mapreduce_fsm.config.model import (
+    Backoff,
+    CircuitBreakerConfig,
+    ErrorPolicy,
+    RetryConfig,
+)
+from mapreduce_fsm.policy import CircuitBreaker, FailureBudget
 from mapreduce_fsm.records import ItemResult, ItemStatus
 from mapreduce_fsm.workitems import WorkItem
 
@@ -26,6 +31,7 @@ class ScriptedBackend:
     script: Callable[[WorkItem, int], ItemStatus]
     capacity: int = 2
     attempts: Counter[str] = attrs.field(factory=Counter)
+    fail_workflow: frozenset[str] = frozenset()  # items whose failed step has fail_workflow
 
     async def run_item(self, agent: Agent, item: WorkItem, attempt: int) -> AgentOutcome:
         self.attempts[item.id] += 1
@@ -33,7 +39,8 @@ class ScriptedBackend:
         status = self.script(item, attempt)
         return AgentOutcome(result=ItemResult(
             item_id=item.id, item_index=item.index, item=item.value, status=status,
-            attempts=attempt))
+            attempts=attempt, error=None if status == "success" else "step 'work': boom"),
+            fail_workflow=status != "success" and item.id in self.fail_workflow)
 
 
 @attrs.define
@@ -63,8 +70,10 @@ def scheduler(backend: ScriptedBackend, recorder: Recorder,
     policy = policy or ErrorPolicy()
     agent = Agent(template=(), variables={}, step_context=StepContext(cwd=Path(".")),
                   item_total=0)
+    breaker = None if policy.circuit_breaker is None else CircuitBreaker(policy.circuit_breaker)
     return ItemScheduler(backend=backend, agent=agent, hooks=recorder.hooks(),
-                         budget=FailureBudget(policy), retry=policy.retry_config)
+                         budget=FailureBudget(policy), retry=policy.retry_config,
+                         breaker=breaker)
 
 
 def test_retries_that_become_due_together_all_run_to_their_final_attempt() -> None:
@@ -112,3 +121,38 @@ def test_a_bug_while_running_an_item_stops_new_starts_and_is_raised() -> None:
     with pytest.raises(RuntimeError, match="bug in a backend"):
         asyncio.run(scheduler(backend, recorder).run(items(50)))
     assert len(recorder.started) < 5, recorder.started
+
+
+def test_fail_workflow_stops_the_map_at_once_without_retrying_the_item() -> None:
+    backend = ScriptedBackend(script=lambda item, attempt: "failed" if item.id == "i1"
+                              else "success", capacity=1, fail_workflow=frozenset({"i1"}))
+    recorder = Recorder()
+    retry = RetryConfig(max_attempts=3, backoff=Backoff(kind="fixed", initial=0.01))
+    decision = asyncio.run(
+        scheduler(backend, recorder, ErrorPolicy(retry_config=retry)).run(items(5)))
+    assert decision is not None
+    assert decision.reason == "item i1: step 'work': boom (on_failure has fail_workflow: true)"
+    assert recorder.finished == {"i0": "success", "i1": "failed"}
+    assert backend.attempts["i1"] == 1
+
+
+def test_a_breaker_whose_probe_fails_stops_the_map() -> None:
+    backend = ScriptedBackend(script=lambda item, attempt: "failed", capacity=1)
+    recorder = Recorder()
+    policy = ErrorPolicy(circuit_breaker=CircuitBreakerConfig(failure_threshold=2,
+                                                              timeout=0.05))
+    decision = asyncio.run(scheduler(backend, recorder, policy).run(items(10)))
+    assert decision is not None and decision.reason.startswith(
+        "circuit breaker: an item failed while half-open, after the 0.05s cool-down")
+    assert list(recorder.finished) == ["i0", "i1", "i2"]  # two open it, the probe fails
+
+
+def test_a_breaker_whose_probe_succeeds_lets_the_map_finish() -> None:
+    backend = ScriptedBackend(script=lambda item, attempt: "failed" if item.index < 2
+                              else "success", capacity=1)
+    recorder = Recorder()
+    policy = ErrorPolicy(circuit_breaker=CircuitBreakerConfig(failure_threshold=2,
+                                                              timeout=0.05))
+    decision = asyncio.run(scheduler(backend, recorder, policy).run(items(6)))
+    assert decision is None
+    assert len(recorder.finished) == 6

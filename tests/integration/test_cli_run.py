@@ -254,6 +254,31 @@ def test_a_secret_in_captured_output_is_used_but_never_written_to_the_job(
     assert [result["captures"]["mine"] for result in seen] == ["***-1", "***-2"]
 
 
+def test_fail_workflow_in_a_map_step_fails_the_job(
+    cli: Cli, write_workflow: WriteWorkflow, tmp_path: Path, state_dir: Path
+) -> None:
+    workflow = write_workflow("rollback.yml", """
+        name: rollback
+        map:
+          input: "echo a; echo b; echo c"
+          max_parallel: 1
+          agent_template:
+            - shell: "echo ${item} >> ran.log; test ${item} != b"
+              on_failure:
+                shell: "echo rollback"
+                fail_workflow: true
+        reduce:
+          - shell: "touch reduced"
+        """)
+    code, _, stderr = cli("run", str(workflow), "--job-id", "fw-1")
+    assert code == 1, stderr
+    assert "(on_failure has fail_workflow: true)" in stderr
+    assert (tmp_path / "ran.log").read_text().split() == ["a", "b"]  # c never started
+    assert not (tmp_path / "reduced").exists()
+    listed = cli("dlq", "list", "fw-1", "--json", "--state-dir", str(state_dir))
+    assert [json.loads(line)["item_id"] for line in listed.stdout.splitlines()] == ["item-1"]
+
+
 def test_dry_run_shows_the_plan_and_runs_nothing(
     cli: Cli, write_workflow: WriteWorkflow, tmp_path: Path, state_dir: Path
 ) -> None:

@@ -180,6 +180,8 @@ def test_stop_fails_the_phase_and_starts_no_item_after_the_failure(tmp_path: Pat
     assert result.error == "on_item_failure is stop: item i2 failed"
     assert started(runner) == ["i0", "i1", "i2"]
     assert j.checkpoint().resume_phase == "map"
+    # The failed item is in the DLQ, so `dlq retry` can run it again once it is fixed.
+    assert [entry.item_id for entry in j.store().dlq.load()] == ["i2"]
 
 
 def test_retry_until_success_and_dead_letter_after_exhaustion(tmp_path: Path) -> None:

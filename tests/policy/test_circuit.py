@@ -86,16 +86,18 @@ def test_full_cycle_closed_open_half_open_closed() -> None:
     assert all(circuit.try_acquire() for _ in range(10))
 
 
-def test_a_failed_probe_reopens_it_and_restarts_the_timer() -> None:
+def test_a_failed_probe_reopens_it_and_gives_up() -> None:
     circuit, clock, recorder = breaker(failure_threshold=1, timeout=10)
     fail(circuit, 1)
+    assert circuit.gave_up is None  # the first opening is a cool-down, not the end
     clock.now = 10
     assert circuit.try_acquire()
     clock.now = 14
     circuit.record_failure()
     assert circuit.state == "open"
-    assert recorder.changes[-1] == ("half_open", "open",
-                                    "an item failed while half-open; waiting 10s again")
+    reason = "an item failed while half-open, after the 10s cool-down: the failures go on"
+    assert recorder.changes[-1] == ("half_open", "open", reason)
+    assert circuit.gave_up == reason
     assert circuit.seconds_until_retry() == 10
     clock.now = 23.9
     assert not circuit.try_acquire()
