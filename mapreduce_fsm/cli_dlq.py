@@ -132,7 +132,7 @@ def retry_items(job_id: str, item_ids: tuple[str, ...], state_dir: str | None, y
         f"dead-letter queue, {len(outcome.still_dead_lettered)} still dead-lettered",
         err=True,
     )
-    report(outcome.result, as_json=False, quiet=quiet)
+    report(outcome.result, as_json=False, quiet=quiet, state_dir=state_dir)
     sys.exit(outcome.exit_code)
 
 

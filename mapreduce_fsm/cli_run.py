@@ -89,7 +89,8 @@ def report(result: WorkflowResult, *, as_json: bool, quiet: bool,
     elif result.state == "paused":
         click.echo(f"job {result.job_id} paused; {resume_hint}", err=True)
     else:
-        click.echo(f"job {result.job_id} failed: {result.error}\n{resume_hint}", err=True)
+        where = f" in {result.failed_phase}" if result.failed_phase else ""
+        click.echo(f"job {result.job_id} failed{where}: {result.error}\n{resume_hint}", err=True)
 
 
 def summary_json(result: WorkflowResult) -> dict[str, object]:

@@ -147,7 +147,9 @@ def status(job_id: str, state_dir: str | None, as_json: bool) -> None:
     workflow_name = f" ({payload['workflow']})" if payload["workflow"] else ""
     shown = _shown_state(str(payload["state"]), running)
     if shown != payload["state"]:
-        shown += f"; resume with: mapreduce-fsm resume {job_id}"
+        from mapreduce_fsm.cli_run import resume_command
+
+        shown += f"; resume with: {resume_command(job_id, state_dir)}"
     click.echo(f"job {job_id}{workflow_name}: {shown}")
     for name in checkpoint.phase_order if checkpoint else []:
         progress = checkpoint.phases.get(name) if checkpoint else None

@@ -73,6 +73,13 @@ class WorkflowResult:
     nothing_to_do: bool = False
 
     @property
+    def failed_phase(self) -> str | None:
+        """The phase that failed in this run, if one did."""
+        failed = [name for name, result in self.phase_results.items()
+                  if result.outcome == "failed"]
+        return failed[-1] if failed else None
+
+    @property
     def exit_code(self) -> int:
         if self.interrupted:
             return EXIT_INTERRUPTED

@@ -164,7 +164,9 @@ def test_retry_exits_1_when_the_job_fails_again_and_0_once_fixed(tmp_path: Path)
     make_job(tmp_path, workflow)  # reduce fails: the job ends failed
     failed = cli(tmp_path, "dlq", "retry", "j", "--yes")
     assert failed.returncode == 1, failed.stderr
-    assert "job j failed" in failed.stderr
+    assert "job j failed in reduce: step 'test -e reduce-ok'" in failed.stderr
+    assert f"resume with: mapreduce-fsm resume j --state-dir {tmp_path / 'state'}" in (
+        failed.stderr)
     for name in ("ok-b", "ok-c", "reduce-ok"):
         (tmp_path / name).touch()
     fixed = cli(tmp_path, "dlq", "retry", "j", "--yes")

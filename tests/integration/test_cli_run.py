@@ -99,7 +99,7 @@ def test_failing_setup_exits_1_naming_the_step_and_how_to_resume(
     workflow = write_workflow("needs_marker.yml", NEEDS_MARKER)
     code, _, stderr = cli("run", str(workflow), "--job-id", "nm-1")
     assert code == 1
-    assert "job nm-1 failed: step 'check the marker'" in stderr
+    assert "job nm-1 failed in setup: step 'check the marker'" in stderr
     assert f"resume with: mapreduce-fsm resume nm-1 --state-dir {state_dir}" in stderr
     assert "Traceback" not in stderr
 

@@ -81,12 +81,13 @@ def check_resumed_job(tmp_path: Path, state_dir: Path, done_before: set[str]) ->
     assert checkpoint is not None and checkpoint.state == "completed"
 
 
-def check_status_says_stopped(cli: Cli) -> None:
+def check_status_says_stopped(cli: Cli, state_dir: Path) -> None:
     """No process runs the job: status and jobs say where it stopped, nothing is in flight."""
     status = json.loads(cli("status", JOB_ID, "--json").stdout)
     assert (status["state"], status["running"], status["in_flight"]) == ("map", False, [])
     first_line = cli("status", JOB_ID).stdout.splitlines()[0]
-    assert first_line.endswith(f": stopped in map; resume with: mapreduce-fsm resume {JOB_ID}")
+    assert first_line.endswith(
+        f": stopped in map; resume with: mapreduce-fsm resume {JOB_ID} --state-dir {state_dir}")
     assert "stopped in map" in cli("jobs").stdout
 
 
@@ -101,7 +102,7 @@ def test_sigkill_mid_map_then_resume_runs_only_the_unfinished_items(
     assert 10 <= len(done_before) < ITEMS
     lock = json.loads((state_dir / "jobs" / JOB_ID / "lock").read_text(encoding="utf-8"))
     assert lock["pid"] == process.pid  # left behind by the dead process
-    check_status_says_stopped(cli)
+    check_status_says_stopped(cli, state_dir)
 
     resumed = cli("resume", JOB_ID, "--yes")
 
@@ -126,7 +127,7 @@ def test_sigint_mid_map_exits_130_with_the_resume_command_and_resume_completes(
     assert checkpoint is not None and checkpoint.state == "map"
     done_before = set(JobStore(state_dir, JOB_ID).results.load().results)
     assert 10 <= len(done_before) < ITEMS
-    check_status_says_stopped(cli)
+    check_status_says_stopped(cli, state_dir)
 
     resumed = cli("resume", JOB_ID, "--yes")
 
