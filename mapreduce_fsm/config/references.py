@@ -33,6 +33,7 @@ class Scope:
 
     phase: str  # "setup", "map", "reduce" or MAP_INPUT
     in_handler: bool = False
+    before_any_step: bool = False  # no step of the phase has run: no shell.* or last.*
 
 
 @attrs.define
@@ -48,8 +49,7 @@ class ReferenceChecker:
     def check(self, workflow: Mapping[str, Any]) -> None:
         self.env_names = (*workflow.get("env", {}), *workflow.get("secrets", {}))
         self._claude_problem = _claude_problem(self.environ)
-        for step in (workflow.get("setup") or {}).get("commands", []):
-            self._step(step, Scope(phase="setup"))
+        self._steps((workflow.get("setup") or {}).get("commands", []), "setup")
         map_config = workflow.get("map") or {}
         if isinstance(map_config.get("input"), str):
             self._template(map_config["input"], ("map", "input"), Scope(phase=MAP_INPUT))
@@ -58,13 +58,16 @@ class ReferenceChecker:
             self._expression(json_path, ("map", "json_path"), compile_json_path)
         self._expression(map_config.get("filter"), ("map", "filter"), compile_expression)
         self._expression(map_config.get("sort_by"), ("map", "sort_by"), compile_sort)
-        for step in map_config.get("agent_template", []):
-            self._step(step, Scope(phase="map"))
+        self._steps(map_config.get("agent_template", []), "map")
         reduce = workflow.get("reduce") or {}
-        for step in reduce.get("commands", []):
-            self._step(step, Scope(phase="reduce"))
+        self._steps(reduce.get("commands", []), "reduce")
         if isinstance(reduce.get("when"), str):
-            self._when(reduce["when"], ("reduce", "when"), Scope(phase="reduce"))
+            self._when(reduce["when"], ("reduce", "when"),
+                       Scope(phase="reduce", before_any_step=True))
+
+    def _steps(self, steps: list[Mapping[str, Any]], phase: str) -> None:
+        for index, step in enumerate(steps):
+            self._step(step, Scope(phase=phase, before_any_step=index == 0))
 
     def _step(self, step: Mapping[str, Any], scope: Scope) -> None:
         origin = self.origins[id(step)]
@@ -82,10 +85,11 @@ class ReferenceChecker:
             self._template(value, (*origin.path, "env", name), scope)
         if isinstance(step.get("when"), str):
             self._when(step["when"], (*origin.path, "when"), scope)
+        after_it = Scope(phase=scope.phase)  # the step itself has run by then
         for handler in (step.get("on_failure") or {}).get("handlers", []):
-            self._step(handler, Scope(phase=scope.phase, in_handler=True))
+            self._step(handler, attrs.evolve(after_it, in_handler=True))
         if step.get("on_success") is not None:
-            self._step(step["on_success"], scope)
+            self._step(step["on_success"], after_it)
 
     def _template(self, text: str, path: Path, scope: Scope) -> None:
         for reference in find_references(text):
@@ -118,6 +122,9 @@ class ReferenceChecker:
             case "shell" | "last" if scope.phase == MAP_INPUT:
                 return f"{where} (it runs before any step: use env, secrets, workflow.name, " \
                        "job.id and setup captures)"
+            case "shell" | "last" if scope.before_any_step:
+                return (f"is not available before the first step of {scope.phase} has run "
+                        f"({root}.* is set by the step before)")
         return _field_problem(root, field, FIXED_VARIABLES[root])
 
     def _when(self, text: str, path: Path, scope: Scope) -> None:

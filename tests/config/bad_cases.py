@@ -228,6 +228,12 @@ BAD_CASES: list[tuple[str, str, list[str]]] = [
         ['wf.yml:7 reduce[0].shell: ${item.path} is not available in reduce (the item variables exist in map.agent_template only)'],
     ),
     (
+        'last_before_the_first_step',
+        'name: wf\nmap:\n  input: items.json\n  agent_template:\n    - shell: echo ${last.exit_code}\nreduce:\n  when: "${shell.output} == 1"\n  commands: [{shell: echo}]\n',
+        ['wf.yml:5 map.agent_template[0].shell: ${last.exit_code} is not available before the first step of map has run (last.* is set by the step before)',
+         'wf.yml:7 reduce.when: ${shell.output} is not available before the first step of reduce has run (shell.* is set by the step before)'],
+    ),
+    (
         'bad_filter',
         'name: wf\nmap:\n  input: items.json\n  filter: "size > "\n  agent_template:\n    - shell: echo\n',
         ["wf.yml:4 map.filter: expected a value after '>' at column 8"],

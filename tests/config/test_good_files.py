@@ -198,7 +198,8 @@ def test_references_that_are_allowed() -> None:
     workflow = load(
         "env: {OUT: out}\nsecrets: {KEY: {env: K}}\nsetup:\n  - shell: echo ${workflow.name} "
         "${job.id} ${env.OUT} ${env.KEY}\n    capture_output: n\nreduce:\n"
-        "  - shell: echo ${map.results[0].item.path} ${map.success_rate} ${n} ${shell.output}\n"
-        "    on_failure: echo ${error.message} ${last.exit_code}\n",
+        "  - shell: echo ${map.results[0].item.path} ${map.success_rate} ${n}\n"
+        "    on_failure: echo ${error.message} ${last.exit_code}\n"
+        "  - shell: echo ${shell.output} ${last.exit_code}\n",
         template="- shell: echo ${item.a.b[0]} ${item_index} ${f} ${map.total:-0} ${setup_thing}")
-    assert workflow.reduce is not None and len(workflow.reduce.commands) == 1
+    assert workflow.reduce is not None and len(workflow.reduce.commands) == 2
