@@ -79,7 +79,8 @@ class Agent:
             "ITEM_ID": item.id,
         }
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
-        return attrs.evolve(self.step_context, env=env, deadline=deadline)
+        return attrs.evolve(self.step_context, env=env, deadline=deadline,
+                            deadline_name="the item's time limit")
 
     async def run(self, item: WorkItem, attempt: int) -> AgentOutcome:
         started_at, started = utc_now(), time.monotonic()

@@ -26,6 +26,7 @@ class StepContext:
     env: Mapping[str, str] = attrs.field(factory=dict)  # on top of os.environ for every process
     masker: SecretMasker = attrs.field(factory=lambda: SecretMasker(()))
     deadline: float | None = None  # time.monotonic() deadline shared by all steps
+    deadline_name: str = "the time limit"  # what a timeout by the deadline says it hit
     kill_grace_secs: float = 2.0  # SIGTERM -> SIGKILL grace
     claude_command: tuple[str, ...] | None = None  # None: $MAPREDUCE_FSM_CLAUDE, else "claude"
     # os.environ as it was when the phase made this context (evolve() keeps it), as bytes:

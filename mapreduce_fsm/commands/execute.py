@@ -88,7 +88,7 @@ async def _run_program(
         argv = (*context.resolved_claude_command(), "--print", prompt)
     timeout = _timeout_for(step, context)
     if timeout is not None and timeout <= 0:
-        return _timeout_result(step, ProcessOutcome(), context.deadline, 0.0), ""
+        return _timeout_result(step, ProcessOutcome(), context, 0.0), ""
     outcome = await run_process(
         argv,
         cwd=base_dir,
@@ -103,7 +103,7 @@ async def _run_program(
             start_error = _CLAUDE_MISSING.format(program=argv[0])
         return StepResult(step=step.label, status="failed", error=start_error), ""
     if outcome.timed_out:
-        return _timeout_result(step, outcome, context.deadline, timeout or 0.0), outcome.raw_stdout
+        return _timeout_result(step, outcome, context, timeout or 0.0), outcome.raw_stdout
     exit_code = _shell_exit_code(outcome.exit_code)
     error: str | None = None
     if exit_code != 0:
@@ -130,12 +130,12 @@ def _shell_exit_code(returncode: int | None) -> int | None:
 
 
 def _timeout_result(
-    step: Step, outcome: ProcessOutcome, deadline: float | None, timeout: float
+    step: Step, outcome: ProcessOutcome, context: StepContext, timeout: float
 ) -> StepResult:
     by_deadline = step.timeout is None or timeout < step.timeout
-    reason = " (the item's time limit)" if deadline is not None and by_deadline else ""
+    reason = f" ({context.deadline_name})" if context.deadline is not None and by_deadline else ""
     if timeout <= 0:
-        error = "timed out: the item's time limit ran out before the step started"
+        error = f"timed out: {context.deadline_name} ran out before the step started"
     else:
         error = f"timed out after {format_secs(timeout)}{reason}"
     return StepResult(

@@ -141,13 +141,15 @@ class PhaseContext:
         return {**self.workflow.env, **self.secrets, "JOB_ID": self.job_id}
 
     def step_context(
-        self, *, timeout: float | None = None, extra_env: Mapping[str, str] | None = None
+        self, *, timeout: float | None = None, extra_env: Mapping[str, str] | None = None,
+        deadline_name: str = "the phase's time limit",
     ) -> StepContext:
         return StepContext(
             cwd=self.working_dir,
             env={**self.process_env(), **(extra_env or {})},
             masker=self.masker,
             deadline=None if timeout is None else time.monotonic() + timeout,
+            deadline_name=deadline_name,
             kill_grace_secs=self.options.kill_grace_secs,
         )
 

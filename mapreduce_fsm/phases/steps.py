@@ -61,7 +61,8 @@ async def run_phase_steps(
     return await runner(
         steps,
         {**variables, **saved},
-        context.step_context(timeout=timeout, extra_env=extra_env),
+        context.step_context(timeout=timeout, extra_env=extra_env,
+                             deadline_name=f"{phase}'s time limit"),
         start_index=progress.next_step,
         on_step_done=step_done,
     )

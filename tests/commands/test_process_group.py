@@ -72,7 +72,8 @@ def test_timeout_kills_every_grandchild_and_returns_promptly(tmp_path: Path) -> 
 
 
 def test_deadline_limits_a_step_without_its_own_timeout(tmp_path: Path) -> None:
-    context = StepContext(cwd=tmp_path, deadline=time.monotonic() + 0.5, kill_grace_secs=0.2)
+    context = StepContext(cwd=tmp_path, deadline=time.monotonic() + 0.5, kill_grace_secs=0.2,
+                          deadline_name="the item's time limit")
     started = time.monotonic()
     result = run(Step(shell="sleep 30", timeout=60), context)
     assert result.status == "timeout"

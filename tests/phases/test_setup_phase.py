@@ -177,6 +177,7 @@ def test_the_whole_phase_timeout_reaches_the_step_deadline(
     setup_context = runner.contexts[0]
     assert setup_context.deadline is not None
     assert before + seconds <= setup_context.deadline <= after + seconds
+    assert setup_context.deadline_name == "setup's time limit"  # what a timeout will say
     assert setup_context.env["GREETING"] == "hello"
     assert setup_context.env["JOB_ID"] == "job-1"
     assert setup_context.cwd == tmp_path.resolve()
