@@ -59,7 +59,9 @@ class _ConsoleMessages:
         if self._console is None:
             from rich.console import Console
 
-            self._console = Console(stderr=True, highlight=False)
+            # soft_wrap: long lines are left whole (a log keeps them greppable; a terminal
+            # wraps them itself) instead of being cut at rich's width, 80 without a terminal.
+            self._console = Console(stderr=True, highlight=False, soft_wrap=True)
         return self._console
 
     def _print(self, message: str, style: str = "", *, end: str = "\n") -> None:

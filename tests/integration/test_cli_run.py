@@ -279,6 +279,24 @@ def test_fail_workflow_in_a_map_step_fails_the_job(
     assert [json.loads(line)["item_id"] for line in listed.stdout.splitlines()] == ["item-1"]
 
 
+def test_long_step_output_and_warnings_are_not_wrapped_in_a_log(
+    cli: Cli, write_workflow: WriteWorkflow
+) -> None:
+    long_word = "x" * 200
+    workflow = write_workflow("long.yml", f"""
+        name: long
+        map:
+          input: "echo '[]'"
+          agent_template:
+            - shell: "true"
+        reduce:
+          - shell: "echo {long_word} and more words after it"
+        """)
+    code, _, stderr = cli("run", str(workflow))
+    assert code == 0, stderr
+    assert f"{long_word} and more words after it\n" in stderr
+
+
 def test_dry_run_shows_the_plan_and_runs_nothing(
     cli: Cli, write_workflow: WriteWorkflow, tmp_path: Path, state_dir: Path
 ) -> None:
