@@ -11,7 +11,7 @@ from mapreduce_fsm import dlq as dead_letters
 from mapreduce_fsm.api import Services
 from mapreduce_fsm.cli_run import drive, make_services, report
 from mapreduce_fsm.cli_views import STATE_DIR_OPTION, write_output_file
-from mapreduce_fsm.errors import EXIT_PAUSED
+from mapreduce_fsm.errors import EXIT_PAUSED, UsageError
 from mapreduce_fsm.interaction import choose_interaction
 from mapreduce_fsm.phases.coordinator import WorkflowResult
 from mapreduce_fsm.records import DlqEntry
@@ -167,6 +167,11 @@ def purge(job_id: str, item_ids: tuple[str, ...], state_dir: str | None, yes: bo
             click.echo(f"job {job_id} has no dead-lettered items: nothing to purge")
             return
         interaction = choose_interaction(assume_yes=yes, quiet=False)
+        if not yes and not interaction.interactive:  # never delete everything unasked
+            raise UsageError(
+                f"removing all {count} dead-letter entries of job {job_id} needs --yes when "
+                "there is no terminal to ask on; or name the entries with --item"
+            )
         question = f"Remove all {count} dead-letter entries of job {job_id}?"
         if not interaction.prompt_yes_no(question, default=False):
             click.echo("nothing purged", err=True)

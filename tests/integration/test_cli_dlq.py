@@ -128,6 +128,10 @@ def test_purge_removes_given_items_then_all(tmp_path: Path) -> None:
     assert (one.returncode, one.stdout.strip()) == (0, "purged 1 dead-letter entry from job j")
     unknown = cli(tmp_path, "dlq", "purge", "j", "--item", "item-2")
     assert unknown.returncode == 2 and "no dead-letter entry for 'item-2'" in unknown.stderr
+    unasked = cli(tmp_path, "dlq", "purge", "j")  # no terminal to ask on, no --yes
+    assert unasked.returncode == 2 and "needs --yes when there is no terminal" in (
+        unasked.stderr)
+    assert dead_lettered(tmp_path) == {"item-1": 1}
     rest = cli(tmp_path, "dlq", "purge", "j", "--yes")
     assert (rest.returncode, rest.stdout.strip()) == (0, "purged 1 dead-letter entry from job j")
     assert dead_lettered(tmp_path) == {}

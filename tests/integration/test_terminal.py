@@ -1,5 +1,5 @@
-"""`run` and `resume` on a real terminal (a pseudo-terminal): the progress bar and the reduce
-question, answered "n", "y" or with Ctrl-D, as a person at the keyboard would."""
+"""The command line on a real terminal (a pseudo-terminal): the progress bar, the reduce
+question and the purge question, answered "n", "y" or with Ctrl-D, as a person would."""
 
 from __future__ import annotations
 
@@ -33,10 +33,10 @@ ONE_OF_THREE_FAILS = """
     """
 
 
-def run_in_terminal(args: tuple[str, ...], tmp_path: Path, state_dir: Path,
-                    answer: bytes) -> tuple[int, str]:
+def run_in_terminal(args: tuple[str, ...], tmp_path: Path, state_dir: Path | None,
+                    answer: bytes, question: bytes = QUESTION) -> tuple[int, str]:
     """Run the command line with a pseudo-terminal as stdin, stdout and stderr; type
-    `answer` when the reduce question shows. Returns the exit code and all it printed."""
+    `answer` when `question` shows. Returns the exit code and all it printed."""
     controller, terminal = pty.openpty()
     fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
     process = subprocess.Popen(
@@ -57,7 +57,7 @@ def run_in_terminal(args: tuple[str, ...], tmp_path: Path, state_dir: Path,
                 if not chunk:
                     break
                 output += chunk
-            if not answered and QUESTION in output:
+            if not answered and question in output:
                 os.write(controller, answer)
                 answered = True
         else:
@@ -100,3 +100,17 @@ def test_ctrl_d_at_the_question_pauses_the_job_and_points_at_yes(
     assert "taken as no. Run with --yes" in " ".join(printed.split())
     assert "Traceback" not in printed
     assert not (tmp_path / "reduced.txt").exists()
+
+
+def test_declining_to_purge_the_whole_dlq_exits_3_and_keeps_it(
+    workflow: Path, tmp_path: Path, state_dir: Path
+) -> None:
+    code, _ = run_in_terminal(("run", str(workflow), "--job-id", "t-3"), tmp_path, state_dir,
+                              b"y\n")
+    assert code == 0
+    purge = ("dlq", "purge", "t-3", "--state-dir", str(state_dir))
+    question = b"Remove all 1 dead-letter entries of job t-3?"
+    code, printed = run_in_terminal(purge, tmp_path, None, b"n\n", question)
+    assert code == 3, printed
+    assert "nothing purged" in printed
+    assert (state_dir / "jobs" / "t-3" / "dlq.jsonl").read_text().strip()
