@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -42,8 +44,15 @@ def _register_commands() -> None:
 _register_commands()
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM ends a command the way Ctrl-C does: exit 130
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of `mapreduce-fsm`: turns every failure into a message and an exit code."""
+    with contextlib.suppress(ValueError):  # only the main thread may set handlers
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="mapreduce-fsm",
                  standalone_mode=False)

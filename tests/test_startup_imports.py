@@ -1,10 +1,12 @@
-"""Start-up cost: importing the CLI leaves out the slow modules a plain run does not need."""
+"""Start-up: importing the CLI leaves out slow modules; a signal while it imports exits 130."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+
+import pytest
 
 # Each is imported only where it is used: a progress bar, a table, a json_path, a phase
 # type that is not built in, or the first message printed.
@@ -22,3 +24,29 @@ def test_importing_the_cli_does_not_import_the_lazy_modules() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120, check=True)
     assert json.loads(done.stdout) == []
+
+
+STOP_WHILE_IMPORTING_THE_CLI = """
+import importlib.abc, os, signal, sys, time
+
+class SignalDuringImport(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "mapreduce_fsm.cli":
+            os.kill(os.getpid(), signal.{signal})
+            time.sleep(5)  # the handler ends the process before this does
+        return None
+
+sys.meta_path.insert(0, SignalDuringImport())
+sys.argv = ["mapreduce-fsm", "jobs"]
+from mapreduce_fsm.__main__ import main
+main()
+"""
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_a_signal_while_the_cli_is_still_importing_exits_130_quietly(signal_name: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", STOP_WHILE_IMPORTING_THE_CLI.replace("{signal}", signal_name)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert (done.returncode, done.stderr) == (130, "interrupted\n")
