@@ -301,6 +301,10 @@ async def run_process(
     started = time.monotonic()
     try:
         child = _Child(argv, cwd, env, max_output_bytes, asyncio.get_running_loop())
+    except ValueError:  # "embedded null byte": no program can be given a NUL in a string
+        return ProcessOutcome(start_error=(
+            f"cannot start {argv[0]!r}: its command line, environment or working directory "
+            "holds a NUL byte (\\0), which a program cannot receive"))
     except OSError as error:
         if not cwd.is_dir():
             return ProcessOutcome(start_error=f"working directory {str(cwd)!r} does not exist")

@@ -74,6 +74,8 @@ def write_step_file(
 ) -> Path:
     """Write the file (relative paths under `base_dir`) and return where it went."""
     path = base_dir / interpolate(spec.path, variables, where=where)
+    if "\0" in str(path):
+        raise WriteFileError(f"the path {str(path)!r} holds a NUL byte, which no file name can")
     text = render_content(spec, variables, where)
     mode = _parse_mode(spec.mode) if spec.mode is not None else None
     if spec.create_dirs:

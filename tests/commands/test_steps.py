@@ -333,3 +333,23 @@ def test_run_steps_turns_interpolation_errors_into_a_failed_step(tmp_path: Path)
 def test_runner_works_with_the_current_interpreter_path(tmp_path: Path) -> None:
     result = run(Step(shell=f"'{sys.executable}' -c 'print(6 * 7)'"), cwd=tmp_path)
     assert result.stdout == "42\n"
+
+
+@pytest.mark.parametrize("step", [
+    Step(shell="echo ${x|sh}"),                             # in the command line
+    Step(shell="echo $X", env={"X": "${x}"}),               # in the environment
+    Step(shell="pwd", working_dir="${x}"),                  # in the working directory
+])
+def test_a_nul_byte_for_a_program_fails_the_step_with_a_message(
+    tmp_path: Path, step: Step
+) -> None:
+    result = run(step, {"x": "a\0b"}, cwd=tmp_path)
+    assert result.status == "failed"
+    assert "holds a NUL byte" in (result.error or "")
+
+
+def test_a_nul_byte_in_a_write_file_path_fails_the_step(tmp_path: Path) -> None:
+    step = Step(write_file=WriteFileSpec(path="out-${x}.txt", content="c"))
+    result = run(step, {"x": "a\0b"}, cwd=tmp_path)
+    assert result.status == "failed"
+    assert "holds a NUL byte" in (result.error or "")
