@@ -38,6 +38,8 @@ class FieldReader:
     issues: list[ConfigIssue] = attrs.field(factory=list)
 
     def report(self, path: Path, message: str, *, at_key: bool = False) -> None:
+        if path in self.document.unreadable:
+            return  # its YAML error says what is wrong already
         self.issues.append(self.document.issue(path, message, at_key=at_key))
 
     def expected(self, path: Path, what: str, value: object) -> None:

@@ -29,6 +29,7 @@ class YamlDocument:
     value_marks: dict[Path, Mark] = attrs.field(factory=dict)
     key_marks: dict[Path, Mark] = attrs.field(factory=dict)
     scalar_texts: dict[Path, str] = attrs.field(factory=dict)
+    unreadable: set[Path] = attrs.field(factory=set)  # values YAML could not construct
 
     def line(self, path: Path) -> int | None:
         """The line of the value at `path`, else of its nearest ancestor that has one."""
@@ -46,6 +47,9 @@ class YamlDocument:
     def issue(self, path: Path, message: str, *, at_key: bool = False) -> ConfigIssue:
         line = self.key_line(path) if at_key else self.line(path)
         return ConfigIssue(file=self.filename, line=line, path=format_path(path), message=message)
+
+
+_UNREADABLE = object()  # a scalar YAML could not construct; its issue is reported
 
 
 def _mark(node: yaml.Node | yaml.Mark) -> Mark:
@@ -67,7 +71,11 @@ class _Builder:
         self.document.value_marks[path] = _mark(node)
         if isinstance(node, yaml.ScalarNode):
             self.document.scalar_texts[path] = node.value
-            return self.construct(node)
+            value = self._scalar(node, path)
+            if value is _UNREADABLE:
+                self.document.unreadable.add(path)
+                return None
+            return value
         if id(node) in self.active:
             self.issues.append(self.document.issue(path, "an alias refers to itself; "
                                                    "recursive YAML is not allowed"))
@@ -81,12 +89,26 @@ class _Builder:
         finally:
             self.active.discard(id(node))
 
+    def _scalar(self, node: yaml.ScalarNode, path: Path) -> Any:
+        """The scalar's value; one that cannot be constructed is reported here, once."""
+        try:
+            return self.construct(node)
+        except (ValueError, TypeError, OverflowError) as error:  # "2024-13-45", "!!int abc"
+            tag = node.tag.rsplit(":", 1)[-1]
+            self.issues.append(ConfigIssue(
+                file=self.document.filename, line=_mark(node).line, path=format_path(path),
+                message=f"{show_value(node.value)} is not a valid {tag}: {error}"))
+            return _UNREADABLE
+
     def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[Any, Any]:
         self.flatten(node)
         data: dict[Any, Any] = {}
         first_lines: dict[Any, int] = {}
         for key_node, value_node in node.value:
-            key = self.construct(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+            key = (self._scalar(key_node, path) if isinstance(key_node, yaml.ScalarNode)
+                   else None)
+            if key is _UNREADABLE:
+                continue
             if not isinstance(key, str):
                 shown = "a list or mapping" if key is None else show_value(key)
                 self.issues.append(ConfigIssue(
@@ -127,5 +149,9 @@ def read_yaml(text: str, filename: str) -> tuple[YamlDocument, list[ConfigIssue]
     except yaml.YAMLError as error:
         return document, [ConfigIssue(file=filename, line=None, path="",
                                       message=f"invalid YAML: {error}")]
+    except RecursionError:
+        return document, [ConfigIssue(file=filename, line=None, path="",
+                                      message="the YAML is nested too deeply to read (a "
+                                      "workflow needs a few levels, not hundreds)")]
     finally:
         loader.dispose()

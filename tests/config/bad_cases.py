@@ -234,6 +234,21 @@ BAD_CASES: list[tuple[str, str, list[str]]] = [
          'wf.yml:7 reduce.when: ${shell.output} is not available before the first step of reduce has run (shell.* is set by the step before)'],
     ),
     (
+        'impossible_timestamp',
+        'name: 2024-13-45\nmap:\n  input: items.json\n  agent_template:\n    - shell: echo\n',
+        ['wf.yml:1 name: "2024-13-45" is not a valid timestamp: month must be in 1..12'],
+    ),
+    (
+        'bad_int_tag_on_a_key',
+        'name: wf\n!!int x: 1\nmap:\n  input: items.json\n  agent_template:\n    - shell: echo\n',
+        ['wf.yml:2: "x" is not a valid int: invalid literal for int() with base 10: \'x\''],
+    ),
+    (
+        'nested_too_deeply',
+        'name: wf\nmap: ' + '[' * 600 + ']' * 600 + '\n',
+        ['wf.yml: the YAML is nested too deeply to read (a workflow needs a few levels, not hundreds)'],
+    ),
+    (
         'bad_filter',
         'name: wf\nmap:\n  input: items.json\n  filter: "size > "\n  agent_template:\n    - shell: echo\n',
         ["wf.yml:4 map.filter: expected a value after '>' at column 8"],
