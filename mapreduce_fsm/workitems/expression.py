@@ -80,7 +80,10 @@ def compile_expression(text: str) -> Expression:
     cursor = TokenCursor.over(text)
     if cursor.peek().kind is TokenKind.END:
         raise cursor.error("the expression is empty")
-    evaluator = _Parser(cursor).expression()
+    try:
+        evaluator = _Parser(cursor).expression()
+    except RecursionError:  # hundreds of nested parentheses, `!` or literals
+        raise cursor.error("the expression is nested too deeply") from None
     token = cursor.peek()
     if _comparison_operator(cursor) is not None:
         raise cursor.error(
@@ -108,20 +111,20 @@ class _Parser:
     cursor: TokenCursor
 
     def expression(self) -> Evaluator:
-        left = self._and()
+        terms = [self._and()]
         while (token := self.cursor.peek()).is_symbol("||") or token.is_word("or"):
             self.cursor.advance()
             self._expect_value_after(token)
-            left = _either(left, self._and())
-        return left
+            terms.append(self._and())
+        return terms[0] if len(terms) == 1 else _any_of(terms)
 
     def _and(self) -> Evaluator:
-        left = self._comparison()
+        terms = [self._comparison()]
         while (token := self.cursor.peek()).is_symbol("&&") or token.is_word("and"):
             self.cursor.advance()
             self._expect_value_after(token)
-            left = _both(left, self._comparison())
-        return left
+            terms.append(self._comparison())
+        return terms[0] if len(terms) == 1 else _all_of(terms)
 
     def _comparison(self) -> Evaluator:
         left = self._unary()
@@ -288,12 +291,13 @@ def _path(path: tuple[str | int, ...]) -> Evaluator:
     return lambda root, strip: resolve(root, relative if strip else path)
 
 
-def _either(left: Evaluator, right: Evaluator) -> Evaluator:
-    return lambda root, strip: bool(left(root, strip)) or bool(right(root, strip))
+def _any_of(terms: list[Evaluator]) -> Evaluator:
+    """`a || b || c`, flat: a long chain must not nest one call per term."""
+    return lambda root, strip: any(term(root, strip) for term in terms)
 
 
-def _both(left: Evaluator, right: Evaluator) -> Evaluator:
-    return lambda root, strip: bool(left(root, strip)) and bool(right(root, strip))
+def _all_of(terms: list[Evaluator]) -> Evaluator:
+    return lambda root, strip: all(term(root, strip) for term in terms)
 
 
 def _ordering(compare: Callable[[Any, Any], bool], left: Evaluator, right: Evaluator) -> Evaluator:

@@ -338,3 +338,17 @@ def test_error_message_reads_as_documented() -> None:
         compile_expression("size >")
     with pytest.raises(ExpressionError, match=r"^unterminated string starting at column 5 "):
         compile_expression("x== 'b")
+
+
+def test_an_expression_nested_hundreds_deep_is_an_error_not_a_crash() -> None:
+    with pytest.raises(ExpressionError, match="nested too deeply"):
+        compile_expression("(" * 300 + "a" + ")" * 300)
+    with pytest.raises(ExpressionError, match="nested too deeply"):
+        compile_expression("!" * 3000 + "a")
+
+
+def test_a_long_chain_of_and_or_evaluates_without_deep_recursion() -> None:
+    chain = compile_expression(" && ".join(["a == 1"] * 5000) + " || b")
+    assert chain.matches({"a": 1}) is True
+    assert chain.matches({"a": 2, "b": True}) is True
+    assert chain.matches({"a": 2}) is False
