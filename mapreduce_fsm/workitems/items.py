@@ -19,6 +19,9 @@ from mapreduce_fsm.workitems.sources import load_input
 from mapreduce_fsm.workitems.values import canonical_json, is_number
 
 DUPLICATES_SHOWN = 5
+# Deeper items are refused when loaded: every stage after (filter, sort, the results
+# journal, interpolation) walks items recursively. Real data is a handful of levels deep.
+MAX_ITEM_DEPTH = 100
 
 
 @attrs.frozen(kw_only=True)
@@ -116,8 +119,13 @@ async def load_work_items(
         work = await load_work_items(workflow.map, input_spec="items.json", cwd=cwd, env={})
         for item in work.items: ...
     """
-    loaded = await load_input(input_spec, cwd=cwd, env=env)
+    try:
+        loaded = await load_input(input_spec, cwd=cwd, env=env)
+    except RecursionError:  # thousands of levels: the JSON or YAML reader gives up
+        raise InputError(f"map.input {input_spec.strip()!r}: the data is nested too deeply "
+                         f"to read (items may be nested at most {MAX_ITEM_DEPTH} levels)") from None
     values, warnings = apply_json_path(loaded.document, map_config.json_path, origin=loaded.origin)
+    check_depth(values, loaded.origin)
     selected = select_items(values, map_config)
     if values and not selected:
         warnings.append(_nothing_selected_warning(values, map_config, loaded.origin))
@@ -125,6 +133,24 @@ async def load_work_items(
     return WorkItems(
         items=items, digest=items_digest(items), warnings=tuple(warnings), origin=loaded.origin
     )
+
+
+def check_depth(values: Sequence[Any], origin: str) -> None:
+    """InputError if a value is nested more than MAX_ITEM_DEPTH levels (or contains itself,
+    as a YAML alias can make it); walked without recursion."""
+    for index, value in enumerate(values):
+        stack: list[tuple[Any, int]] = [(value, 1)]
+        while stack:
+            node, depth = stack.pop()
+            if depth > MAX_ITEM_DEPTH:
+                raise InputError(
+                    f"map.input: item {index} of {origin} is nested more than {MAX_ITEM_DEPTH} "
+                    "levels deep (or contains itself); items may be nested at most "
+                    f"{MAX_ITEM_DEPTH} levels")
+            if isinstance(node, dict):
+                stack.extend((child, depth + 1) for child in node.values())
+            elif isinstance(node, list):
+                stack.extend((child, depth + 1) for child in node)
 
 
 def _nothing_selected_warning(values: Sequence[Any], map_config: MapConfig, origin: str) -> str:

@@ -174,3 +174,21 @@ def test_ten_thousand_items_through_selection_and_ids(tmp_path: Path) -> None:
     )
     assert [item.value for item in work.items] == expected
     assert [item.index for item in work.items] == list(range(len(expected)))
+
+
+@pytest.mark.parametrize(("name", "text", "message"), [
+    ("deep.json", '[{"a": ' + "[" * 150 + "]" * 150 + "}]",
+     "item 0 of file deep.json is nested more than 100 levels deep"),
+    ("deeper.json", "[" * 100_000 + "]" * 100_000, "the data is nested too deeply to read"),
+    ("self.yaml", "- &a [*a]\n", "nested"),
+])
+def test_items_nested_too_deeply_are_an_input_error(tmp_path: Path, name: str, text: str,
+                                                    message: str) -> None:
+    (tmp_path / name).write_text(text)
+    with pytest.raises(InputError, match=message):
+        run_load(tmp_path, config(input=name), name)
+
+
+def test_items_nested_100_levels_load(tmp_path: Path) -> None:
+    (tmp_path / "items.json").write_text("[" + "[" * 99 + "]" * 99 + "]")
+    assert len(run_load(tmp_path, config(input="items.json")).items) == 1
