@@ -11,7 +11,13 @@ from collections.abc import Sequence
 
 import click
 
-from mapreduce_fsm.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, MapReduceError
+from mapreduce_fsm.errors import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    MapReduceError,
+    describe_os_error,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -70,6 +76,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    except OSError as error:  # a job directory or state dir that cannot be used as it is
+        click.echo(f"error: {describe_os_error(error)}", err=True)
+        sys.exit(EXIT_USAGE)
     except Exception as error:  # a bug: say so plainly, keep the traceback for debugging
         if os.environ.get("MAPREDUCE_FSM_DEBUG"):
             traceback.print_exc()

@@ -86,3 +86,9 @@ class JobStateError(MapReduceError):
 
 class JobLockedError(JobStateError):
     """Another live process holds the job's lock."""
+
+
+def describe_os_error(error: OSError) -> str:
+    """"cannot use /path/dlq.jsonl: Is a directory": an OSError as a user reads it."""
+    reason = error.strerror or str(error)
+    return f"cannot use {error.filename}: {reason}" if error.filename else reason

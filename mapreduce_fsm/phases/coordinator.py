@@ -25,6 +25,7 @@ from mapreduce_fsm.errors import (
     EXIT_PAUSED,
     JobStateError,
     MapReduceError,
+    describe_os_error,
 )
 from mapreduce_fsm.interaction import NonInteractive, UserInteraction
 from mapreduce_fsm.phases import machine as fsm
@@ -376,6 +377,8 @@ class PhaseCoordinator:
             raise  # e.g. the input changed: refuse, leaving the job resumable
         except MapReduceError as error:
             result = PhaseResult.failed(name, str(error))
+        except OSError as error:  # the job directory or the disk: not a bug, say what
+            result = PhaseResult.failed(name, describe_os_error(error))
         except Exception as error:  # an executor's bug must not lose the job
             context.emit("phase.crashed", phase=name, traceback=traceback.format_exc())
             result = PhaseResult.failed(name, f"internal error: {type(error).__name__}: {error}")

@@ -148,6 +148,16 @@ def test_status_warns_of_a_torn_result_line_and_copes_without_a_checkpoint(
     assert stdout.splitlines()[0] == "job mixed-1: not started"
 
 
+def test_a_directory_in_place_of_a_job_file_is_a_clear_error(
+    cli: Cli, finished_job: str, state_dir: Path
+) -> None:
+    dlq_file = state_dir / "jobs" / finished_job / "dlq.jsonl"
+    dlq_file.unlink()
+    dlq_file.mkdir()
+    code, _, stderr = cli("status", finished_job)
+    assert (code, stderr) == (2, f"error: cannot use {dlq_file}: Is a directory\n")
+
+
 def test_status_of_an_unknown_job_exits_2(cli: Cli) -> None:
     code, _, stderr = cli("status", "nope")
     assert code == 2
