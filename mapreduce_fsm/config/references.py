@@ -15,6 +15,7 @@ from mapreduce_fsm.config.messages import Path
 from mapreduce_fsm.config.steps import StepOrigin
 from mapreduce_fsm.errors import ExpressionError
 from mapreduce_fsm.workitems.expression import compile_expression, compile_sort
+from mapreduce_fsm.workitems.paths import compile_path
 from mapreduce_fsm.workitems.select import WHOLE_DOCUMENT_PATHS, compile_json_path
 
 CLAUDE_VARIABLE = "MAPREDUCE_FSM_CLAUDE"
@@ -58,6 +59,8 @@ class ReferenceChecker:
             self._expression(json_path, ("map", "json_path"), compile_json_path)
         self._expression(map_config.get("filter"), ("map", "filter"), compile_expression)
         self._expression(map_config.get("sort_by"), ("map", "sort_by"), compile_sort)
+        for key in ("distinct", "id_field"):  # field paths
+            self._expression(map_config.get(key), ("map", key), compile_path)
         self._steps(map_config.get("agent_template", []), "map")
         reduce = workflow.get("reduce") or {}
         self._steps(reduce.get("commands", []), "reduce")

@@ -249,6 +249,12 @@ BAD_CASES: list[tuple[str, str, list[str]]] = [
         ['wf.yml: the YAML is nested too deeply to read (a workflow needs a few levels, not hundreds)'],
     ),
     (
+        'bad_distinct_and_id_field_paths',
+        'name: wf\nmap:\n  input: items.json\n  distinct: "(("\n  id_field: "a..b"\n  agent_template:\n    - shell: echo\n',
+        ["wf.yml:4 map.distinct: expected a field name, found '(' at column 1",
+         "wf.yml:5 map.id_field: expected a field name after '.', found '.' at column 3"],
+    ),
+    (
         'bad_filter',
         'name: wf\nmap:\n  input: items.json\n  filter: "size > "\n  agent_template:\n    - shell: echo\n',
         ["wf.yml:4 map.filter: expected a value after '>' at column 8"],
