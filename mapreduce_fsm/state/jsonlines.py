@@ -94,17 +94,21 @@ class JsonLinesFile(Generic[T]):
             try:
                 records.append(self.parse(line))
             except ValueError as exc:
-                if not is_last:
-                    raise JobStateError(
-                        f"{self.path}:{number}: corrupt {self.what} line ({exc}); a line can "
-                        "only be torn at the end of the file, so this file was changed by "
-                        "something else. Fix or delete that line, then resume."
-                    ) from exc
+                if not (is_last and _looks_torn(line)):
+                    raise self._corrupt(number, exc) from exc
                 warnings.append(
                     f"{self.path}:{number}: dropped a torn last line (the process writing it "
                     f"was killed mid-write: {exc}); that {self.what} will be produced again"
                 )
         return ScannedLines(records=tuple(records), warnings=tuple(warnings))
+
+    def _corrupt(self, number: int | None, reason: Exception) -> JobStateError:
+        where = f"{self.path}:{number}" if number is not None else f"{self.path}, last line"
+        return JobStateError(
+            f"{where}: corrupt {self.what} line ({reason}); only a last line cut "
+            "short (or zeroed by a power loss) can come from a crash, so this file was "
+            "changed by something else. Fix or delete that line, then resume."
+        )
 
     def parse(self, line: bytes) -> T:
         """One line as a record; ValueError (with a reason) if it is not a whole one."""
@@ -174,9 +178,17 @@ class JsonLinesFile(Generic[T]):
         try:
             self.parse(line)
         except ValueError as exc:
+            if not _looks_torn(line):
+                raise self._corrupt(None, exc) from exc
             log.warning("%s: cutting off a torn last line at byte %d (%s)", self.path, start, exc)
             os.ftruncate(fd, start)
             os.fsync(fd)
+
+
+def _looks_torn(line: bytes) -> bool:
+    """What a crash can leave: a line without its newline (the process was killed
+    mid-write), or NUL bytes (a power loss after the file grew but before its data landed)."""
+    return not line.endswith(b"\n") or not line.strip(b"\x00\r\n")
 
 
 def _last_line(fd: int) -> tuple[int, bytes] | None:

@@ -126,6 +126,20 @@ def test_unparseable_last_line_with_newline_is_dropped(tmp_path: Path) -> None:
     assert list(loaded.results) == ["a"] and len(loaded.warnings) == 1
 
 
+def test_a_whole_last_line_that_is_not_a_result_is_corruption_not_a_tear(
+    tmp_path: Path
+) -> None:
+    path = tmp_path / "results.jsonl"
+    ResultsJournal(path).append(result("a"))
+    with path.open("ab") as file:
+        file.write(b'{"not": "a result"}\n')  # a crash cannot write this: someone did
+    with pytest.raises(JobStateError, match=r"results.jsonl:2: corrupt"):
+        ResultsJournal(path).load()
+    with pytest.raises(JobStateError, match=r"results.jsonl, last line: corrupt"):
+        ResultsJournal(path).append(result("b"))
+    assert path.read_bytes().endswith(b'{"not": "a result"}\n')  # nothing was cut off
+
+
 def test_appending_after_a_torn_line_cuts_it_off_first(tmp_path: Path) -> None:
     path = tmp_path / "results.jsonl"
     first = ResultsJournal(path)
