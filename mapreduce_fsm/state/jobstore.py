@@ -38,12 +38,15 @@ def resolve_state_dir(
     base = Path.cwd() if cwd is None else cwd
     env = os.environ if environ is None else environ
     if explicit is not None and str(explicit):
-        chosen = Path(explicit)
+        chosen, source = Path(explicit), "--state-dir"
     elif env.get(STATE_DIR_ENV):
-        chosen = Path(env[STATE_DIR_ENV])
+        chosen, source = Path(env[STATE_DIR_ENV]), f"${STATE_DIR_ENV}"
     else:
-        chosen = Path(DEFAULT_STATE_DIR)
-    return (base / chosen.expanduser()).absolute()
+        chosen, source = Path(DEFAULT_STATE_DIR), "the default state dir"
+    resolved = (base / chosen.expanduser()).absolute()
+    if resolved.exists() and not resolved.is_dir():
+        raise UsageError(f"{source} {str(resolved)!r} is a file, not a directory")
+    return resolved
 
 
 def new_job_id(

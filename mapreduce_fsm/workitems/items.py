@@ -73,12 +73,14 @@ def assign_ids(values: Sequence[Any], id_field: str | None) -> tuple[WorkItem, .
 def _id_text(value: Any, index: int, id_field: str) -> str:
     if isinstance(value, str) and value:
         return value
-    if is_number(value) or isinstance(value, bool):
-        return json.dumps(value)  # 42 -> "42", true -> "true"
+    if is_number(value):
+        return json.dumps(value)  # 42 -> "42"
     if value is None:
         problem = "has no value (missing or null)"
     elif isinstance(value, str):
         problem = "is an empty string"
+    elif isinstance(value, bool):
+        problem = "is a boolean, not a string or number"
     else:
         problem = (
             f"is {'a list' if isinstance(value, list) else 'an object'}, not a string or number"

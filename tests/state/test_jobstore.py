@@ -32,6 +32,12 @@ def test_state_dir_flag_wins_over_environment(tmp_path: Path) -> None:
     assert chosen == tmp_path / "flag"
 
 
+def test_a_state_dir_that_is_a_file_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "afile").touch()
+    with pytest.raises(UsageError, match=r"\$MAPREDUCE_FSM_HOME .*afile' is a file"):
+        resolve_state_dir(None, cwd=tmp_path, environ={STATE_DIR_ENV: "afile"})
+
+
 def test_state_dir_from_environment(tmp_path: Path) -> None:
     assert resolve_state_dir(None, cwd=tmp_path, environ={STATE_DIR_ENV: "/from/env"}) == Path(
         "/from/env"

@@ -31,8 +31,8 @@ def test_default_ids_are_item_index() -> None:
 
 
 def test_ids_from_a_field_path_render_numbers_as_text() -> None:
-    values = [{"p": "x.md"}, {"p": 42}, {"p": 2.5}, {"p": True}]
-    assert [item.id for item in assign_ids(values, "p")] == ["x.md", "42", "2.5", "true"]
+    values = [{"p": "x.md"}, {"p": 42}, {"p": 2.5}]
+    assert [item.id for item in assign_ids(values, "p")] == ["x.md", "42", "2.5"]
     nested = [{"owner": {"login": "ann"}}, {"owner": {"login": "bob"}}]
     assert [item.id for item in assign_ids(nested, "owner.login")] == ["ann", "bob"]
     assert [item.id for item in assign_ids(nested, "item.owner.login")] == ["ann", "bob"]
@@ -46,6 +46,7 @@ def test_ids_from_a_field_path_render_numbers_as_text() -> None:
         ({"p": ""}, "is an empty string"),
         ({"p": [1]}, "is a list, not a string or number"),
         ({"p": {"a": 1}}, "is an object, not a string or number"),
+        ({"p": True}, "is a boolean, not a string or number"),
         ("plain string", "has no value (missing or null)"),
     ],
 )
