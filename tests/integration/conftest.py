@@ -45,6 +45,15 @@ def cli_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def start_cli(args: tuple[str, ...], cwd: Path, state_dir: Path | None, *,
+              capture: bool = False) -> subprocess.Popen[str]:
+    """`mapreduce-fsm ARGS` in the background in `cwd`; its output piped with `capture`,
+    else dropped. The caller waits for it (or kills it)."""
+    output = subprocess.PIPE if capture else subprocess.DEVNULL
+    return subprocess.Popen(cli_command(args, state_dir), cwd=cwd, env=cli_env(),
+                            stdin=subprocess.DEVNULL, stdout=output, stderr=output, text=True)
+
+
 @pytest.fixture
 def state_dir(tmp_path: Path) -> Path:
     return tmp_path / "state"

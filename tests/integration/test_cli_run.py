@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 
 from mapreduce_fsm.api import Services, run_workflow
 from mapreduce_fsm.interaction import ScriptedInteraction
-from tests.integration.conftest import Cli, cli_command, cli_env, job_ids, wait_for
+from tests.integration.conftest import Cli, job_ids, start_cli, wait_for
 
 WriteWorkflow = Callable[[str, str], Path]
 
@@ -322,11 +321,8 @@ def test_ctrl_c_exits_130_and_the_job_resumes(
           agent_template:
             - shell: "touch started-${item}; [ -f go ] && touch done-${item} || sleep 30"
         """)
-    process = subprocess.Popen(
-        cli_command(("run", str(workflow), "--job-id", "slow-1"), state_dir),
-        cwd=tmp_path, env=cli_env(), stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    process = start_cli(("run", str(workflow), "--job-id", "slow-1"), tmp_path, state_dir,
+                        capture=True)
     # Both slots busy, so no process is being spawned: Python 3.11 cancelled mid-spawn
     # waits for the whole process group (see the report of this test's commit).
     wait_for(lambda: len(list(tmp_path.glob("started-*"))) == 2, what="two items to start")

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import Cli, cli_command, cli_env, wait_for
+from tests.integration.conftest import Cli, start_cli, wait_for
 
 WriteWorkflow = Callable[[str, str], Path]
 
@@ -108,11 +107,7 @@ def test_status_of_a_running_job_shows_what_is_in_flight(
           agent_template:
             - shell: "touch started-${item}; while [ ! -f go ]; do sleep 0.05; done"
         """)
-    process = subprocess.Popen(
-        cli_command(("run", str(workflow), "--job-id", "live-1"), state_dir),
-        cwd=tmp_path, env=cli_env(), stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    process = start_cli(("run", str(workflow), "--job-id", "live-1"), tmp_path, state_dir)
     try:
         wait_for(lambda: len(list(tmp_path.glob("started-*"))) == 2, what="two items to run")
         code, stdout, _ = cli("status", "live-1", "--json")
@@ -193,19 +188,11 @@ def test_events_follow_prints_a_running_job_live_and_ends_with_the_run(
           agent_template:
             - shell: "touch started; while [ ! -f go ]; do sleep 0.05; done"
         """)
-    run = subprocess.Popen(
-        cli_command(("run", str(workflow), "--job-id", "live-2"), state_dir),
-        cwd=tmp_path, env=cli_env(), stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    run = start_cli(("run", str(workflow), "--job-id", "live-2"), tmp_path, state_dir)
     follow = None
     try:
         wait_for(lambda: (tmp_path / "started").exists(), what="the item to start")
-        follow = subprocess.Popen(
-            cli_command(("events", "live-2", "--follow"), state_dir),
-            cwd=tmp_path, env=cli_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True,
-        )
+        follow = start_cli(("events", "live-2", "--follow"), tmp_path, state_dir, capture=True)
         time.sleep(1.0)
         assert follow.poll() is None  # the run goes on, so does --follow
         (tmp_path / "go").touch()
