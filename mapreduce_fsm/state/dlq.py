@@ -36,12 +36,13 @@ class DeadLetterStore:
             ids.add(entry.item_id)
 
     def load(self) -> list[DlqEntry]:
-        """Every entry in the order items were added; a torn last line is dropped."""
+        """Every entry in item order (parallel items fail in any order, so the file's order
+        would differ from run to run); a torn last line is dropped."""
         entries: dict[str, DlqEntry] = {}
         for entry in self._file.scan().records:
             entries[entry.item_id] = entry
         self._ids = set(entries)
-        return list(entries.values())
+        return sorted(entries.values(), key=lambda entry: entry.item_index)
 
     def get(self, item_id: str) -> DlqEntry | None:
         return next((entry for entry in self.load() if entry.item_id == item_id), None)

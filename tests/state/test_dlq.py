@@ -68,8 +68,15 @@ def test_remove_returns_how_many_were_there(tmp_path: Path) -> None:
     assert store.load() == [entry("item-2")]
     store.add(entry("item-1"))  # appending after a rewrite goes to the new file
     assert [e.item_id for e in DeadLetterStore(tmp_path / "dlq.jsonl").load()] == [
-        "item-2", "item-1",
+        "item-1", "item-2",
     ]
+
+
+def test_entries_load_in_item_order_whatever_order_items_failed_in(tmp_path: Path) -> None:
+    store = DeadLetterStore(tmp_path / "dlq.jsonl")
+    for item_id in ("item-7", "item-2", "item-10"):
+        store.add(entry(item_id))
+    assert [e.item_id for e in store.load()] == ["item-2", "item-7", "item-10"]
 
 
 def test_torn_last_entry_is_dropped(tmp_path: Path) -> None:
