@@ -27,7 +27,7 @@ run: $(STAMP)
 	$(BIN)/mapreduce-fsm run --yes $(EXAMPLE)
 
 diagrams: $(STAMP)
-	$(BIN)/python -m mapreduce_fsm.diagrams diagrams
+	$(BIN)/python -m mapreduce_fsm.phases.diagrams diagrams
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench

@@ -22,7 +22,7 @@ def main() -> None:
     """Entry point: guard the start-up, then hand over to `cli.main`."""
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _interrupted_while_starting)
-    from mapreduce_fsm.cli import main as cli_main
+    from mapreduce_fsm.cli.main import main as cli_main
 
     cli_main()
 

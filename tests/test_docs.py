@@ -14,7 +14,7 @@ import attrs
 import pytest
 from click.testing import CliRunner
 
-from mapreduce_fsm.cli import cli
+from mapreduce_fsm.cli.main import cli
 from mapreduce_fsm.config import load_workflow_text
 
 ROOT = Path(__file__).resolve().parents[1]

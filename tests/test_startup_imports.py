@@ -16,7 +16,7 @@ LAZY_MODULES = ("importlib.metadata", "jsonpath_ng", "rich")
 def test_importing_the_cli_does_not_import_the_lazy_modules() -> None:
     code = (
         "import json, sys\n"
-        "import mapreduce_fsm.cli\n"
+        "import mapreduce_fsm.cli.main\n"
         f"lazy = {LAZY_MODULES!r}\n"
         "print(json.dumps(sorted(m for m in sys.modules\n"
         "                        if any(m == n or m.startswith(n + '.') for n in lazy))))\n"

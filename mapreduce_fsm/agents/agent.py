@@ -11,9 +11,8 @@ import attrs
 from mapreduce_fsm.commands import StepContext, StepsOutcome, run_steps
 from mapreduce_fsm.commands.result import StepResult
 from mapreduce_fsm.config.model import Step
-from mapreduce_fsm.records import ItemResult, ItemStatus
-from mapreduce_fsm.serialization import compact_json
-from mapreduce_fsm.timeutil import utc_now
+from mapreduce_fsm.convert import compact_json, utc_now
+from mapreduce_fsm.state.records import ItemResult, ItemStatus
 from mapreduce_fsm.workitems import WorkItem
 
 OUTPUT_CAP_BYTES = 64 * 1024  # of an item's combined stdout kept in its result

@@ -5,7 +5,10 @@
 """
 
 from mapreduce_fsm.commands.context import StepContext, resolve_claude_command
-from mapreduce_fsm.commands.interpolate import (
+from mapreduce_fsm.commands.masking import SecretMasker
+from mapreduce_fsm.commands.result import StepResult
+from mapreduce_fsm.commands.runner import StepsOutcome, run_step, run_steps
+from mapreduce_fsm.expressions.interpolate import (
     KNOWN_FILTERS,
     KNOWN_NAMESPACES,
     Reference,
@@ -15,9 +18,6 @@ from mapreduce_fsm.commands.interpolate import (
     lookup,
     render_value,
 )
-from mapreduce_fsm.commands.masking import SecretMasker
-from mapreduce_fsm.commands.result import StepResult
-from mapreduce_fsm.commands.runner import StepsOutcome, run_step, run_steps
 
 __all__ = [
     "KNOWN_FILTERS",

@@ -22,12 +22,12 @@ from mapreduce_fsm.commands.capture import (
     strip_trailing_newlines,
 )
 from mapreduce_fsm.commands.context import CLAUDE_COMMAND_VARIABLE, StepContext
-from mapreduce_fsm.commands.interpolate import interpolate
 from mapreduce_fsm.commands.process import ProcessOutcome, run_process
 from mapreduce_fsm.commands.result import StepResult
 from mapreduce_fsm.commands.write_file import WriteFileError, write_step_file
 from mapreduce_fsm.config.model import Step
 from mapreduce_fsm.errors import InterpolationError
+from mapreduce_fsm.expressions.interpolate import interpolate
 
 _CLAUDE_MISSING = (
     "the Claude Code program {program!r} was not found: install Claude Code "

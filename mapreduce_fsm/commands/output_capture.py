@@ -8,7 +8,7 @@ from typing import Any
 
 from mapreduce_fsm.commands.result import StepResult
 from mapreduce_fsm.config.model import CaptureSpec
-from mapreduce_fsm.workitems.select import apply_json_path
+from mapreduce_fsm.expressions.jsonpath import apply_json_path
 
 
 def _source_text(spec: CaptureSpec, result: StepResult) -> str:

@@ -43,12 +43,12 @@ import attrs
 
 from mapreduce_fsm.commands.context import StepContext
 from mapreduce_fsm.commands.execute import BodyOutcome, run_body, step_where
-from mapreduce_fsm.commands.interpolate import interpolate_json_literals
 from mapreduce_fsm.commands.masking import SecretMasker
 from mapreduce_fsm.commands.result import StepResult
 from mapreduce_fsm.config.model import OnFailure, Step
 from mapreduce_fsm.errors import ExpressionError, InterpolationError
-from mapreduce_fsm.workitems.expression import compile_expression
+from mapreduce_fsm.expressions.filter import compile_expression
+from mapreduce_fsm.expressions.interpolate import interpolate_json_literals
 
 __all__ = ["StepContext", "StepsOutcome", "run_step", "run_steps"]
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import yaml
 
-from mapreduce_fsm.commands.interpolate import interpolate, render_value
 from mapreduce_fsm.config.model import WriteFileSpec
+from mapreduce_fsm.expressions.interpolate import interpolate, render_value
 
 
 class WriteFileError(Exception):

@@ -9,14 +9,14 @@ from typing import Any
 
 import attrs
 
-from mapreduce_fsm.commands.interpolate import KNOWN_NAMESPACES, Reference, find_references
 from mapreduce_fsm.config.fields import FieldReader
 from mapreduce_fsm.config.messages import Path
 from mapreduce_fsm.config.steps import StepOrigin
 from mapreduce_fsm.errors import ExpressionError
-from mapreduce_fsm.workitems.expression import compile_expression, compile_sort
-from mapreduce_fsm.workitems.paths import compile_path
-from mapreduce_fsm.workitems.select import WHOLE_DOCUMENT_PATHS, compile_json_path
+from mapreduce_fsm.expressions.filter import compile_expression, compile_sort
+from mapreduce_fsm.expressions.interpolate import KNOWN_NAMESPACES, Reference, find_references
+from mapreduce_fsm.expressions.jsonpath import WHOLE_DOCUMENT_PATHS, compile_json_path
+from mapreduce_fsm.expressions.paths import compile_path
 
 CLAUDE_VARIABLE = "MAPREDUCE_FSM_CLAUDE"
 MAP_VARIABLES = ("total", "successful", "failed", "skipped", "success_rate", "results",

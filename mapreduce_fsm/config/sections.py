@@ -16,7 +16,7 @@ from mapreduce_fsm.config.fields import FieldReader
 from mapreduce_fsm.config.messages import Path, show_value
 from mapreduce_fsm.config.steps import StepReader
 from mapreduce_fsm.errors import ExpressionError
-from mapreduce_fsm.workitems.select import WHOLE_DOCUMENT_PATHS, compile_json_path
+from mapreduce_fsm.expressions.jsonpath import WHOLE_DOCUMENT_PATHS, compile_json_path
 
 POLICY_KEYS = ("on_item_failure", "continue_on_failure", "max_failures", "failure_threshold",
                "retry_config", "circuit_breaker")

@@ -11,11 +11,11 @@ import attrs
 
 from mapreduce_fsm.commands import SecretMasker, StepContext, StepsOutcome, run_steps
 from mapreduce_fsm.config.model import Step, Workflow
-from mapreduce_fsm.interaction import UserInteraction
-from mapreduce_fsm.progress import NullProgress, ProgressReporter
-from mapreduce_fsm.records import Event, ItemResult
+from mapreduce_fsm.console.interaction import UserInteraction
+from mapreduce_fsm.console.progress import NullProgress, ProgressReporter
+from mapreduce_fsm.convert import utc_now
 from mapreduce_fsm.state import Checkpoint, JobStore, PhaseProgress
-from mapreduce_fsm.timeutil import utc_now
+from mapreduce_fsm.state.records import Event, ItemResult
 
 
 class StepsRunner(Protocol):

@@ -18,6 +18,9 @@ import attrs
 
 from mapreduce_fsm.commands import SecretMasker
 from mapreduce_fsm.config.model import Workflow
+from mapreduce_fsm.console.interaction import NonInteractive, UserInteraction
+from mapreduce_fsm.console.progress import NullProgress, ProgressReporter
+from mapreduce_fsm.convert import utc_now
 from mapreduce_fsm.errors import (
     EXIT_COMPLETED,
     EXIT_FAILED,
@@ -27,7 +30,6 @@ from mapreduce_fsm.errors import (
     MapReduceError,
     describe_os_error,
 )
-from mapreduce_fsm.interaction import NonInteractive, UserInteraction
 from mapreduce_fsm.phases import machine as fsm
 from mapreduce_fsm.phases.context import CheckpointKeeper, PhaseContext, RunOptions, StepsRunner
 from mapreduce_fsm.phases.types import (
@@ -41,7 +43,6 @@ from mapreduce_fsm.phases.types import (
     PhaseTransitionHandler,
     Skip,
 )
-from mapreduce_fsm.progress import NullProgress, ProgressReporter
 from mapreduce_fsm.state import (
     Checkpoint,
     JobStore,
@@ -50,7 +51,6 @@ from mapreduce_fsm.state import (
     TransitionRecord,
     workflow_digest,
 )
-from mapreduce_fsm.timeutil import utc_now
 
 _END_STATES = (fsm.COMPLETED, fsm.FAILED, fsm.PAUSED)
 _LEAVING_STATUS: dict[str, PhaseStatus] = {

@@ -20,14 +20,14 @@ from mapreduce_fsm.agents.scheduler import ItemScheduler, PendingItem, Scheduler
 from mapreduce_fsm.backends import Backend, LocalBackend
 from mapreduce_fsm.commands import interpolate
 from mapreduce_fsm.config.model import ErrorPolicy, MapConfig, RetryConfig
+from mapreduce_fsm.convert import utc_now
 from mapreduce_fsm.errors import JobStateError
 from mapreduce_fsm.phases import machine as fsm
 from mapreduce_fsm.phases.context import PhaseContext
 from mapreduce_fsm.phases.types import PhaseMetrics, PhaseResult
 from mapreduce_fsm.policy import CircuitBreaker, FailureBudget, error_signature
-from mapreduce_fsm.records import FAILURE_STATUSES, AttemptRecord, DlqEntry, ItemResult
 from mapreduce_fsm.state import ItemAttempt
-from mapreduce_fsm.timeutil import utc_now
+from mapreduce_fsm.state.records import FAILURE_STATUSES, AttemptRecord, DlqEntry, ItemResult
 from mapreduce_fsm.workitems import WorkItem, WorkItems, load_work_items
 
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import attrs
 
-from mapreduce_fsm.records import ItemResult
-from mapreduce_fsm.serialization import converter
+from mapreduce_fsm.convert import converter
 from mapreduce_fsm.state.atomic import write_atomic
+from mapreduce_fsm.state.records import ItemResult
 
 
 @attrs.frozen(kw_only=True)

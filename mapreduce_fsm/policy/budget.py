@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import attrs
 
 from mapreduce_fsm.config.model import ErrorPolicy
-from mapreduce_fsm.records import FAILURE_STATUSES, ItemResult
+from mapreduce_fsm.state.records import FAILURE_STATUSES, ItemResult
 
 # failure_threshold is judged only once this many items have succeeded or failed, so one
 # early failure does not read as "100% failed".

@@ -11,8 +11,8 @@ from typing import Any, Literal
 import attrs
 import cattrs
 
+from mapreduce_fsm.convert import converter, describe_structure_error, to_json
 from mapreduce_fsm.errors import JobStateError
-from mapreduce_fsm.serialization import converter, describe_structure_error, to_json
 from mapreduce_fsm.state.atomic import write_atomic
 
 CHECKPOINT_FORMAT_VERSION = 1

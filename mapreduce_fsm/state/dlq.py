@@ -7,8 +7,8 @@ from pathlib import Path
 
 import attrs
 
-from mapreduce_fsm.records import DlqEntry
 from mapreduce_fsm.state.jsonlines import JsonLinesFile
+from mapreduce_fsm.state.records import DlqEntry
 
 
 @attrs.define

@@ -12,11 +12,10 @@ from typing import Any
 
 import attrs
 
+from mapreduce_fsm.convert import converter, json_line, utc_now
 from mapreduce_fsm.errors import JobStateError
-from mapreduce_fsm.records import Event
-from mapreduce_fsm.serialization import converter, json_line
 from mapreduce_fsm.state.jsonlines import JsonLinesFile
-from mapreduce_fsm.timeutil import utc_now
+from mapreduce_fsm.state.records import Event
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import attrs
 
-from mapreduce_fsm.records import ItemResult, ItemStatus
 from mapreduce_fsm.state.jsonlines import JsonLinesFile
+from mapreduce_fsm.state.records import ItemResult, ItemStatus
 
 
 @attrs.frozen(kw_only=True)

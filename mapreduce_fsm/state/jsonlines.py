@@ -13,8 +13,8 @@ from typing import Generic, TypeVar
 import attrs
 import cattrs
 
+from mapreduce_fsm.convert import describe_structure_error, from_json, to_json
 from mapreduce_fsm.errors import JobStateError
-from mapreduce_fsm.serialization import describe_structure_error, from_json, to_json
 from mapreduce_fsm.state.atomic import fsync_dir, write_atomic
 
 T = TypeVar("T")

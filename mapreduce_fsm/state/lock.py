@@ -14,9 +14,9 @@ from typing import Any
 
 import attrs
 
+from mapreduce_fsm.convert import utc_now
 from mapreduce_fsm.errors import JobLockedError, JobStateError
 from mapreduce_fsm.state.atomic import remove_temp_files
-from mapreduce_fsm.timeutil import utc_now
 
 _ATTEMPTS = 5
 

@@ -1,6 +1,8 @@
 """Work items: loading map.input, JSONPath, the filter language, sorting and selection, ids."""
 
-from mapreduce_fsm.workitems.expression import Expression, compile_expression
+from mapreduce_fsm.expressions.filter import Expression, compile_expression
+from mapreduce_fsm.expressions.jsonpath import apply_json_path
+from mapreduce_fsm.expressions.sorting import SortKey, compile_sort, sort_items
 from mapreduce_fsm.workitems.items import (
     WorkItem,
     WorkItems,
@@ -8,8 +10,7 @@ from mapreduce_fsm.workitems.items import (
     items_digest,
     load_work_items,
 )
-from mapreduce_fsm.workitems.select import apply_json_path, select_items
-from mapreduce_fsm.workitems.sorting import SortKey, compile_sort, sort_items
+from mapreduce_fsm.workitems.select import select_items
 from mapreduce_fsm.workitems.sources import LoadedInput, load_input
 
 __all__ = [

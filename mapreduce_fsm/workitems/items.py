@@ -12,11 +12,12 @@ import attrs
 
 from mapreduce_fsm.config.model import MapConfig
 from mapreduce_fsm.errors import ExpressionError, InputError
-from mapreduce_fsm.workitems.expression import compile_expression
-from mapreduce_fsm.workitems.paths import compile_path, resolve_in_item
-from mapreduce_fsm.workitems.select import apply_json_path, select_items
+from mapreduce_fsm.expressions.filter import compile_expression
+from mapreduce_fsm.expressions.jsonpath import apply_json_path
+from mapreduce_fsm.expressions.paths import compile_path, resolve_in_item
+from mapreduce_fsm.expressions.values import canonical_json, is_number
+from mapreduce_fsm.workitems.select import select_items
 from mapreduce_fsm.workitems.sources import load_input
-from mapreduce_fsm.workitems.values import canonical_json, is_number
 
 DUPLICATES_SHOWN = 5
 # Deeper items are refused when loaded: every stage after (filter, sort, the results

@@ -20,7 +20,7 @@ from mapreduce_fsm.config.model import (
     RetryConfig,
 )
 from mapreduce_fsm.policy import CircuitBreaker, FailureBudget
-from mapreduce_fsm.records import ItemResult, ItemStatus
+from mapreduce_fsm.state.records import ItemResult, ItemStatus
 from mapreduce_fsm.workitems import WorkItem
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mapreduce_fsm.api import run_workflow
+from mapreduce_fsm.jobs.run import run_workflow
 from mapreduce_fsm.state import JobStore
 
 # Items fail (exit 3) until a file named ok-<item> exists; reduce appends a line to a log.

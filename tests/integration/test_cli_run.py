@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from mapreduce_fsm.api import Services, run_workflow
-from mapreduce_fsm.interaction import ScriptedInteraction
+from mapreduce_fsm.console.interaction import ScriptedInteraction
+from mapreduce_fsm.jobs.run import Services, run_workflow
 from tests.integration.conftest import Cli, job_ids, start_cli, wait_for
 
 WriteWorkflow = Callable[[str, str], Path]

@@ -14,7 +14,8 @@ from mapreduce_fsm.commands import StepContext, StepsOutcome
 from mapreduce_fsm.commands.result import StepResult
 from mapreduce_fsm.config import load_workflow_text
 from mapreduce_fsm.config.model import Step, Workflow
-from mapreduce_fsm.interaction import ScriptedInteraction
+from mapreduce_fsm.console.interaction import ScriptedInteraction
+from mapreduce_fsm.convert import converter
 from mapreduce_fsm.phases import (
     PhaseContext,
     PhaseCoordinator,
@@ -23,9 +24,8 @@ from mapreduce_fsm.phases import (
     build_phases,
 )
 from mapreduce_fsm.phases.context import StepsRunner
-from mapreduce_fsm.records import ItemResult
-from mapreduce_fsm.serialization import converter
 from mapreduce_fsm.state import Checkpoint, JobStore
+from mapreduce_fsm.state.records import ItemResult
 
 MINIMAL_WORKFLOW = """\
 name: test

@@ -25,12 +25,12 @@ from mapreduce_fsm.commands import StepContext, StepsOutcome
 from mapreduce_fsm.commands.result import StepResult
 from mapreduce_fsm.config import load_workflow_text
 from mapreduce_fsm.config.model import Step, Workflow
-from mapreduce_fsm.interaction import NonInteractive
+from mapreduce_fsm.console.interaction import NonInteractive
 from mapreduce_fsm.phases import PhaseCoordinator, build_phases
 from mapreduce_fsm.phases.coordinator import WorkflowResult
-from mapreduce_fsm.records import ItemResult
 from mapreduce_fsm.state import Checkpoint, JobStore
 from mapreduce_fsm.state.journal import ResultsJournal
+from mapreduce_fsm.state.records import ItemResult
 
 END_STATES = ("completed", "failed", "paused")
 

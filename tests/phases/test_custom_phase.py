@@ -12,8 +12,8 @@ import pytest
 from mapreduce_fsm.commands.result import StepResult
 from mapreduce_fsm.config import load_workflow_text
 from mapreduce_fsm.config.model import CustomPhaseConfig, Step, Workflow
+from mapreduce_fsm.console.interaction import ScriptedInteraction
 from mapreduce_fsm.errors import WorkflowFileError
-from mapreduce_fsm.interaction import ScriptedInteraction
 from mapreduce_fsm.phases import PhaseContext, PhaseResult, build_phases, register_phase
 from mapreduce_fsm.phases import machine as fsm
 from tests.phases.harness import FakeRunner, Job, RecordingRunner, ok_step

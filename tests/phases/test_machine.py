@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from transitions import MachineError
 
-from mapreduce_fsm import diagrams
+from mapreduce_fsm.phases import diagrams
 from mapreduce_fsm.phases import machine as fsm
 
 PHASES = ["setup", "map", "reduce"]

@@ -12,8 +12,8 @@ from rich.console import Console
 
 from mapreduce_fsm.commands.result import StepResult
 from mapreduce_fsm.config.model import Step
-from mapreduce_fsm.interaction import NonInteractive, ScriptedInteraction
-from mapreduce_fsm.serialization import converter
+from mapreduce_fsm.console.interaction import NonInteractive, ScriptedInteraction
+from mapreduce_fsm.convert import converter
 from tests.phases.harness import FakeRunner, Job, RecordingRunner, ok_step
 
 REDUCE_WORKFLOW = """\

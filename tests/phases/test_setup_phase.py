@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mapreduce_fsm.interaction import ScriptedInteraction
+from mapreduce_fsm.console.interaction import ScriptedInteraction
 from tests.phases.harness import FakeRunner, Job, RecordingRunner, scripted_steps
 
 ITEMS = ["a", "b"]

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from mapreduce_fsm.config.model import ErrorPolicy
 from mapreduce_fsm.policy import FailureBudget, StopDecision
-from mapreduce_fsm.records import ItemResult, ItemStatus
+from mapreduce_fsm.state.records import ItemResult, ItemStatus
 
 STATUSES: list[ItemStatus] = ["success", "failed", "timeout", "skipped"]
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from mapreduce_fsm.records import ItemResult, ItemStatus
 from mapreduce_fsm.state import Checkpoint, PhaseProgress, TransitionRecord
+from mapreduce_fsm.state.records import ItemResult, ItemStatus
 
 text = st.text(max_size=12)
 ids = st.text(alphabet="abcdefghij0123456789-", min_size=1, max_size=8)

@@ -11,8 +11,8 @@ import attrs
 import pytest
 from hypothesis import given
 
+from mapreduce_fsm.convert import from_json, to_json
 from mapreduce_fsm.errors import JobStateError
-from mapreduce_fsm.serialization import from_json, to_json
 from mapreduce_fsm.state import Checkpoint, JobStore, PhaseProgress, workflow_digest
 from mapreduce_fsm.state.checkpoint import read_checkpoint, write_checkpoint
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mapreduce_fsm.records import AttemptRecord, DlqEntry
 from mapreduce_fsm.state import DeadLetterStore
+from mapreduce_fsm.state.records import AttemptRecord, DlqEntry
 
 
 def entry(item_id: str, attempts: int = 1) -> DlqEntry:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from mapreduce_fsm.errors import JobStateError
-from mapreduce_fsm.records import Event
 from mapreduce_fsm.state import EventLog
+from mapreduce_fsm.state.records import Event
 
 ISO_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
@@ -150,7 +150,7 @@ def test_follow_reports_a_corrupt_line(tmp_path: Path) -> None:
 def test_an_event_line_is_exactly_what_the_converter_writes(tmp_path: Path) -> None:
     # emit() renders events without cattrs for speed; the line must not differ from
     # the converter's, or readers of events.jsonl would see two formats.
-    from mapreduce_fsm.serialization import to_json
+    from mapreduce_fsm.convert import to_json
 
     path = tmp_path / "events.jsonl"
     log = EventLog(path, "job-ü")

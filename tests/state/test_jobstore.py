@@ -12,7 +12,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mapreduce_fsm.errors import JobStateError, UsageError
-from mapreduce_fsm.records import ItemResult, ItemStatus
 from mapreduce_fsm.state import (
     STATE_DIR_ENV,
     Checkpoint,
@@ -23,6 +22,7 @@ from mapreduce_fsm.state import (
     new_job_id,
     resolve_state_dir,
 )
+from mapreduce_fsm.state.records import ItemResult, ItemStatus
 
 JOB_ID = re.compile(r"[A-Za-z0-9._-]{1,100}")
 

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mapreduce_fsm.errors import JobStateError
-from mapreduce_fsm.records import ItemResult, ItemStatus
 from mapreduce_fsm.state import AttemptJournal, ItemAttempt, ResultsJournal, jsonlines
+from mapreduce_fsm.state.records import ItemResult, ItemStatus
 
 from .strategies import item_results
 

@@ -8,13 +8,13 @@ import sys
 import time
 from pathlib import Path
 
-from mapreduce_fsm.records import ItemResult
 from mapreduce_fsm.state import ResultsJournal
+from mapreduce_fsm.state.records import ItemResult
 
 WRITER = """
 import sys
 from pathlib import Path
-from mapreduce_fsm.records import ItemResult
+from mapreduce_fsm.state.records import ItemResult
 from mapreduce_fsm.state import ResultsJournal
 
 journal = ResultsJournal(Path(sys.argv[1]))

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mapreduce_fsm.records import ItemResult
-from mapreduce_fsm.serialization import converter, describe_structure_error, from_json, to_json
+from mapreduce_fsm.convert import converter, describe_structure_error, from_json, to_json
+from mapreduce_fsm.state.records import ItemResult
 
 from .strategies import item_results
 

@@ -11,9 +11,10 @@ from hypothesis import strategies as st
 
 from mapreduce_fsm.config.model import MapConfig
 from mapreduce_fsm.errors import ExpressionError, InputError
-from mapreduce_fsm.workitems.select import apply_json_path, select_items
-from mapreduce_fsm.workitems.sorting import SortKey, compile_sort, sort_items
-from mapreduce_fsm.workitems.values import sort_rank
+from mapreduce_fsm.expressions.jsonpath import apply_json_path
+from mapreduce_fsm.expressions.sorting import SortKey, compile_sort, sort_items
+from mapreduce_fsm.expressions.values import sort_rank
+from mapreduce_fsm.workitems.select import select_items
 
 
 def config(**fields: Any) -> MapConfig:

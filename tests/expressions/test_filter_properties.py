@@ -8,8 +8,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mapreduce_fsm.workitems.expression import compile_expression
-from mapreduce_fsm.workitems.values import json_equal
+from mapreduce_fsm.expressions.filter import compile_expression
+from mapreduce_fsm.expressions.values import json_equal
 
 FIELDS = ("a", "b", "c", "missing")
 

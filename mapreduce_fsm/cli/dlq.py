@@ -7,16 +7,16 @@ import sys
 
 import click
 
-from mapreduce_fsm import dlq as dead_letters
-from mapreduce_fsm.api import Services
-from mapreduce_fsm.cli_run import drive, make_services, report
-from mapreduce_fsm.cli_views import STATE_DIR_OPTION, write_output_file
+from mapreduce_fsm.cli.run import drive, make_services, report
+from mapreduce_fsm.cli.views import STATE_DIR_OPTION, write_output_file
+from mapreduce_fsm.console.interaction import choose_interaction
+from mapreduce_fsm.convert import converter
 from mapreduce_fsm.errors import EXIT_PAUSED, UsageError
-from mapreduce_fsm.interaction import choose_interaction
+from mapreduce_fsm.jobs import dlq as dead_letters
+from mapreduce_fsm.jobs.run import Services
 from mapreduce_fsm.phases.coordinator import WorkflowResult
-from mapreduce_fsm.records import DlqEntry
-from mapreduce_fsm.serialization import converter
 from mapreduce_fsm.state import JobStore
+from mapreduce_fsm.state.records import DlqEntry
 
 ITEM_OPTION = click.option(
     "--item", "item_ids", multiple=True, metavar="ID", help="Only this item (repeatable)."

@@ -39,7 +39,7 @@ def write_all(directory: Path) -> list[Path]:
         path.write_text(markdown(name), encoding="utf-8")
         written.append(path)
         if shutil.which("dot"):
-            from mapreduce_fsm.cli_views import render_svg
+            from mapreduce_fsm.cli.views import render_svg
 
             svg = directory / f"{name}.svg"
             svg.write_text(render_svg(dot_source(phases, title=title)), encoding="utf-8")

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from mapreduce_fsm.errors import ExpressionError
-from mapreduce_fsm.workitems.expression import Expression, compile_expression
+from mapreduce_fsm.expressions.filter import Expression, compile_expression
 
 ITEM = {
     "size": 12,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mapreduce_fsm.workitems.tokens import TokenCursor, TokenKind
+from mapreduce_fsm.expressions.tokens import TokenCursor, TokenKind
 
 PathSegment = str | int
 FieldPath = tuple[PathSegment, ...]

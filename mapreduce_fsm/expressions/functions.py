@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-from mapreduce_fsm.workitems.values import is_number, json_equal
+from mapreduce_fsm.expressions.values import is_number, json_equal
 
 
 @attrs.frozen(kw_only=True)

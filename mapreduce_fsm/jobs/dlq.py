@@ -27,16 +27,16 @@ from typing import Any
 
 import attrs
 
-from mapreduce_fsm.api import Services, _coordinator, load_job
 from mapreduce_fsm.config.model import Workflow
+from mapreduce_fsm.convert import converter
 from mapreduce_fsm.errors import EXIT_COMPLETED, EXIT_PAUSED, JobStateError, UsageError
+from mapreduce_fsm.jobs.run import Services, _coordinator, load_job
 from mapreduce_fsm.phases import machine as fsm
 from mapreduce_fsm.phases.coordinator import WorkflowResult
 from mapreduce_fsm.phases.registry import build_phases
 from mapreduce_fsm.phases.types import PhaseExecutor
-from mapreduce_fsm.records import AttemptRecord, DlqEntry
-from mapreduce_fsm.serialization import converter
 from mapreduce_fsm.state import JobStore, check_job_id, resolve_state_dir
+from mapreduce_fsm.state.records import AttemptRecord, DlqEntry
 
 EXPORT_FORMATS = ("json", "csv")
 CSV_COLUMNS = (

@@ -11,13 +11,13 @@ from pathlib import Path
 import attrs
 import pytest
 
-from mapreduce_fsm import dlq
-from mapreduce_fsm.api import Services, resume_job, run_workflow
+from mapreduce_fsm.console.interaction import ScriptedInteraction
+from mapreduce_fsm.convert import converter
 from mapreduce_fsm.errors import JobLockedError, JobStateError, UsageError
-from mapreduce_fsm.interaction import ScriptedInteraction
-from mapreduce_fsm.records import AttemptRecord, DlqEntry
-from mapreduce_fsm.serialization import converter
+from mapreduce_fsm.jobs import dlq
+from mapreduce_fsm.jobs.run import Services, resume_job, run_workflow
 from mapreduce_fsm.state import JobStore
+from mapreduce_fsm.state.records import AttemptRecord, DlqEntry
 
 # Each item fails (exit 3) until a file named ok-<item> exists; reduce appends a line.
 WORKFLOW = """\

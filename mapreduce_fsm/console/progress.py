@@ -12,11 +12,11 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
-from mapreduce_fsm.records import FAILURE_STATUSES
+from mapreduce_fsm.state.records import FAILURE_STATUSES
 
 if TYPE_CHECKING:  # at run time these come from __getattr__ below, on first use
-    from mapreduce_fsm.progress_bar import BAR_WIDTH as BAR_WIDTH
-    from mapreduce_fsm.progress_bar import RichProgress as RichProgress
+    from mapreduce_fsm.console.progress_bar import BAR_WIDTH as BAR_WIDTH
+    from mapreduce_fsm.console.progress_bar import RichProgress as RichProgress
 
 
 class ProgressReporter(Protocol):
@@ -183,7 +183,7 @@ def choose_progress(*, quiet: bool, stream: TextIO | None = None) -> ProgressRep
     if not _isatty(stream):
         return LineProgress(stream)
     # The bar lives in its own module: rich.progress is slow to import and only a bar needs it.
-    from mapreduce_fsm.progress_bar import RichProgress
+    from mapreduce_fsm.console.progress_bar import RichProgress
 
     return RichProgress(stream)
 
@@ -198,7 +198,7 @@ def _isatty(stream: TextIO) -> bool:
 def __getattr__(name: str) -> Any:
     """`RichProgress` and `BAR_WIDTH` moved to `progress_bar`; still importable from here."""
     if name in ("RichProgress", "BAR_WIDTH"):
-        from mapreduce_fsm import progress_bar
+        from mapreduce_fsm.console import progress_bar
 
         return getattr(progress_bar, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,10 +13,10 @@ import click
 
 from mapreduce_fsm.config import describe_workflow, load_workflow
 from mapreduce_fsm.config.model import Step, Workflow
+from mapreduce_fsm.convert import converter
 from mapreduce_fsm.errors import UsageError
 from mapreduce_fsm.phases import machine as fsm
 from mapreduce_fsm.phases.registry import build_phases
-from mapreduce_fsm.serialization import converter
 from mapreduce_fsm.state import JobStore, check_job_id, list_jobs, resolve_state_dir
 
 PLAN_COMMAND_WIDTH = 60
@@ -147,7 +147,7 @@ def status(job_id: str, state_dir: str | None, as_json: bool) -> None:
     workflow_name = f" ({payload['workflow']})" if payload["workflow"] else ""
     shown = _shown_state(str(payload["state"]), running)
     if shown != payload["state"]:
-        from mapreduce_fsm.cli_run import resume_command
+        from mapreduce_fsm.cli.run import resume_command
 
         shown += f"; resume with: {resume_command(job_id, state_dir)}"
     click.echo(f"job {job_id}{workflow_name}: {shown}")

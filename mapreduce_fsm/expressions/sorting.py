@@ -16,9 +16,9 @@ from typing import Any
 
 import attrs
 
-from mapreduce_fsm.workitems.paths import FieldPath, parse_path, resolve_in_item
-from mapreduce_fsm.workitems.tokens import TokenCursor, TokenKind
-from mapreduce_fsm.workitems.values import sort_rank
+from mapreduce_fsm.expressions.paths import FieldPath, parse_path, resolve_in_item
+from mapreduce_fsm.expressions.tokens import TokenCursor, TokenKind
+from mapreduce_fsm.expressions.values import sort_rank
 
 
 @attrs.frozen(kw_only=True)

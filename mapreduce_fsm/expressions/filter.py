@@ -29,11 +29,11 @@ from typing import Any
 
 import attrs
 
-from mapreduce_fsm.workitems.functions import FUNCTIONS, contains
-from mapreduce_fsm.workitems.paths import item_relative, parse_path, resolve, strips_item_prefix
-from mapreduce_fsm.workitems.sorting import SortKey, compile_sort
-from mapreduce_fsm.workitems.tokens import Token, TokenCursor, TokenKind
-from mapreduce_fsm.workitems.values import comparable, json_equal
+from mapreduce_fsm.expressions.functions import FUNCTIONS, contains
+from mapreduce_fsm.expressions.paths import item_relative, parse_path, resolve, strips_item_prefix
+from mapreduce_fsm.expressions.sorting import SortKey, compile_sort
+from mapreduce_fsm.expressions.tokens import Token, TokenCursor, TokenKind
+from mapreduce_fsm.expressions.values import comparable, json_equal
 
 __all__ = ["Expression", "SortKey", "compile_expression", "compile_sort"]
 

@@ -7,14 +7,14 @@ import io
 import pytest
 from rich.console import Console
 
-from mapreduce_fsm.errors import UsageError
-from mapreduce_fsm.interaction import (
+from mapreduce_fsm.console.interaction import (
     ConsoleInteraction,
     NonInteractive,
     ScriptedInteraction,
     UserInteraction,
     choose_interaction,
 )
+from mapreduce_fsm.errors import UsageError
 
 
 def plain_console() -> tuple[Console, io.StringIO]:

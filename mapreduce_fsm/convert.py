@@ -1,9 +1,10 @@
-"""The one strict cattrs JSON converter for everything a job writes to disk."""
+"""The one strict cattrs JSON converter for everything a job writes to disk, and its timestamps."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
 import attrs
@@ -151,3 +152,8 @@ def _path_first(problem: str) -> str:
     """cattrs writes `message @ $.path`; a reader wants the path first."""
     message, at, path = problem.rpartition(" @ ")
     return f"{path}: {message}" if at else problem
+
+
+def utc_now() -> str:
+    """The time now: UTC, ISO 8601, milliseconds, `Z` suffix."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -39,9 +39,9 @@ def validate(workflow: str) -> None:
 
 
 def _register_commands() -> None:
-    from mapreduce_fsm.cli_dlq import dlq
-    from mapreduce_fsm.cli_run import resume, run
-    from mapreduce_fsm.cli_views import diagram, events, jobs, status
+    from mapreduce_fsm.cli.dlq import dlq
+    from mapreduce_fsm.cli.run import resume, run
+    from mapreduce_fsm.cli.views import diagram, events, jobs, status
 
     for command in (run, resume, jobs, status, events, diagram, dlq):
         cli.add_command(command)

@@ -11,8 +11,9 @@ import attrs
 
 from mapreduce_fsm.config import load_workflow_text
 from mapreduce_fsm.config.model import Workflow
+from mapreduce_fsm.console.interaction import NonInteractive, UserInteraction
+from mapreduce_fsm.console.progress import NullProgress, ProgressReporter
 from mapreduce_fsm.errors import JobStateError, UsageError
-from mapreduce_fsm.interaction import NonInteractive, UserInteraction
 from mapreduce_fsm.phases.context import RunOptions
 from mapreduce_fsm.phases.coordinator import PhaseCoordinator, WorkflowResult
 from mapreduce_fsm.phases.registry import build_phases
@@ -21,7 +22,6 @@ from mapreduce_fsm.phases.types import (
     PhaseExecutor,
     PhaseTransitionHandler,
 )
-from mapreduce_fsm.progress import NullProgress, ProgressReporter
 from mapreduce_fsm.state import (
     Checkpoint,
     EventCallback,

@@ -12,15 +12,15 @@ from collections.abc import Awaitable, Callable
 
 import click
 
-from mapreduce_fsm.api import Services, resolve_secrets, resume_job, run_workflow
 from mapreduce_fsm.config import load_workflow
+from mapreduce_fsm.console.interaction import choose_interaction
+from mapreduce_fsm.console.progress import choose_progress
 from mapreduce_fsm.errors import UsageError
-from mapreduce_fsm.interaction import choose_interaction
+from mapreduce_fsm.jobs.run import Services, resolve_secrets, resume_job, run_workflow
 from mapreduce_fsm.phases.context import RunOptions
 from mapreduce_fsm.phases.coordinator import WorkflowResult
-from mapreduce_fsm.progress import choose_progress
-from mapreduce_fsm.records import Event
 from mapreduce_fsm.state import JobStore, check_job_id, new_job_id, resolve_state_dir
+from mapreduce_fsm.state.records import Event
 
 PHASE_EVENT_TYPES = frozenset(
     {"phase.started", "phase.completed", "phase.failed", "phase.skipped", "phase.paused"}
@@ -132,7 +132,7 @@ def run(workflow: str, job_id: str | None, state_dir: str | None, yes: bool,
     loaded = load_workflow(workflow)
     resolve_secrets(loaded, os.environ)  # a missing secret stops even a dry run
     if dry_run:
-        from mapreduce_fsm.cli_views import print_plan
+        from mapreduce_fsm.cli.views import print_plan
 
         print_plan(loaded, max_parallel=max_parallel)
         return

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rich.text import Text
 
-from mapreduce_fsm.progress import (
+from mapreduce_fsm.console.progress import (
     LineProgress,
     NullProgress,
     ProgressReporter,

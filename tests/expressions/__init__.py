@@ -1,0 +1,1 @@
+"""Tests of the expression languages: interpolation, filters, sort keys."""

@@ -1,0 +1,1 @@
+"""Tests of whole-job operations: the dead-letter queue from Python."""
