@@ -154,6 +154,17 @@ def _path_first(problem: str) -> str:
     return f"{path}: {message}" if at else problem
 
 
+def format_timestamp(moment: datetime) -> str:
+    """A timestamp as the job files write it: UTC, ISO 8601, milliseconds, `Z` suffix."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_timestamp(text: str) -> datetime:
+    """A timestamp written by `format_timestamp` (or any ISO 8601 text) as an aware datetime."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def utc_now() -> str:
-    """The time now: UTC, ISO 8601, milliseconds, `Z` suffix."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """The time now, as the job files write it."""
+    return format_timestamp(datetime.now(UTC))
