@@ -1,5 +1,13 @@
-"""Running one work item: the agent, and the scheduler that runs them all under the error policy."""
+"""Running one work order (one attempt at one item) and the data it is made of."""
 
-from mapreduce_fsm.agents.agent import Agent, AgentOutcome, describe_failure
+from mapreduce_fsm.agents.agent import describe_failure, item_outcome, run_work_order
+from mapreduce_fsm.agents.order import AgentSpec, ItemOutcome, WorkOrder
 
-__all__ = ["Agent", "AgentOutcome", "describe_failure"]
+__all__ = [
+    "AgentSpec",
+    "ItemOutcome",
+    "WorkOrder",
+    "describe_failure",
+    "item_outcome",
+    "run_work_order",
+]

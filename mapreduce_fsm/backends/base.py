@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from mapreduce_fsm.agents.agent import Agent, AgentOutcome
-from mapreduce_fsm.workitems import WorkItem
+from mapreduce_fsm.agents import ItemOutcome, WorkOrder
 
 
 class Backend(Protocol):
-    """Runs single items; the scheduler decides which, when, and how many at once."""
+    """Runs work orders; the scheduler decides which, when, and how many at once.
+
+    Orders and outcomes are plain data (`convert.converter` makes them JSON), so a
+    backend may run them in another process or on another machine.
+    """
 
     @property
     def capacity(self) -> int:
-        """How many items may run at the same time."""
+        """How many orders may run at the same time."""
         ...
 
-    async def run_item(self, agent: Agent, item: WorkItem, attempt: int) -> AgentOutcome: ...
+    async def run(self, order: WorkOrder) -> ItemOutcome: ...

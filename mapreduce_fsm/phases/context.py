@@ -3,33 +3,19 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import attrs
 
-from mapreduce_fsm.commands import SecretMasker, StepContext, StepsOutcome, run_steps
-from mapreduce_fsm.config.model import Step, Workflow
+from mapreduce_fsm.commands import SecretMasker, StepContext
+from mapreduce_fsm.config.model import Workflow
 from mapreduce_fsm.console.interaction import UserInteraction
 from mapreduce_fsm.console.progress import NullProgress, ProgressReporter
 from mapreduce_fsm.convert import utc_now
 from mapreduce_fsm.state import Checkpoint, JobStore, PhaseProgress
 from mapreduce_fsm.state.records import Event, ItemResult
-
-
-class StepsRunner(Protocol):
-    """Runs a sequence of steps (the real one is `commands.run_steps`; tests pass fakes)."""
-
-    def __call__(
-        self,
-        steps: Sequence[Step],
-        variables: Mapping[str, Any],
-        context: StepContext,
-        *,
-        start_index: int = 0,
-        on_step_done: Callable[[int, Any, Mapping[str, Any]], Awaitable[None]] | None = None,
-    ) -> Awaitable[StepsOutcome]: ...
 
 
 @attrs.frozen(kw_only=True)
@@ -87,7 +73,6 @@ class PhaseContext:
     interaction: UserInteraction
     secrets: Mapping[str, str]  # resolved secret values, never written to disk
     options: RunOptions = attrs.field(factory=RunOptions)
-    runner: StepsRunner = run_steps
     progress_reporter: ProgressReporter = attrs.field(factory=NullProgress)
     # When resuming: "pending", "failed", "paused", a phase name (a crash in it), or
     # "retry_items" (dlq retry); None on a fresh run.

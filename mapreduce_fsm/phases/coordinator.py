@@ -31,7 +31,7 @@ from mapreduce_fsm.errors import (
     describe_os_error,
 )
 from mapreduce_fsm.phases import machine as fsm
-from mapreduce_fsm.phases.context import CheckpointKeeper, PhaseContext, RunOptions, StepsRunner
+from mapreduce_fsm.phases.context import CheckpointKeeper, PhaseContext, RunOptions
 from mapreduce_fsm.phases.types import (
     Complete,
     Continue,
@@ -108,7 +108,6 @@ class PhaseCoordinator:
     handler: PhaseTransitionHandler = attrs.field(factory=DefaultTransitionHandler)
     interaction: UserInteraction = attrs.field(factory=NonInteractive)
     options: RunOptions = attrs.field(factory=RunOptions)
-    runner: StepsRunner | None = None
     progress_reporter: ProgressReporter = attrs.field(factory=NullProgress)
     secrets: Mapping[str, str] = attrs.field(factory=dict)
     _context: PhaseContext | None = None
@@ -261,8 +260,6 @@ class PhaseCoordinator:
             progress_reporter=self.progress_reporter,
             resumed_from=resumed_from,
         )
-        if self.runner is not None:
-            context.runner = self.runner
         self._context = context
         model = _JobModel()
         fsm.build_machine(

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from mapreduce_fsm.agents import describe_failure
-from mapreduce_fsm.commands import StepsOutcome
+from mapreduce_fsm.commands import StepsOutcome, run_steps
 from mapreduce_fsm.commands.result import StepResult
 from mapreduce_fsm.config.model import Step
 from mapreduce_fsm.phases.context import PhaseContext
@@ -57,8 +57,7 @@ async def run_phase_steps(
                      status=result.status, exit_code=result.exit_code,
                      duration_secs=round(result.duration_secs, 3), error=result.error)
 
-    runner: Callable[..., Awaitable[StepsOutcome]] = context.runner
-    return await runner(
+    return await run_steps(
         steps,
         {**variables, **saved},
         context.step_context(timeout=timeout, extra_env=extra_env,

@@ -1,4 +1,5 @@
-"""The job directory: checkpoint, results and attempt journals, dead-letter queue, events, lock."""
+"""The job directory: checkpoint, results and attempt journals, dead-letter queue, events, lock;
+the map's ledger over the journals and the queue."""
 
 from mapreduce_fsm.state.atomic import write_atomic
 from mapreduce_fsm.state.checkpoint import (
@@ -20,7 +21,8 @@ from mapreduce_fsm.state.jobstore import (
     new_job_id,
     resolve_state_dir,
 )
-from mapreduce_fsm.state.journal import AttemptJournal, ItemAttempt, LoadedResults, ResultsJournal
+from mapreduce_fsm.state.journal import AttemptJournal, LoadedResults, ResultsJournal
+from mapreduce_fsm.state.ledger import MapLedger
 from mapreduce_fsm.state.lock import JobLock
 
 __all__ = [
@@ -31,11 +33,11 @@ __all__ = [
     "DeadLetterStore",
     "EventCallback",
     "EventLog",
-    "ItemAttempt",
     "JobLock",
     "JobStore",
     "JobSummary",
     "LoadedResults",
+    "MapLedger",
     "PhaseProgress",
     "PhaseStatus",
     "ResultsJournal",

@@ -2,13 +2,42 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
+from typing import Any
 
 import attrs
 
+from mapreduce_fsm.convert import converter
 from mapreduce_fsm.state.jsonlines import JsonLinesFile
 from mapreduce_fsm.state.records import DlqEntry
+
+
+def _register_entry_hooks() -> None:
+    """An entry's attempts are written without the item id, which the entry holds once; on
+    reading, they get it back. So `dlq.jsonl` lines look as they always did."""
+    unstructure: Callable[[DlqEntry], dict[str, Any]] = converter.get_unstructure_hook(DlqEntry)
+    structure: Callable[[Any, type], DlqEntry] = converter.get_structure_hook(DlqEntry)
+
+    def entry_to_dict(entry: DlqEntry) -> dict[str, Any]:
+        data = unstructure(entry)
+        data["attempts"] = [{k: v for k, v in attempt.items() if k != "item_id"}
+                            for attempt in data["attempts"]]
+        return data
+
+    def entry_from_dict(value: Any, cls: type) -> DlqEntry:
+        if isinstance(value, dict) and isinstance(value.get("attempts"), list):
+            item_id = value.get("item_id")
+            value = {**value, "attempts": [
+                {"item_id": item_id, **attempt} if isinstance(attempt, dict) else attempt
+                for attempt in value["attempts"]]}
+        return structure(value, cls)
+
+    converter.register_unstructure_hook(DlqEntry, entry_to_dict)
+    converter.register_structure_hook(DlqEntry, entry_from_dict)
+
+
+_register_entry_hooks()
 
 
 @attrs.define

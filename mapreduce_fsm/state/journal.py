@@ -8,7 +8,7 @@ from pathlib import Path
 import attrs
 
 from mapreduce_fsm.state.jsonlines import JsonLinesFile
-from mapreduce_fsm.state.records import ItemResult, ItemStatus
+from mapreduce_fsm.state.records import AttemptRecord, ItemResult
 
 
 @attrs.frozen(kw_only=True)
@@ -51,32 +51,17 @@ class ResultsJournal:
         self._file.rewrite(results)
 
 
-@attrs.frozen(kw_only=True)
-class ItemAttempt:
-    """One finished attempt at an item, so that retry counts survive a crash."""
-
-    item_id: str
-    attempt: int
-    status: ItemStatus
-    error: str | None
-    exit_code: int | None
-    failed_step: str | None
-    stderr_tail: str
-    at: str
-    retry_at: str | None = None  # when the next attempt may start; None if none is due
-
-
 @attrs.define
 class AttemptJournal:
     """`attempts.jsonl`: every finished attempt of every item, in the order they ended."""
 
     path: Path
-    _file: JsonLinesFile[ItemAttempt] = attrs.field(init=False)
+    _file: JsonLinesFile[AttemptRecord] = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
-        self._file = JsonLinesFile(self.path, ItemAttempt, "item attempt")
+        self._file = JsonLinesFile(self.path, AttemptRecord, "item attempt")
 
-    def append(self, record: ItemAttempt) -> None:
+    def append(self, record: AttemptRecord) -> None:
         self._file.append(record)
 
     def sync(self) -> None:
@@ -85,9 +70,9 @@ class AttemptJournal:
     def close(self) -> None:
         self._file.close()
 
-    def load(self) -> dict[str, list[ItemAttempt]]:
+    def load(self) -> dict[str, list[AttemptRecord]]:
         """Attempts per item id, oldest first; a torn last line is dropped."""
-        attempts: dict[str, list[ItemAttempt]] = {}
+        attempts: dict[str, list[AttemptRecord]] = {}
         for record in self._file.scan().records:
             attempts.setdefault(record.item_id, []).append(record)
         return attempts

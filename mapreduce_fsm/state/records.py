@@ -33,8 +33,10 @@ class ItemResult:
 
 @attrs.frozen(kw_only=True)
 class AttemptRecord:
-    """One failed attempt at an item, kept in the dead-letter queue's history."""
+    """One failed attempt at an item: a line of `attempts.jsonl`, so that retry counts survive
+    a crash, and one step of a dead-letter entry's history (which leaves out the item id)."""
 
+    item_id: str
     attempt: int
     status: ItemStatus
     error: str | None
@@ -42,6 +44,7 @@ class AttemptRecord:
     failed_step: str | None
     stderr_tail: str
     at: str  # ISO 8601, UTC
+    retry_at: str | None = None  # when the next attempt may start; None if none is due
 
 
 @attrs.frozen(kw_only=True)

@@ -1,1 +1,1 @@
-"""Tests of the agent (one item through the template) and the item scheduler."""
+"""Tests of running one work order, and of the orders and outcomes as data."""

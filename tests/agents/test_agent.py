@@ -1,14 +1,17 @@
-"""How the agent describes a failed step in an item result, a phase error and the DLQ."""
+"""How the agent describes a failed step (item result, phase error, DLQ), and its item deadline."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
-from mapreduce_fsm.agents.agent import Agent, describe_failure
+import attrs
+
+from mapreduce_fsm.agents import AgentSpec
+from mapreduce_fsm.agents.agent import describe_failure, order_context
 from mapreduce_fsm.commands import StepContext, StepResult, run_step
 from mapreduce_fsm.config.model import Step
-from mapreduce_fsm.workitems import WorkItem
 
 
 def test_exit_code_and_timeout_are_described_with_the_step_label() -> None:
@@ -24,9 +27,12 @@ def test_an_interpolation_error_names_its_step_once(tmp_path: Path) -> None:
         "step 'echo ${item.nope}': ${item.nope} does not exist; item has: n")
 
 
-def test_an_items_time_limit_is_named_as_such(tmp_path: Path) -> None:
-    agent = Agent(template=(), variables={}, step_context=StepContext(cwd=tmp_path),
-                  item_total=1, timeout=5)
-    context = agent.item_context(WorkItem(id="a", index=0, value=1), "1")
-    assert context.deadline is not None
+def test_an_items_time_limit_starts_where_the_order_runs_and_is_named_as_such() -> None:
+    spec = AgentSpec(steps=(), variables={}, item_total=1, cwd=".", env={}, timeout_secs=5)
+    order = spec.order(item=1, item_id="a", item_index=0, attempt=1)
+    before = time.monotonic()
+    context = order_context(order)
+    assert context.deadline is not None and context.deadline >= before + 5
     assert context.deadline_name == "the item's time limit"
+    assert order_context(attrs.evolve(order, spec=attrs.evolve(spec, timeout_secs=None))
+                         ).deadline is None

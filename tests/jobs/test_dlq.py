@@ -40,8 +40,9 @@ RETRYING = WORKFLOW.replace(
 NO_REDUCE = WORKFLOW.split("reduce:")[0] + "error_policy:\n  on_item_failure: dlq\n"
 
 
-def attempt(number: int, error: str, *, exit_code: int | None = 1) -> AttemptRecord:
-    return AttemptRecord(attempt=number, status="failed", error=error, exit_code=exit_code,
+def attempt(item_id: str, number: int, error: str, *, exit_code: int | None = 1) -> AttemptRecord:
+    return AttemptRecord(item_id=item_id, attempt=number, status="failed", error=error,
+                         exit_code=exit_code,
                          failed_step="check", stderr_tail="boom\n",
                          at=f"2025-01-01T00:00:0{number}Z")
 
@@ -49,7 +50,7 @@ def attempt(number: int, error: str, *, exit_code: int | None = 1) -> AttemptRec
 def entry(item_id: str, signature: str, *errors: str, index: int = 0) -> DlqEntry:
     return DlqEntry(
         item_id=item_id, item_index=index, item={"name": item_id, "n": index},
-        attempts=tuple(attempt(n, error) for n, error in enumerate(errors, start=1)),
+        attempts=tuple(attempt(item_id, n, error) for n, error in enumerate(errors, start=1)),
         signature=signature, added_at=f"2025-01-02T00:00:0{index}Z",
     )
 

@@ -1,21 +1,31 @@
-"""Test doubles for the phase engine: scripted phases, a fake step runner, a job store in tmp."""
+"""Test doubles for the phase engine: scripted phases, fake step runners, a job store in tmp.
+
+A fake step runner stands in for `commands.run_steps`: map items reach it through a
+`FakeBackend` (passed by `MapPhase.backend_factory`), setup, reduce and custom phases
+through `fake_phase_steps`, which patches the name `run_phase_steps` calls.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+import time
+from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+from unittest import mock
 
 import attrs
 
+from mapreduce_fsm.agents import ItemOutcome, WorkOrder, item_outcome
+from mapreduce_fsm.agents.agent import order_context
 from mapreduce_fsm.commands import StepContext, StepsOutcome
 from mapreduce_fsm.commands.result import StepResult
 from mapreduce_fsm.config import load_workflow_text
 from mapreduce_fsm.config.model import Step, Workflow
 from mapreduce_fsm.console.interaction import ScriptedInteraction
-from mapreduce_fsm.convert import converter
+from mapreduce_fsm.convert import converter, utc_now
 from mapreduce_fsm.phases import (
     PhaseContext,
     PhaseCoordinator,
@@ -23,7 +33,8 @@ from mapreduce_fsm.phases import (
     WorkflowResult,
     build_phases,
 )
-from mapreduce_fsm.phases.context import StepsRunner
+from mapreduce_fsm.phases.map import MapPhase
+from mapreduce_fsm.phases.types import PhaseExecutor
 from mapreduce_fsm.state import Checkpoint, JobStore
 from mapreduce_fsm.state.records import ItemResult
 
@@ -74,6 +85,58 @@ class ScriptedPhase:
         if outcome == "skipped":
             return PhaseResult.skipped(self.name, "nothing to do")
         return PhaseResult.completed(self.name)
+
+
+class StepsRunner(Protocol):
+    """What `commands.run_steps` looks like to its callers; the fakes below are ones."""
+
+    def __call__(
+        self,
+        steps: Sequence[Step],
+        variables: Mapping[str, Any],
+        context: StepContext,
+        *,
+        start_index: int = 0,
+        on_step_done: Callable[[int, StepResult, Mapping[str, Any]], Awaitable[None]]
+        | None = None,
+    ) -> Awaitable[StepsOutcome]: ...
+
+
+@attrs.define
+class FakeBackend:
+    """A backend whose orders run on a fake step runner instead of processes. Each order
+    goes through JSON first, as it would to another machine, so a map run here also shows
+    that an order carries all the item needs; the outcome is made as LocalBackend's is."""
+
+    capacity: int
+    runner: StepsRunner
+    orders: list[WorkOrder] = attrs.field(factory=list)
+
+    async def run(self, order: WorkOrder) -> ItemOutcome:
+        sent = json.dumps(converter.unstructure(order))
+        order = converter.structure(json.loads(sent), WorkOrder)
+        self.orders.append(order)
+        started_at, started = utc_now(), time.monotonic()
+        outcome = await self.runner(order.spec.steps, order.variables(), order_context(order))
+        return item_outcome(order, outcome, started_at=started_at,
+                            duration_secs=time.monotonic() - started)
+
+
+def with_fake_backend(phases: Sequence[PhaseExecutor], runner: StepsRunner) -> list[PhaseExecutor]:
+    """The phases, with the map's items run by a FakeBackend on `runner`."""
+
+    def fake(capacity: int) -> FakeBackend:
+        return FakeBackend(capacity=capacity, runner=runner)
+
+    return [attrs.evolve(phase, backend_factory=fake) if isinstance(phase, MapPhase) else phase
+            for phase in phases]
+
+
+@contextmanager
+def fake_phase_steps(runner: StepsRunner) -> Iterator[None]:
+    """Setup, reduce and custom phases run their steps on `runner` meanwhile."""
+    with mock.patch("mapreduce_fsm.phases.steps.run_steps", runner):
+        yield
 
 
 StepBehaviour = Callable[[Step, Mapping[str, Any]], StepResult]
@@ -217,7 +280,7 @@ class ItemRunner:
 @attrs.define
 class Job:
     """One job of a workflow file in tmp_path, run and resumed through a real PhaseCoordinator
-    (phases from `build_phases`) with a real JobStore and a fake step runner."""
+    (phases from `build_phases`) with a real JobStore; steps run on a fake step runner."""
 
     tmp_path: Path
     workflow_text: str
@@ -268,8 +331,8 @@ class Job:
         start: Callable[[PhaseCoordinator], Awaitable[WorkflowResult]],
     ) -> WorkflowResult:
         kwargs = {"interaction": ScriptedInteraction(), **kwargs}
-        coordinator = PhaseCoordinator(phases=build_phases(self.workflow()), store=store,
-                                       runner=runner, **kwargs)
+        phases = with_fake_backend(build_phases(self.workflow()), runner)
+        coordinator = PhaseCoordinator(phases=phases, store=store, **kwargs)
 
         async def main() -> WorkflowResult:
             task = asyncio.ensure_future(start(coordinator))
@@ -278,6 +341,7 @@ class Job:
             return await task
 
         try:
-            return asyncio.run(main())
+            with fake_phase_steps(runner):
+                return asyncio.run(main())
         finally:
             store.close()

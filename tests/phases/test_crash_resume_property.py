@@ -1,9 +1,9 @@
 """Property: a job interrupted anywhere and resumed, perhaps several times, ends as an unbroken run.
 
-Real phases, coordinator and job store; a deterministic fake step runner, so no process
-starts. A crash is the driver task being cancelled (what Ctrl-C does) at a chosen point:
-after the checkpoint records the k-th transition, inside the n-th setup/reduce step, or
-once n item results are in the journal.
+Real phases, coordinator and job store; a deterministic fake step runner (map items reach it
+through a fake backend), so no process starts. A crash is the driver task being cancelled
+(what Ctrl-C does) at a chosen point: after the checkpoint records the k-th transition,
+inside the n-th setup/reduce step, or once n item results are in the journal.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from mapreduce_fsm.phases.coordinator import WorkflowResult
 from mapreduce_fsm.state import Checkpoint, JobStore
 from mapreduce_fsm.state.journal import ResultsJournal
 from mapreduce_fsm.state.records import ItemResult
+from tests.phases.harness import fake_phase_steps, with_fake_backend
 
 END_STATES = ("completed", "failed", "paused")
 
@@ -241,9 +242,9 @@ def drive_once(
     crash = Crash(point, JobStore(root / "state", "job").path,
                   history_before=0 if checkpoint is None else len(checkpoint.history))
     store = CrashingStore(root / "state", "job", crash=crash)
+    runner = DeterministicRunner(shape.failing_items, crash)
     coordinator = PhaseCoordinator(
-        phases=build_phases(workflow), store=store,
-        runner=DeterministicRunner(shape.failing_items, crash),
+        phases=with_fake_backend(build_phases(workflow), runner), store=store,
         interaction=NonInteractive(quiet=True),
     )
 
@@ -260,7 +261,8 @@ def drive_once(
             return None
 
     try:
-        return asyncio.run(go()), crash.fired
+        with fake_phase_steps(runner):
+            return asyncio.run(go()), crash.fired
     finally:
         store.close()
         crash.restore_after_kill()

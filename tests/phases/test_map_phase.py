@@ -1,4 +1,4 @@
-"""The map phase through a real coordinator and job store, with items run by a fake runner."""
+"""The map phase through a real coordinator and job store, with items run on a fake backend."""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from mapreduce_fsm.state import DeadLetterStore
@@ -14,7 +15,7 @@ def entry(item_id: str, attempts: int = 1) -> DlqEntry:
         item_index=int(item_id.rsplit("-", 1)[1]),
         item={"id": item_id},
         attempts=tuple(
-            AttemptRecord(attempt=n, status="failed", error="exit 1", exit_code=1,
+            AttemptRecord(item_id=item_id, attempt=n, status="failed", error="exit 1", exit_code=1,
                           failed_step="step 1", stderr_tail="oops", at=f"t{n}")
             for n in range(1, attempts + 1)
         ),
@@ -87,3 +88,24 @@ def test_torn_last_entry_is_dropped(tmp_path: Path) -> None:
     store.close()
     path.write_bytes(path.read_bytes()[:-10])
     assert DeadLetterStore(path).load() == [entry("item-1")]
+
+
+def test_attempts_are_written_without_the_item_id_and_old_lines_still_load(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "dlq.jsonl"
+    store = DeadLetterStore(path)
+    store.add(entry("item-1", attempts=2))
+    store.close()
+    (written,) = [json.loads(line) for line in path.read_text().splitlines()]
+    assert written["item_id"] == "item-1"
+    assert all("item_id" not in attempt for attempt in written["attempts"])
+    # A line as written before attempts had a retry_at: it loads, each attempt gets its id.
+    old = {**written, "item_id": "item-2", "item_index": 2, "item": {"id": "item-2"},
+           "attempts": [{k: v for k, v in a.items() if k != "retry_at"}
+                        for a in written["attempts"]]}
+    with path.open("a") as file:
+        file.write(json.dumps(old) + "\n")
+    loaded = DeadLetterStore(path).get("item-2")
+    assert loaded == entry("item-2", attempts=2)
+    assert [attempt.item_id for attempt in loaded.attempts] == ["item-2", "item-2"]

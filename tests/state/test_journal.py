@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mapreduce_fsm.errors import JobStateError
-from mapreduce_fsm.state import AttemptJournal, ItemAttempt, ResultsJournal, jsonlines
-from mapreduce_fsm.state.records import ItemResult, ItemStatus
+from mapreduce_fsm.state import AttemptJournal, ResultsJournal, jsonlines
+from mapreduce_fsm.state.records import AttemptRecord, ItemResult, ItemStatus
 
 from .strategies import item_results
 
@@ -224,8 +224,8 @@ def test_any_truncation_loads_exactly_the_complete_lines(
         assert dict(journal.load().results) == expected_final([*results[:complete], results[0]])
 
 
-def attempt(item_id: str, number: int, retry_at: str | None = None) -> ItemAttempt:
-    return ItemAttempt(
+def attempt(item_id: str, number: int, retry_at: str | None = None) -> AttemptRecord:
+    return AttemptRecord(
         item_id=item_id, attempt=number, status="failed", error="boom", exit_code=1,
         failed_step="step 1", stderr_tail="boom\n", at=f"t{number}", retry_at=retry_at,
     )

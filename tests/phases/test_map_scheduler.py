@@ -1,24 +1,22 @@
-"""The item scheduler with a scripted backend: no subprocesses, exact control of each attempt."""
+"""The map's item scheduler on a scripted backend: no subprocesses, each attempt's end chosen."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 
 import attrs
 import pytest
 
-from mapreduce_fsm.agents.agent import Agent, AgentOutcome
-from mapreduce_fsm.agents.scheduler import ItemScheduler, PendingItem, SchedulerHooks
-from mapreduce_fsm.commands import StepContext
+from mapreduce_fsm.agents import AgentSpec, ItemOutcome, WorkOrder
 from mapreduce_fsm.config.model import (
     Backoff,
     CircuitBreakerConfig,
     ErrorPolicy,
     RetryConfig,
 )
+from mapreduce_fsm.phases.map_scheduler import ItemScheduler, PendingItem, SchedulerHooks
 from mapreduce_fsm.policy import CircuitBreaker, FailureBudget
 from mapreduce_fsm.state.records import ItemResult, ItemStatus
 from mapreduce_fsm.workitems import WorkItem
@@ -33,13 +31,14 @@ class ScriptedBackend:
     attempts: Counter[str] = attrs.field(factory=Counter)
     fail_workflow: frozenset[str] = frozenset()  # items whose failed step has fail_workflow
 
-    async def run_item(self, agent: Agent, item: WorkItem, attempt: int) -> AgentOutcome:
+    async def run(self, order: WorkOrder) -> ItemOutcome:
+        item = WorkItem(id=order.item_id, index=order.item_index, value=order.item)
         self.attempts[item.id] += 1
         await asyncio.sleep(0)
-        status = self.script(item, attempt)
-        return AgentOutcome(result=ItemResult(
+        status = self.script(item, order.attempt)
+        return ItemOutcome(result=ItemResult(
             item_id=item.id, item_index=item.index, item=item.value, status=status,
-            attempts=attempt, error=None if status == "success" else "step 'work': boom"),
+            attempts=order.attempt, error=None if status == "success" else "step 'work': boom"),
             fail_workflow=status != "success" and item.id in self.fail_workflow)
 
 
@@ -49,7 +48,7 @@ class Recorder:
     finished: dict[str, ItemStatus] = attrs.field(factory=dict)
 
     def hooks(self) -> SchedulerHooks:
-        def finish(item: WorkItem, outcome: AgentOutcome) -> str:
+        def finish(item: WorkItem, outcome: ItemOutcome) -> str:
             self.finished[item.id] = outcome.result.status
             return outcome.result.status
 
@@ -68,10 +67,9 @@ def items(count: int) -> list[PendingItem]:
 def scheduler(backend: ScriptedBackend, recorder: Recorder,
               policy: ErrorPolicy | None = None) -> ItemScheduler:
     policy = policy or ErrorPolicy()
-    agent = Agent(template=(), variables={}, step_context=StepContext(cwd=Path(".")),
-                  item_total=0)
+    spec = AgentSpec(steps=(), variables={}, item_total=0, cwd=".", env={})
     breaker = None if policy.circuit_breaker is None else CircuitBreaker(policy.circuit_breaker)
-    return ItemScheduler(backend=backend, agent=agent, hooks=recorder.hooks(),
+    return ItemScheduler(backend=backend, spec=spec, hooks=recorder.hooks(),
                          budget=FailureBudget(policy), retry=policy.retry_config,
                          breaker=breaker)
 
@@ -95,13 +93,13 @@ def test_never_more_items_at_once_than_the_backend_capacity() -> None:
 
     @attrs.define
     class Slow(ScriptedBackend):
-        async def run_item(self, agent: Agent, item: WorkItem, attempt: int) -> AgentOutcome:
+        async def run(self, order: WorkOrder) -> ItemOutcome:
             nonlocal running, peak
             running += 1
             peak = max(peak, running)
             await asyncio.sleep(0.001)
             running -= 1
-            return await super().run_item(agent, item, attempt)
+            return await super().run(order)
 
     backend = Slow(script=lambda item, attempt: "success", capacity=3)
     recorder = Recorder()

@@ -1,4 +1,4 @@
-"""Runs every pending item through a backend under the error policy.
+"""Runs every pending item of the map through a backend under the error policy.
 
 At most `backend.capacity` items run at once. A failed attempt that may be retried
 waits in a timer heap, holding no slot. An open circuit breaker holds back new
@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterable
 
 import attrs
 
-from mapreduce_fsm.agents.agent import Agent, AgentOutcome
-from mapreduce_fsm.backends.base import Backend
+from mapreduce_fsm.agents import AgentSpec, ItemOutcome
+from mapreduce_fsm.backends import Backend
 from mapreduce_fsm.config.model import RetryConfig
 from mapreduce_fsm.policy import CircuitBreaker, FailureBudget, StopDecision, retry_delay
 from mapreduce_fsm.workitems import WorkItem
@@ -43,15 +43,17 @@ class SchedulerHooks:
 
     started: Callable[[WorkItem, int], None]
     # (item, outcome, delay): delay is the backoff before the next attempt, None when final
-    attempt_failed: Callable[[WorkItem, AgentOutcome, float | None], None]
-    finished: Callable[[WorkItem, AgentOutcome], str]  # records the final result, returns status
+    attempt_failed: Callable[[WorkItem, ItemOutcome, float | None], None]
+    finished: Callable[[WorkItem, ItemOutcome], str]  # records the final result, returns status
     note: Callable[[str], None]
 
 
 @attrs.define
 class ItemScheduler:
+    """Starts items on the backend, retries failed attempts, stops when the policy says so."""
+
     backend: Backend
-    agent: Agent
+    spec: AgentSpec  # what every item's work order shares
     hooks: SchedulerHooks
     budget: FailureBudget
     retry: RetryConfig | None = None
@@ -130,7 +132,10 @@ class ItemScheduler:
         try:
             self.hooks.started(entry.item, entry.attempt)
             try:
-                outcome = await self.backend.run_item(self.agent, entry.item, entry.attempt)
+                item = entry.item
+                outcome = await self.backend.run(self.spec.order(
+                    item=item.value, item_id=item.id, item_index=item.index,
+                    attempt=entry.attempt))
             except asyncio.CancelledError:
                 if self.breaker is not None:
                     self.breaker.release()
@@ -141,7 +146,7 @@ class ItemScheduler:
             slots.release()
             self._wake.set()
 
-    def _settle(self, entry: PendingItem, outcome: AgentOutcome) -> None:
+    def _settle(self, entry: PendingItem, outcome: ItemOutcome) -> None:
         succeeded = outcome.result.status == "success"
         if self.breaker is not None:
             self.breaker.record_success() if succeeded else self.breaker.record_failure()

@@ -1,0 +1,116 @@
+"""Work orders and item outcomes are plain data: through JSON and back unchanged."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from mapreduce_fsm.agents import AgentSpec, ItemOutcome, WorkOrder
+from mapreduce_fsm.config import load_workflow_text
+from mapreduce_fsm.convert import converter
+from mapreduce_fsm.state.records import ItemResult
+
+WORKFLOW = """\
+name: orders
+env:
+  REGION: eu
+map:
+  input: items.json
+  agent_timeout_secs: 30
+  agent_template:
+    - shell: "check ${item.name}"
+      name: check
+      timeout: 5
+      when: "${item_index} > 0"
+      env:
+        MODE: strict
+      capture_output: verdict
+      capture_format: json
+      on_failure:
+        claude: "/fix ${item.name}"
+        max_attempts: 2
+        retry_original: true
+      on_success:
+        shell: "echo fine"
+    - shell: "false"
+      on_failure:
+        shell: "echo giving up"
+        fail_workflow: true
+    - shell: "flaky"
+      on_failure:
+        - "echo one"
+        - "echo two"
+    - shell: "maybe"
+      on_failure: true
+    - claude: "/summarise ${item.name}"
+      capture_output: true
+    - write_file:
+        path: "out/${item_id}.json"
+        content:
+          name: "${item.name}"
+          tags: [a, b]
+        format: json
+        mode: "0644"
+        create_dirs: true
+"""
+
+
+def through_json(value: Any, cls: type[Any]) -> Any:
+    return converter.structure(json.loads(json.dumps(converter.unstructure(value))), cls)
+
+
+def spec() -> AgentSpec:
+    workflow = load_workflow_text(WORKFLOW, filename="orders.yml",
+                                  environ={"MAPREDUCE_FSM_CLAUDE": sys.executable})
+    return AgentSpec(
+        steps=workflow.map.agent_template,
+        variables={"REGION": "eu", "env": {"REGION": "eu", "TOKEN": "s3cret"},
+                   "workflow": {"name": workflow.name}, "job": {"id": "job-1"},
+                   "listing": ["a", "b"], "stats": {"count": 2, "ratio": 0.5, "ok": True}},
+        item_total=2,
+        cwd="/tmp/job",
+        env={"REGION": "eu", "TOKEN": "s3cret", "JOB_ID": "job-1"},
+        secrets=("s3cret",),
+        timeout_secs=workflow.map.agent_timeout_secs,
+        kill_grace_secs=0.5,
+    )
+
+
+def test_a_work_order_of_a_real_template_comes_back_from_json_unchanged() -> None:
+    order = spec().order(item={"name": "b", "sizes": [1, 2], "note": None},
+                         item_id="item-1", item_index=1, attempt=2)
+    assert len(order.spec.steps) == 6  # handlers, captures, when, timeouts, write_file, claude
+    back = through_json(order, WorkOrder)
+    assert back == order
+    assert back.variables() == order.variables()
+    assert back.env() == order.env()
+
+
+def test_an_item_outcome_comes_back_from_json_unchanged() -> None:
+    outcome = ItemOutcome(
+        result=ItemResult(
+            item_id="item-1", item_index=1, item={"name": "b"}, status="failed", exit_code=3,
+            output="checking b\n", error="step 'check' exited with code 3",
+            failed_step="check", attempts=2, started_at="2026-01-01T00:00:00.000Z",
+            finished_at="2026-01-01T00:00:01.500Z", duration_secs=1.5,
+            captures={"verdict": {"ok": False, "reasons": ["size"]}},
+        ),
+        stderr_tail="no good\n",
+        fail_workflow=True,
+    )
+    assert through_json(outcome, ItemOutcome) == outcome
+
+
+def test_the_order_gives_the_steps_the_item_variables_and_environment() -> None:
+    order = spec().order(item={"name": "b"}, item_id="item-1", item_index=1, attempt=1)
+    variables = order.variables()
+    assert {key: variables[key] for key in
+            ("item", "item_index", "item_total", "item_id", "item_json")} == {
+        "item": {"name": "b"}, "item_index": 1, "item_total": 2, "item_id": "item-1",
+        "item_json": '{"name":"b"}'}
+    assert variables["stats"] == {"count": 2, "ratio": 0.5, "ok": True}
+    env = order.env()
+    assert (env["ITEM_ID"], env["ITEM_INDEX"], env["ITEM_JSON"]) == ("item-1", "1",
+                                                                   '{"name":"b"}')
+    assert env["JOB_ID"] == "job-1"
