@@ -20,6 +20,7 @@ from mapreduce_fsm.config.rules import (
     OCTAL_MODE,
     POSITIVE,
     SECONDS,
+    WAIT_SECONDS,
     one_of,
     whole_at_least,
 )
@@ -154,8 +155,8 @@ class Backoff:
 
     kind: BackoffKind = attrs.field(default="exponential", validator=one_of(BackoffKind))
     # seconds; for `fixed` this is the delay (`delay:` is accepted too)
-    initial: float = attrs.field(default=1.0, validator=SECONDS)
-    increment: float = attrs.field(default=1.0, validator=SECONDS)  # linear: added per attempt
+    initial: float = attrs.field(default=1.0, validator=WAIT_SECONDS)
+    increment: float = attrs.field(default=1.0, validator=WAIT_SECONDS)  # linear: added per attempt
     multiplier: float = attrs.field(default=2.0, validator=POSITIVE)  # exponential: factor
 
 
@@ -164,7 +165,7 @@ class RetryConfig:
     # attempts in all, the first included
     max_attempts: int = attrs.field(default=3, validator=whole_at_least(1))
     backoff: Backoff = attrs.field(factory=Backoff)
-    max_delay: float | None = attrs.field(default=30.0, validator=SECONDS.or_none())
+    max_delay: float | None = attrs.field(default=30.0, validator=WAIT_SECONDS.or_none())
     jitter: bool = False
 
 
@@ -174,7 +175,7 @@ class CircuitBreakerConfig:
     failure_threshold: int = attrs.field(default=5, validator=whole_at_least(1))
     # successes in half-open that close it
     success_threshold: int = attrs.field(default=2, validator=whole_at_least(1))
-    timeout: float = attrs.field(default=30.0, validator=SECONDS)  # open before half-open
+    timeout: float = attrs.field(default=30.0, validator=WAIT_SECONDS)  # open before half-open
     # items let through at once while half-open
     half_open_requests: int = attrs.field(default=1, validator=whole_at_least(1))
 

@@ -82,6 +82,9 @@ def one_of(choices: Any) -> Rule:
 
 
 SECONDS = Rule(what="a duration in seconds greater than 0", accepts=_is_duration)
+# A wait of the retry and circuit-breaker policies: 0 means "do not wait", which Python
+# callers (and the policy tests) use; a file's duration syntax asks for more than 0.
+WAIT_SECONDS = number("a number of seconds ≥ 0", lambda value: value >= 0)
 FRACTION = number("a number greater than 0 and at most 1", lambda value: 0 < value <= 1)
 POSITIVE = number("a number greater than 0", lambda value: value > 0)
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")

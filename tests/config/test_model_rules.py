@@ -54,7 +54,8 @@ BAD_VALUES: list[tuple[Callable[[], object], str]] = [
     (lambda: Step(shell="echo", max_output_bytes=0), "Step.max_output_bytes: expected a whole number ≥ 1"),
     (lambda: OnFailure(max_attempts=0), "OnFailure.max_attempts: expected a whole number ≥ 1, got 0"),
     (lambda: RetryConfig(max_attempts=0), "RetryConfig.max_attempts: expected a whole number ≥ 1, got 0"),
-    (lambda: RetryConfig(max_delay=-1.0), "RetryConfig.max_delay: expected a duration in seconds"),
+    (lambda: RetryConfig(max_delay=-1.0), "RetryConfig.max_delay: expected a number of seconds ≥ 0, got -1.0"),
+    (lambda: Backoff(initial=float("nan")), "Backoff.initial: expected a number of seconds ≥ 0, got .nan"),
     (lambda: Backoff(kind="quadratic"),  # type: ignore[arg-type]
      'Backoff.kind: expected one of exponential, linear, fixed, fibonacci, got "quadratic"'),
     (lambda: Backoff(multiplier=0.0), "Backoff.multiplier: expected a number greater than 0, got 0.0"),
@@ -65,7 +66,7 @@ BAD_VALUES: list[tuple[Callable[[], object], str]] = [
     (lambda: ErrorPolicy(max_failures=0), "ErrorPolicy.max_failures: expected a whole number ≥ 1, got 0"),
     (lambda: ErrorPolicy(on_item_failure="explode"),  # type: ignore[arg-type]
      'ErrorPolicy.on_item_failure: expected one of dlq, retry, skip, stop, got "explode"'),
-    (lambda: CircuitBreakerConfig(timeout=0), "CircuitBreakerConfig.timeout: expected a duration"),
+    (lambda: CircuitBreakerConfig(timeout=-1), "CircuitBreakerConfig.timeout: expected a number of seconds ≥ 0"),
     (lambda: CircuitBreakerConfig(half_open_requests=0), "CircuitBreakerConfig.half_open_requests"),
     (lambda: CaptureSpec(command_index=-1), "CaptureSpec.command_index: expected a whole number ≥ 0"),
     (lambda: CaptureSpec(command_index=0, source="stdin"),  # type: ignore[arg-type]
