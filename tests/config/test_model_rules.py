@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from mapreduce_fsm.config import load_workflow_text
+from mapreduce_fsm.config import load_workflow, load_workflow_text
 from mapreduce_fsm.config.model import (
     Backoff,
     CaptureSpec,
@@ -24,7 +25,7 @@ from mapreduce_fsm.config.model import (
     Workflow,
     WriteFileSpec,
 )
-from mapreduce_fsm.convert import converter, describe_structure_error
+from mapreduce_fsm.convert import converter, describe_structure_error, from_json, to_json
 
 STEP = Step(shell="echo")
 
@@ -115,3 +116,10 @@ def test_structuring_the_model_with_the_job_converter_runs_the_rules() -> None:
         converter.structure(data, Workflow)
     assert "MapConfig.max_parallel: expected a whole number ≥ 1, got 0" in (
         describe_structure_error(caught.value))  # type: ignore[arg-type]
+
+
+def test_a_loaded_workflow_round_trips_through_the_one_converter() -> None:
+    fixture = Path(__file__).parent / "fixtures" / "format_example.yml"
+    workflow = load_workflow(fixture, environ={"PATH": "/nonexistent", "WORKERS": "4",
+                                               "GITHUB_TOKEN": "x"})
+    assert from_json(to_json(workflow), Workflow) == workflow
