@@ -129,7 +129,9 @@ class FieldReader:
                     candidate = float(candidate)
                 except ValueError:
                     return None
-            return float(candidate) if rule.accepts(candidate) else None  # type: ignore[arg-type]
+            if isinstance(candidate, int | float) and rule.accepts(candidate):
+                return float(candidate)
+            return None
 
         return self._resolved(value, path, rule.what, convert)
 
