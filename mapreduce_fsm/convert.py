@@ -1,4 +1,4 @@
-"""The one strict cattrs JSON converter for everything a job writes to disk, and its timestamps."""
+"""The one strict cattrs converter (job files and the workflow model) and the timestamps."""
 
 from __future__ import annotations
 
@@ -130,10 +130,16 @@ def from_json(text: str | bytes, cls: type[T]) -> T:
 
 def describe_structure_error(exc: Exception) -> str:
     """What is wrong where, one problem a clause: `$.phases.map.next_step: expected an integer`."""
+    return "; ".join(f"{path}: {message}" for path, message in structure_problems(exc))
+
+
+def structure_problems(exc: Exception) -> list[tuple[str, str]]:
+    """Each problem of a failed `structure` as (`$.path`, message); an attrs validator's
+    ValueError (raised by the class itself, outside any field) is at `$`."""
     if not isinstance(exc, cattrs.BaseValidationError):
-        return f"$: {exc}"
+        return [("$", str(exc))]
     problems = cattrs.transform_error(exc, path="$", format_exception=_format_problem)
-    return "; ".join(_path_first(problem) for problem in problems)
+    return [_path_first(problem) for problem in problems]
 
 
 def _format_problem(exc: BaseException, type_: Any) -> str:
@@ -148,10 +154,10 @@ def _format_problem(exc: BaseException, type_: Any) -> str:
     return format_exception(exc, type_)
 
 
-def _path_first(problem: str) -> str:
+def _path_first(problem: str) -> tuple[str, str]:
     """cattrs writes `message @ $.path`; a reader wants the path first."""
     message, at, path = problem.rpartition(" @ ")
-    return f"{path}: {message}" if at else problem
+    return (path, message) if at else ("$", problem)
 
 
 def format_timestamp(moment: datetime) -> str:

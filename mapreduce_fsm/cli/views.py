@@ -13,7 +13,7 @@ import click
 
 from mapreduce_fsm.config import describe_workflow, load_workflow
 from mapreduce_fsm.config.model import Step, Workflow
-from mapreduce_fsm.convert import converter
+from mapreduce_fsm.convert import converter, parse_timestamp
 from mapreduce_fsm.errors import UsageError
 from mapreduce_fsm.phases import machine as fsm
 from mapreduce_fsm.phases.registry import build_phases
@@ -29,7 +29,7 @@ STATE_DIR_OPTION = click.option(
 def _age(timestamp: str | None) -> str:
     if not timestamp:
         return "-"
-    then = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    then = parse_timestamp(timestamp)
     seconds = int((datetime.now(UTC) - then).total_seconds())
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:

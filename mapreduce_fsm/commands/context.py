@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import os
-import shlex
 from collections.abc import Mapping
 from pathlib import Path
 
 import attrs
 
 from mapreduce_fsm.commands.masking import SecretMasker
+from mapreduce_fsm.config.claude import CLAUDE_COMMAND_VARIABLE, resolve_claude_command
 
-CLAUDE_COMMAND_VARIABLE = "MAPREDUCE_FSM_CLAUDE"
-DEFAULT_CLAUDE_COMMAND: tuple[str, ...] = ("claude",)
+__all__ = ["CLAUDE_COMMAND_VARIABLE", "StepContext", "resolve_claude_command"]
 
 
 @attrs.frozen(kw_only=True)
@@ -42,17 +41,11 @@ class StepContext:
         return environ
 
     def resolved_claude_command(self) -> tuple[str, ...]:
+        """`claude_command`, else `config.claude.resolve_claude_command` of the environment."""
         if self.claude_command is not None:
             return self.claude_command
-        return resolve_claude_command({**os.environ, **self.env})
-
-
-def resolve_claude_command(environ: Mapping[str, str]) -> tuple[str, ...]:
-    """The Claude Code command line: `$MAPREDUCE_FSM_CLAUDE` (shell-split) if set, else `claude`."""
-    configured = environ.get(CLAUDE_COMMAND_VARIABLE, "").strip()
-    if not configured:
-        return DEFAULT_CLAUDE_COMMAND
-    try:
-        return tuple(shlex.split(configured)) or DEFAULT_CLAUDE_COMMAND
-    except ValueError:
-        return (configured,)
+        environ = {**os.environ, **self.env}
+        try:
+            return resolve_claude_command(environ)
+        except ValueError:  # validation reports it; here it is a program that is not found
+            return (environ[CLAUDE_COMMAND_VARIABLE].strip(),)

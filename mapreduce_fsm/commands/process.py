@@ -47,6 +47,7 @@ class ProcessOutcome:
     raw_stdout: str = ""  # capped, without the note
     timed_out: bool = False
     truncated: bool = False
+    stdout_dropped: int = 0  # bytes of stdout beyond the cap
     duration_secs: float = 0.0
     start_error: str | None = None
     missing_program: bool = False  # the start error is that argv[0] was not found
@@ -338,6 +339,7 @@ async def run_process(
         raw_stdout=out.text(),
         timed_out=timed_out,
         truncated=bool(out.dropped or err.dropped),
+        stdout_dropped=out.dropped,
         duration_secs=time.monotonic() - started,
     )
 

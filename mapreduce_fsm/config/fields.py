@@ -7,7 +7,6 @@ value is wrong, so a loader goes on and reports every problem of a file at once.
 from __future__ import annotations
 
 import difflib
-import math
 import re
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, TypeVar
@@ -16,6 +15,7 @@ import attrs
 
 from mapreduce_fsm.config.durations import DURATION_EXAMPLES, parse_duration
 from mapreduce_fsm.config.messages import Path, show_value
+from mapreduce_fsm.config.rules import IDENTIFIER, Rule
 from mapreduce_fsm.config.yamlsource import YamlDocument
 from mapreduce_fsm.errors import ConfigIssue
 
@@ -25,7 +25,6 @@ _VARIABLE = re.compile(
     r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))\Z"
 )
 _WHOLE = re.compile(r"\s*[+-]?\d+\s*\Z")
-IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 @attrs.define
@@ -95,9 +94,12 @@ class FieldReader:
             return None
         return value
 
-    def choice(self, value: object, path: Path, options: Collection[str]) -> str | None:
-        if not isinstance(value, str) or value not in options:
-            self.expected(path, "one of " + ", ".join(options), value)
+    def checked(self, value: object, path: Path, rule: Rule) -> Any:
+        """`value` when it satisfies `rule` (a model field's, see `rules.field_rule`), else None."""
+        # null is no value in a file, even for a field the model lets be None
+        problem = rule.problem(value) if value is not None else f"expected {rule.what}, got null"
+        if problem is not None:
+            self.report(path, problem)
             return None
         return value
 
@@ -108,23 +110,18 @@ class FieldReader:
             return None
         return value
 
-    def whole(self, value: object, path: Path, *, minimum: int) -> int | None:
-        """A whole number ≥ `minimum`; `"$VAR"` is looked up in env, then the environment."""
-        what = f"a whole number ≥ {minimum}"
+    def whole(self, value: object, path: Path, rule: Rule) -> int | None:
+        """A whole number satisfying `rule`; `"$VAR"` is looked up in env, then the environment."""
 
         def convert(candidate: object) -> int | None:
             if isinstance(candidate, str) and _WHOLE.match(candidate):
                 candidate = int(candidate)
-            if isinstance(candidate, int) and not isinstance(candidate, bool):
-                return candidate if candidate >= minimum else None
-            return None
+            return candidate if isinstance(candidate, int) and rule.accepts(candidate) else None
 
-        return self._resolved(value, path, what, convert)
+        return self._resolved(value, path, rule.what, convert)
 
-    def number(
-        self, value: object, path: Path, *, what: str, accept: Callable[[float], bool],
-    ) -> float | None:
-        """A number (int or float) for which `accept` holds; `"$VAR"` allowed."""
+    def number(self, value: object, path: Path, rule: Rule) -> float | None:
+        """A number (int or float) satisfying `rule`, as a float; `"$VAR"` allowed."""
 
         def convert(candidate: object) -> float | None:
             if isinstance(candidate, str):
@@ -132,17 +129,11 @@ class FieldReader:
                     candidate = float(candidate)
                 except ValueError:
                     return None
-            if isinstance(candidate, int | float) and not isinstance(candidate, bool):
-                huge_int = isinstance(candidate, int) and abs(candidate) >= 10**300
-                number = math.inf if huge_int else float(candidate)
-                return number if math.isfinite(number) and accept(number) else None
+            if isinstance(candidate, int | float) and rule.accepts(candidate):
+                return float(candidate)
             return None
 
-        return self._resolved(value, path, what, convert)
-
-    def fraction(self, value: object, path: Path) -> float | None:
-        return self.number(value, path, what="a number greater than 0 and at most 1",
-                           accept=lambda number: 0 < number <= 1)
+        return self._resolved(value, path, rule.what, convert)
 
     def duration(self, value: object, path: Path) -> float | None:
         """Seconds from 30, "1.5s", "2m", "1h", "500ms" or `"$VAR"`; must be > 0."""

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
+
+import cattrs
 
 from mapreduce_fsm.config.fields import FieldReader
 from mapreduce_fsm.config.model import Workflow
 from mapreduce_fsm.config.references import ReferenceChecker
 from mapreduce_fsm.config.sections import WorkflowReader
 from mapreduce_fsm.config.steps import StepReader
-from mapreduce_fsm.config.structure import structure_workflow
 from mapreduce_fsm.config.yamlsource import read_yaml
+from mapreduce_fsm.convert import converter, structure_problems
 from mapreduce_fsm.errors import ConfigIssue, WorkflowFileError
-
-_CATTRS_PATH = re.compile(r"\s*@ \$(?P<path>\S*)\Z")
 
 
 def load_workflow(
@@ -56,23 +55,18 @@ def load_workflow_text(
         ReferenceChecker(fields=fields, origins=steps.origins, environ=environ).check(data)
     if fields.issues:
         raise WorkflowFileError(_in_file_order(fields.issues))
-    workflow, problems = structure_workflow({**data, "source_path": filename})
-    if workflow is None:
-        raise WorkflowFileError([_cattrs_issue(document.filename, problem)
-                                 for problem in problems])
-    return workflow
+    try:
+        return converter.structure({**data, "source_path": filename}, Workflow)
+    except (cattrs.BaseValidationError, ValueError, TypeError) as error:
+        # The checks above passed, so this is a loader bug; still a message, not a traceback.
+        raise WorkflowFileError([
+            ConfigIssue(file=filename, line=None, path=path.removeprefix("$").lstrip("."),
+                        message=message)
+            for path, message in structure_problems(error)]) from None
 
 
 def _in_file_order(issues: list[ConfigIssue]) -> list[ConfigIssue]:
     return sorted(issues, key=lambda issue: issue.line if issue.line is not None else 0)
-
-
-def _cattrs_issue(filename: str, problem: str) -> ConfigIssue:
-    """A converter message ("expected int @ $.map.offset") as an issue; it means a loader bug."""
-    match = _CATTRS_PATH.search(problem)
-    path = match.group("path").lstrip(".") if match else ""
-    message = problem[: match.start()] if match else problem
-    return ConfigIssue(file=filename, line=None, path=path, message=message)
 
 
 def describe_workflow(workflow: Workflow) -> str:

@@ -6,6 +6,12 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 
+# One formatter for paths into data, for the file's fields as for `${...}` references:
+# ("map", "agent_template", 0, "shell") -> "map.agent_template[0].shell".
+from mapreduce_fsm.expressions.interpolate import format_path
+
+__all__ = ["Path", "format_path", "show_value"]
+
 Path = tuple[str | int, ...]
 
 
@@ -24,14 +30,3 @@ def show_value(value: object) -> str:
     if isinstance(value, Sequence) and not isinstance(value, bytes):
         return "a list"
     return str(value)
-
-
-def format_path(path: Path) -> str:
-    """("map", "agent_template", 0, "shell") -> "map.agent_template[0].shell"."""
-    text = ""
-    for segment in path:
-        if isinstance(segment, int):
-            text += f"[{segment}]"
-        else:
-            text += f".{segment}" if text else segment
-    return text

@@ -13,6 +13,18 @@ from typing import Any, Literal
 
 import attrs
 
+from mapreduce_fsm.config.rules import (
+    CAPTURE_OUTPUT,
+    FRACTION,
+    NON_EMPTY_TEXT,
+    OCTAL_MODE,
+    POSITIVE,
+    SECONDS,
+    WAIT_SECONDS,
+    one_of,
+    whole_at_least,
+)
+
 StepKind = Literal["shell", "claude", "write_file"]
 CaptureFormat = Literal["string", "json", "lines", "number", "boolean"]
 WriteFormat = Literal["text", "json", "yaml"]
@@ -20,7 +32,7 @@ CaptureSource = Literal["stdout", "stderr", "both"]
 CaptureMultiline = Literal["preserve", "first_line", "last_line", "join", "array"]
 ReduceConfirm = Literal["on_failure", "always", "never"]
 ItemFailureAction = Literal["dlq", "retry", "skip", "stop"]
-BackoffKind = Literal["fixed", "linear", "exponential", "fibonacci"]
+BackoffKind = Literal["exponential", "linear", "fixed", "fibonacci"]
 
 DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024
 DEFAULT_MAX_PARALLEL = 10
@@ -30,10 +42,10 @@ DEFAULT_MAX_PARALLEL = 10
 class WriteFileSpec:
     """`write_file:` — write interpolated content to a path."""
 
-    path: str
+    path: str = attrs.field(validator=NON_EMPTY_TEXT)
     content: Any  # a string; for format json/yaml also any JSON-like structure
-    format: WriteFormat = "text"
-    mode: str | None = None  # octal text such as "0644"
+    format: WriteFormat = attrs.field(default="text", validator=one_of(WriteFormat))
+    mode: str | None = attrs.field(default=None, validator=OCTAL_MODE.or_none())  # "0644"
     create_dirs: bool = False
 
 
@@ -48,7 +60,8 @@ class OnFailure:
 
     handlers: tuple[Step, ...] = ()
     ignore: bool = False
-    max_attempts: int = 1  # how many times the handler (and, with retry_original, the step) runs
+    # how many times the handler (and, with retry_original, the step) runs
+    max_attempts: int = attrs.field(default=1, validator=whole_at_least(1))
     retry_original: bool = False
     fail_workflow: bool = False
 
@@ -57,19 +70,21 @@ class OnFailure:
 class Step:
     """One step: exactly one of `shell`, `claude`, `write_file`, plus modifiers."""
 
-    shell: str | None = None
-    claude: str | None = None
+    shell: str | None = attrs.field(default=None, validator=NON_EMPTY_TEXT.or_none())
+    claude: str | None = attrs.field(default=None, validator=NON_EMPTY_TEXT.or_none())
     write_file: WriteFileSpec | None = None
-    name: str | None = None
-    timeout: float | None = None  # seconds
+    name: str | None = attrs.field(default=None, validator=NON_EMPTY_TEXT.or_none())
+    timeout: float | None = attrs.field(default=None, validator=SECONDS.or_none())  # seconds
     env: Mapping[str, str] = attrs.field(factory=dict)
-    working_dir: str | None = None
-    when: str | None = None
-    capture_output: bool | str = False  # True -> ${shell.output} only; a name -> also ${NAME}
-    capture_format: CaptureFormat = "string"
+    working_dir: str | None = attrs.field(default=None, validator=NON_EMPTY_TEXT.or_none())
+    when: str | None = attrs.field(default=None, validator=NON_EMPTY_TEXT.or_none())
+    # True -> ${shell.output} only; a name -> also ${NAME}
+    capture_output: bool | str = attrs.field(default=False, validator=CAPTURE_OUTPUT)
+    capture_format: CaptureFormat = attrs.field(default="string", validator=one_of(CaptureFormat))
     on_failure: OnFailure | None = None
     on_success: Step | None = None
-    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
+    max_output_bytes: int = attrs.field(default=DEFAULT_MAX_OUTPUT_BYTES,
+                                        validator=whole_at_least(1))
 
     @property
     def kind(self) -> StepKind:
@@ -95,75 +110,83 @@ class Step:
 class CaptureSpec:
     """`setup.capture_outputs.NAME`: take a variable from one setup step's output."""
 
-    command_index: int
-    source: CaptureSource = "stdout"
+    command_index: int = attrs.field(validator=whole_at_least(0))
+    source: CaptureSource = attrs.field(default="stdout", validator=one_of(CaptureSource))
     pattern: str | None = None  # regex; group 1 when it has groups, else the whole match
     json_path: str | None = None  # JSONPath into the output parsed as JSON
     default: str | None = None  # used when the pattern / path matches nothing
-    multiline: CaptureMultiline = "preserve"
+    multiline: CaptureMultiline = attrs.field(default="preserve",
+                                              validator=one_of(CaptureMultiline))
 
 
 @attrs.frozen(kw_only=True)
 class SetupConfig:
     commands: tuple[Step, ...] = ()
-    timeout: float | None = None  # seconds for the whole phase
+    timeout: float | None = attrs.field(default=None, validator=SECONDS.or_none())  # whole phase
     capture_outputs: Mapping[str, CaptureSpec] = attrs.field(factory=dict)
 
 
 @attrs.frozen(kw_only=True)
 class MapConfig:
-    input: str  # a file path, else a shell command (both interpolated)
+    # a file path, else a shell command (both interpolated)
+    input: str = attrs.field(validator=NON_EMPTY_TEXT)
     agent_template: tuple[Step, ...]
-    json_path: str | None = None
-    filter: str | None = None
-    sort_by: str | None = None
-    distinct: str | None = None
-    offset: int = 0
-    max_items: int | None = None
-    id_field: str | None = None
-    max_parallel: int = DEFAULT_MAX_PARALLEL
-    agent_timeout_secs: float | None = None
+    json_path: str | None = attrs.field(default=None, validator=NON_EMPTY_TEXT.or_none())
+    filter: str | None = attrs.field(default=None, validator=NON_EMPTY_TEXT.or_none())
+    sort_by: str | None = attrs.field(default=None, validator=NON_EMPTY_TEXT.or_none())
+    distinct: str | None = attrs.field(default=None, validator=NON_EMPTY_TEXT.or_none())
+    offset: int = attrs.field(default=0, validator=whole_at_least(0))
+    max_items: int | None = attrs.field(default=None, validator=whole_at_least(0).or_none())
+    id_field: str | None = attrs.field(default=None, validator=NON_EMPTY_TEXT.or_none())
+    max_parallel: int = attrs.field(default=DEFAULT_MAX_PARALLEL, validator=whole_at_least(1))
+    agent_timeout_secs: float | None = attrs.field(default=None, validator=SECONDS.or_none())
 
 
 @attrs.frozen(kw_only=True)
 class ReduceConfig:
     commands: tuple[Step, ...] = ()
-    when: str | None = None
-    confirm: ReduceConfirm = "on_failure"
+    when: str | None = attrs.field(default=None, validator=NON_EMPTY_TEXT.or_none())
+    confirm: ReduceConfirm = attrs.field(default="on_failure", validator=one_of(ReduceConfirm))
 
 
 @attrs.frozen(kw_only=True)
 class Backoff:
     """`retry_config.backoff`: `{exponential: {initial, multiplier}}` and friends, or a kind."""
 
-    kind: BackoffKind = "exponential"
-    initial: float = 1.0  # seconds; for `fixed` this is the delay (`delay:` is accepted too)
-    increment: float = 1.0  # linear: added per attempt
-    multiplier: float = 2.0  # exponential: factor per attempt
+    kind: BackoffKind = attrs.field(default="exponential", validator=one_of(BackoffKind))
+    # seconds; for `fixed` this is the delay (`delay:` is accepted too)
+    initial: float = attrs.field(default=1.0, validator=WAIT_SECONDS)
+    increment: float = attrs.field(default=1.0, validator=WAIT_SECONDS)  # linear: added per attempt
+    multiplier: float = attrs.field(default=2.0, validator=POSITIVE)  # exponential: factor
 
 
 @attrs.frozen(kw_only=True)
 class RetryConfig:
-    max_attempts: int = 3  # attempts in all, the first included
+    # attempts in all, the first included
+    max_attempts: int = attrs.field(default=3, validator=whole_at_least(1))
     backoff: Backoff = attrs.field(factory=Backoff)
-    max_delay: float | None = 30.0
+    max_delay: float | None = attrs.field(default=30.0, validator=WAIT_SECONDS.or_none())
     jitter: bool = False
 
 
 @attrs.frozen(kw_only=True)
 class CircuitBreakerConfig:
-    failure_threshold: int = 5  # consecutive failures that open the circuit
-    success_threshold: int = 2  # successes in half-open that close it
-    timeout: float = 30.0  # seconds open before trying half-open
-    half_open_requests: int = 1  # items let through at once while half-open
+    # consecutive failures that open the circuit
+    failure_threshold: int = attrs.field(default=5, validator=whole_at_least(1))
+    # successes in half-open that close it
+    success_threshold: int = attrs.field(default=2, validator=whole_at_least(1))
+    timeout: float = attrs.field(default=30.0, validator=WAIT_SECONDS)  # open before half-open
+    # items let through at once while half-open
+    half_open_requests: int = attrs.field(default=1, validator=whole_at_least(1))
 
 
 @attrs.frozen(kw_only=True)
 class ErrorPolicy:
-    on_item_failure: ItemFailureAction = "dlq"
+    on_item_failure: ItemFailureAction = attrs.field(default="dlq",
+                                                     validator=one_of(ItemFailureAction))
     continue_on_failure: bool = True
-    max_failures: int | None = None
-    failure_threshold: float | None = None  # 0..1
+    max_failures: int | None = attrs.field(default=None, validator=whole_at_least(1).or_none())
+    failure_threshold: float | None = attrs.field(default=None, validator=FRACTION.or_none())
     retry_config: RetryConfig | None = None
     circuit_breaker: CircuitBreakerConfig | None = None
 
@@ -180,8 +203,10 @@ class SecretSpec:
 class CustomPhaseConfig:
     """`custom_phases[]`: a registered phase type placed in the phase order."""
 
-    name: str  # the state name; defaults to `type` when the file omits it
-    type: str  # a registered name, or "package.module:ClassName"
+    # the state name; defaults to `type` when the file omits it
+    name: str = attrs.field(validator=NON_EMPTY_TEXT)
+    # a registered name, or "package.module:ClassName"
+    type: str = attrs.field(validator=NON_EMPTY_TEXT)
     after: str | None = None  # the phase it follows; default: after the last phase
     before: str | None = None
     options: Mapping[str, Any] = attrs.field(factory=dict)
@@ -191,9 +216,10 @@ class CustomPhaseConfig:
 class Workflow:
     """A whole, validated workflow file."""
 
-    name: str
+    name: str = attrs.field(validator=NON_EMPTY_TEXT)
     map: MapConfig
-    mode: Literal["mapreduce"] = "mapreduce"
+    mode: Literal["mapreduce"] = attrs.field(default="mapreduce", validator=one_of(
+        Literal["mapreduce"]))
     env: Mapping[str, str] = attrs.field(factory=dict)
     secrets: Mapping[str, SecretSpec] = attrs.field(factory=dict)
     setup: SetupConfig | None = None

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import shlex
-import shutil
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import attrs
 
+from mapreduce_fsm.config.claude import claude_problem
 from mapreduce_fsm.config.fields import FieldReader
 from mapreduce_fsm.config.messages import Path
 from mapreduce_fsm.config.steps import StepOrigin
@@ -18,7 +17,6 @@ from mapreduce_fsm.expressions.interpolate import KNOWN_NAMESPACES, Reference, f
 from mapreduce_fsm.expressions.jsonpath import WHOLE_DOCUMENT_PATHS, compile_json_path
 from mapreduce_fsm.expressions.paths import compile_path
 
-CLAUDE_VARIABLE = "MAPREDUCE_FSM_CLAUDE"
 MAP_VARIABLES = ("total", "successful", "failed", "skipped", "success_rate", "results",
                  "results_file", "total_duration_secs", "average_duration_secs")
 ERROR_VARIABLES = ("message", "exit_code", "step")
@@ -49,7 +47,7 @@ class ReferenceChecker:
 
     def check(self, workflow: Mapping[str, Any]) -> None:
         self.env_names = (*workflow.get("env", {}), *workflow.get("secrets", {}))
-        self._claude_problem = _claude_problem(self.environ)
+        self._claude_problem = claude_problem(self.environ)
         self._steps((workflow.get("setup") or {}).get("commands", []), "setup")
         map_config = workflow.get("map") or {}
         if isinstance(map_config.get("input"), str):
@@ -173,20 +171,3 @@ def _without_references(text: str) -> str:
         covered = reference.start + width
         result = result[: reference.start] + "0" + " " * (width - 1) + result[covered:]
     return result
-
-
-def _claude_problem(environ: Mapping[str, str]) -> str | None:
-    """Why a claude step could not run here, or None when its program is on PATH."""
-    command = environ.get(CLAUDE_VARIABLE, "").strip()
-    try:
-        words = shlex.split(command) if command else ["claude"]
-    except ValueError as error:
-        return f"{CLAUDE_VARIABLE} is not a valid command line ({error})"
-    program = words[0] if words else "claude"
-    if shutil.which(program, path=environ.get("PATH", "")) is not None:
-        return None
-    if command:
-        return (f"a claude step needs the Claude Code program, but {CLAUDE_VARIABLE} names "
-                f"{program!r}, which is not found on PATH; fix {CLAUDE_VARIABLE}")
-    return ("a claude step needs the Claude Code program, but 'claude' is not on PATH; "
-            f"install Claude Code or set {CLAUDE_VARIABLE} to the command that runs it")

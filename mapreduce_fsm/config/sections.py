@@ -14,6 +14,16 @@ import attrs
 
 from mapreduce_fsm.config.fields import FieldReader
 from mapreduce_fsm.config.messages import Path, show_value
+from mapreduce_fsm.config.model import (
+    Backoff,
+    CaptureSpec,
+    CircuitBreakerConfig,
+    ErrorPolicy,
+    MapConfig,
+    ReduceConfig,
+    RetryConfig,
+)
+from mapreduce_fsm.config.rules import field_rule
 from mapreduce_fsm.config.steps import StepReader
 from mapreduce_fsm.errors import ExpressionError
 from mapreduce_fsm.expressions.jsonpath import WHOLE_DOCUMENT_PATHS, compile_json_path
@@ -131,7 +141,8 @@ class WorkflowReader:
             index_path = where if not isinstance(spec, dict) else (*where, "command_index")
             capture = self._capture(raw, where)
             if "command_index" in raw:
-                index = f.whole(raw["command_index"], index_path, minimum=0)
+                index = f.whole(raw["command_index"], index_path,
+                                field_rule(CaptureSpec, "command_index"))
                 if index is not None and index >= step_count:
                     f.report(index_path, f"command index {index} is out of range: setup has "
                              f"{step_count} step{'s' if step_count != 1 else ''}"
@@ -144,11 +155,9 @@ class WorkflowReader:
         f = self.fields
         capture: dict[str, Any] = {}
         ok = True
-        for key, options in (("source", ("stdout", "stderr", "both")),
-                             ("multiline", ("preserve", "first_line", "last_line", "join",
-                                            "array"))):
+        for key in ("source", "multiline"):
             if key in raw:
-                capture[key] = f.choice(raw[key], (*path, key), options)
+                capture[key] = f.checked(raw[key], (*path, key), field_rule(CaptureSpec, key))
                 ok = ok and capture[key] is not None
         for key in ("json_path", "pattern"):
             if key in raw:
@@ -180,9 +189,9 @@ class WorkflowReader:
         for key in ("input", "json_path", "filter", "sort_by", "distinct", "id_field"):
             if raw.get(key) is not None or (key == "input" and key in raw):
                 config[key] = f.text(raw[key], (*path, key), non_empty=True)
-        for key, minimum in (("offset", 0), ("max_items", 0), ("max_parallel", 1)):
+        for key in ("offset", "max_items", "max_parallel"):
             if raw.get(key) is not None:
-                config[key] = f.whole(raw[key], (*path, key), minimum=minimum)
+                config[key] = f.whole(raw[key], (*path, key), field_rule(MapConfig, key))
         if raw.get("agent_timeout_secs") is not None:
             config["agent_timeout_secs"] = f.duration(raw["agent_timeout_secs"],
                                                       (*path, "agent_timeout_secs"))
@@ -213,8 +222,8 @@ class WorkflowReader:
             "commands": self.steps.steps(raw.get("commands") or [], (*path, "commands"))}
         if "when" in raw and (when := f.text(raw["when"], (*path, "when"), non_empty=True)):
             reduce["when"] = when
-        if "confirm" in raw and (confirm := f.choice(raw["confirm"], (*path, "confirm"),
-                                                     ("on_failure", "always", "never"))):
+        if "confirm" in raw and (confirm := f.checked(raw["confirm"], (*path, "confirm"),
+                                                      field_rule(ReduceConfig, "confirm"))):
             reduce["confirm"] = confirm
         return reduce
 
@@ -241,13 +250,13 @@ class WorkflowReader:
         f = self.fields
         match key:
             case "on_item_failure":
-                return f.choice(value, path, ("dlq", "retry", "skip", "stop"))
+                return f.checked(value, path, field_rule(ErrorPolicy, key))
             case "continue_on_failure":
                 return f.flag(value, path)
             case "max_failures":
-                return f.whole(value, path, minimum=1)
+                return f.whole(value, path, field_rule(ErrorPolicy, key))
             case "failure_threshold":
-                return f.fraction(value, path)
+                return f.number(value, path, field_rule(ErrorPolicy, key))
             case "retry_config":
                 return self._retry(value, path)
             case "circuit_breaker":
@@ -262,7 +271,7 @@ class WorkflowReader:
         retry: dict[str, Any] = {}
         if "max_attempts" in raw:
             retry["max_attempts"] = f.whole(raw["max_attempts"], (*path, "max_attempts"),
-                                            minimum=1)
+                                            field_rule(RetryConfig, "max_attempts"))
         if "backoff" in raw:
             retry["backoff"] = self._backoff(raw["backoff"], (*path, "backoff"))
         if "max_delay" in raw:
@@ -275,7 +284,7 @@ class WorkflowReader:
         f = self.fields
         kinds = tuple(BACKOFF_KEYS)
         if isinstance(value, str):
-            return {"kind": value} if f.choice(value, path, kinds) else None
+            return {"kind": value} if f.checked(value, path, field_rule(Backoff, "kind")) else None
         if not isinstance(value, dict) or len(value) != 1:
             f.expected(path, "one of " + ", ".join(kinds) + " or a mapping with exactly one "
                        "of them, such as {exponential: {initial: 1, multiplier: 2}}", value)
@@ -295,8 +304,7 @@ class WorkflowReader:
         for key, item in options.items():
             field = "initial" if key == "delay" else key
             if key == "multiplier":
-                backoff[field] = f.number(item, (*where, key), what="a number greater than 0",
-                                          accept=lambda number: number > 0)
+                backoff[field] = f.number(item, (*where, key), field_rule(Backoff, key))
             else:
                 backoff[field] = f.duration(item, (*where, key))
         return {key: item for key, item in backoff.items() if item is not None}
@@ -311,7 +319,7 @@ class WorkflowReader:
             if key == "timeout":
                 breaker[key] = f.duration(item, (*path, key))
             else:
-                breaker[key] = f.whole(item, (*path, key), minimum=1)
+                breaker[key] = f.whole(item, (*path, key), field_rule(CircuitBreakerConfig, key))
         return {key: item for key, item in breaker.items() if item is not None}
 
     def _custom_phases(self, value: object, path: Path) -> list[dict[str, Any]]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import attrs
 
-from mapreduce_fsm.config.fields import IDENTIFIER, FieldReader
+from mapreduce_fsm.config.fields import FieldReader
 from mapreduce_fsm.config.messages import Path, show_value
+from mapreduce_fsm.config.model import OnFailure, Step, WriteFileSpec
+from mapreduce_fsm.config.rules import IDENTIFIER, field_rule
 
 STEP_KINDS = ("shell", "claude", "write_file")
 STEP_KEYS = (
@@ -17,14 +18,11 @@ STEP_KEYS = (
 )
 ON_FAILURE_OPTIONS = ("max_attempts", "retry_original", "fail_workflow")
 WRITE_FILE_KEYS = ("path", "content", "format", "mode", "create_dirs")
-CAPTURE_FORMATS = ("string", "json", "lines", "number", "boolean")
-WRITE_FORMATS = ("text", "json", "yaml")
 # Names a capture may not take: the namespaces and the per-item variables.
 RESERVED_NAMES = frozenset({
     "item", "map", "setup", "shell", "error", "workflow", "job", "env", "last",
     "item_index", "item_total", "item_id", "item_json",
 })
-_OCTAL_MODE = re.compile(r"0?[0-7]{3,4}\Z")
 
 
 @attrs.frozen(kw_only=True)
@@ -102,9 +100,9 @@ class StepReader:
             case "capture_output":
                 return self._capture_output(value, path)
             case "capture_format":
-                return f.choice(value, path, CAPTURE_FORMATS)
+                return f.checked(value, path, field_rule(Step, key))
             case "max_output_bytes":
-                return f.whole(value, path, minimum=1)
+                return f.whole(value, path, field_rule(Step, key))
             case "on_failure":
                 return self.on_failure(value, path)
             case "on_success":
@@ -131,12 +129,8 @@ class StepReader:
         return env
 
     def _capture_output(self, value: object, path: Path) -> bool | str | None:
-        if isinstance(value, bool):
-            return value
-        if not isinstance(value, str) or IDENTIFIER.match(value) is None:
-            self.fields.expected(path, "true, false or a variable name", value)
-            return None
-        return self.capture_name(value, path)
+        checked = self.fields.checked(value, path, field_rule(Step, "capture_output"))
+        return self.capture_name(checked, path) if isinstance(checked, str) else checked
 
     def capture_name(self, name: str, path: Path, *, at_key: bool = False) -> str | None:
         if IDENTIFIER.match(name) is None:
@@ -157,8 +151,8 @@ class StepReader:
         spec: dict[str, Any] = {}
         if "path" in raw and (target := f.text(raw["path"], (*path, "path"), non_empty=True)):
             spec["path"] = target
-        if "format" in raw and (kind := f.choice(raw["format"], (*path, "format"),
-                                                 WRITE_FORMATS)):
+        if "format" in raw and (kind := f.checked(raw["format"], (*path, "format"),
+                                                  field_rule(WriteFileSpec, "format"))):
             spec["format"] = kind
         if "content" in raw:
             content = raw["content"]
@@ -167,11 +161,9 @@ class StepReader:
             else:
                 spec["content"] = content
         if "mode" in raw:
-            mode = raw["mode"]
-            if isinstance(mode, str) and _OCTAL_MODE.match(mode):
+            mode = f.checked(raw["mode"], (*path, "mode"), field_rule(WriteFileSpec, "mode"))
+            if mode is not None:
                 spec["mode"] = mode
-            else:
-                f.expected((*path, "mode"), 'an octal mode in quotes such as "0644"', mode)
         if "create_dirs" in raw and (create := f.flag(raw["create_dirs"],
                                                       (*path, "create_dirs"))) is not None:
             spec["create_dirs"] = create
@@ -199,7 +191,8 @@ class StepReader:
         assert raw is not None
         policy: dict[str, Any] = {}
         if "max_attempts" in raw:
-            attempts = self.fields.whole(raw["max_attempts"], (*path, "max_attempts"), minimum=1)
+            attempts = self.fields.whole(raw["max_attempts"], (*path, "max_attempts"),
+                                         field_rule(OnFailure, "max_attempts"))
             if attempts is not None:
                 policy["max_attempts"] = attempts
         for option in ("retry_original", "fail_workflow"):

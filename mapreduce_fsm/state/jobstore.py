@@ -12,6 +12,7 @@ from pathlib import Path
 
 import attrs
 
+from mapreduce_fsm.convert import format_timestamp
 from mapreduce_fsm.errors import JobStateError, UsageError
 from mapreduce_fsm.state.atomic import fsync_dir, write_atomic
 from mapreduce_fsm.state.checkpoint import Checkpoint, read_checkpoint, write_checkpoint
@@ -226,7 +227,7 @@ def _mtime(path: Path) -> str | None:
         stamp = datetime.fromtimestamp(path.stat().st_mtime, UTC)
     except OSError:
         return None
-    return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return format_timestamp(stamp)
 
 
 def _job_ids(state_dir: Path) -> list[str]:

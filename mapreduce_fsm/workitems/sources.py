@@ -5,20 +5,19 @@ A spec naming an existing file is read by its suffix: `.json` (JSON), `.jsonl` /
 `.yml` / `.yaml` (YAML; an empty file is an empty list), anything else JSON when it parses,
 else one string item per non-blank line. A spec that looks like a data file path but does
 not exist is an error. Anything else runs with `sh -c`; its output is a JSON document, else
-JSON lines, else plain lines.
+JSON lines, else plain lines, through the one subprocess runner (`commands.process`): its
+own process group, killed (SIGTERM, then SIGKILL) when it outlives its time limit.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
 import datetime
 import io
 import json
 import os
 import re
-import signal
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,11 +25,21 @@ from typing import Any
 import attrs
 import yaml
 
+from mapreduce_fsm.commands.process import run_process
+from mapreduce_fsm.config.durations import parse_duration
 from mapreduce_fsm.errors import InputError
 
 DATA_SUFFIXES = frozenset({".json", ".jsonl", ".ndjson", ".csv", ".yml", ".yaml", ".txt"})
 SHELL_METACHARACTERS = re.compile(r"[\s|&;<>()$`\\\"'*?\[\]{}!~#=]")
 STDERR_TAIL_LINES = 5
+# How long a map.input command may run: 300 s unless this variable (in the environment or
+# the workflow's env:) says otherwise. A hanging command would otherwise hang the job.
+INPUT_TIMEOUT_VARIABLE = "MAPREDUCE_FSM_INPUT_TIMEOUT"
+DEFAULT_INPUT_TIMEOUT_SECS = 300.0
+# How much a map.input command may print: the items are all held in memory anyway, and
+# output cut short would be wrong items, so more is an error (a step's cap is 1 MiB).
+INPUT_MAX_OUTPUT_BYTES = 256 * 1024 * 1024
+INPUT_KILL_GRACE_SECS = 2.0  # SIGTERM -> SIGKILL, as for a step
 CSV_EXTRA_FIELDS = "\0extra"  # DictReader's key for fields beyond the header
 
 
@@ -47,8 +56,9 @@ async def load_input(
 ) -> LoadedInput:
     """Load `spec` (map.input, already interpolated) as a file under `cwd`, else as a command.
 
-    `env` is added to the process environment of a command; `timeout` (seconds) bounds it.
-    Raises InputError naming the file, line or command when the items cannot be loaded.
+    `env` is added to the process environment of a command; `timeout` (seconds) bounds it,
+    by default `input_timeout` of the environment and `env`. Raises InputError naming the
+    file, line or command when the items cannot be loaded.
     """
     name = spec.strip()  # a YAML block scalar leaves a trailing newline
     path = _existing_file(name, cwd)
@@ -57,8 +67,22 @@ async def load_input(
         return LoadedInput(document=document, origin=f"file {name}")
     if _looks_like_a_file_path(name):
         raise InputError(f"map.input: file {name!r} not found in {cwd.resolve()}")
+    if timeout is None:
+        timeout = input_timeout({**os.environ, **env})
     output = await _run_command(spec, cwd=cwd, env=env, timeout=timeout)
     return LoadedInput(document=_parse_command_output(output), origin=f"command `{spec}`")
+
+
+def input_timeout(environ: Mapping[str, str]) -> float:
+    """Seconds a map.input command may run: `$MAPREDUCE_FSM_INPUT_TIMEOUT` ("90", "2m"), or 300."""
+    text = environ.get(INPUT_TIMEOUT_VARIABLE)
+    if text is None or not text.strip():
+        return DEFAULT_INPUT_TIMEOUT_SECS
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        raise InputError(f"{INPUT_TIMEOUT_VARIABLE} is {json.dumps(text)}: {error}; it is the "
+                         "time limit of a map.input command") from None
 
 
 def _existing_file(spec: str, cwd: Path) -> Path | None:
@@ -192,51 +216,34 @@ def _parse_command_output(output: str) -> Any:
         return lines
 
 
-async def _run_command(
-    command: str, *, cwd: Path, env: Mapping[str, str], timeout: float | None
-) -> str:
-    try:
-        process = await asyncio.create_subprocess_exec(
-            "sh",
-            "-c",
-            command,
-            cwd=cwd,
-            env={**os.environ, **env},
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,  # its own process group, so a timeout kills all of it
-        )
-    except OSError as error:
+async def _run_command(command: str, *, cwd: Path, env: Mapping[str, str], timeout: float) -> str:
+    environ = dict(os.environb)
+    environ.update((os.fsencode(name), os.fsencode(value)) for name, value in env.items())
+    outcome = await run_process(
+        ("sh", "-c", command), cwd=cwd, env=environ, timeout=timeout,
+        max_output_bytes=INPUT_MAX_OUTPUT_BYTES, kill_grace_secs=INPUT_KILL_GRACE_SECS)
+    if outcome.start_error is not None:
+        raise InputError(f"map.input: command `{command}` could not start in {cwd}: "
+                         f"{outcome.start_error}")
+    if outcome.timed_out:
         raise InputError(
-            f"map.input: command `{command}` could not start in {cwd}: {error.strerror}"
-        ) from None
-    try:
-        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout)
-    except TimeoutError:
-        await _kill_group(process)
+            f"map.input: command `{command}` timed out after {timeout:g} seconds (the limit for "
+            f"a map.input command; set {INPUT_TIMEOUT_VARIABLE} to change it)")
+    if outcome.exit_code != 0:
+        raise InputError(_failure_message(command, outcome.exit_code, outcome.stderr))
+    if outcome.stdout_dropped:
         raise InputError(
-            f"map.input: command `{command}` timed out after {timeout:g} seconds"
-        ) from None
-    except BaseException:  # cancelled (Ctrl-C): take the command's whole group down with us
-        await _kill_group(process)
-        raise
-    if process.returncode != 0:
-        raise InputError(_failure_message(command, process.returncode, stderr))
-    return stdout.decode("utf-8", errors="replace")
+            f"map.input: command `{command}` printed more than {INPUT_MAX_OUTPUT_BYTES} bytes, "
+            "the limit for a map.input command; write its output to a file and name the file "
+            "in map.input")
+    return outcome.raw_stdout
 
 
-async def _kill_group(process: asyncio.subprocess.Process) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
-    await process.wait()
-
-
-def _failure_message(command: str, returncode: int | None, stderr: bytes) -> str:
+def _failure_message(command: str, returncode: int | None, stderr: str) -> str:
     if returncode is not None and returncode < 0:
         status = f"was killed by signal {-returncode}"
     else:
         status = f"exited with code {returncode}"
-    tail = stderr.decode("utf-8", errors="replace").strip().splitlines()[-STDERR_TAIL_LINES:]
+    tail = stderr.strip().splitlines()[-STDERR_TAIL_LINES:]
     detail = ":\n" + "\n".join(f"  {line}" for line in tail) if tail else " (no stderr output)"
     return f"map.input: command `{command}` {status}{detail}"

@@ -60,3 +60,11 @@ def test_claude_program_found_on_the_given_path(tmp_path: Path) -> None:
     text = "name: wf\nmap:\n  input: x\n  agent_template:\n    - claude: /fix ${item}\n"
     workflow = load_workflow_text(text, environ={"PATH": str(tmp_path)})
     assert workflow.map.agent_template[0].claude == "/fix ${item}"
+
+
+def test_a_key_with_spaces_is_quoted_in_the_path_as_in_variable_messages() -> None:
+    text = "name: wf\nmap:\n  input: x\n  max parallel: 2\n  agent_template: [{shell: a}]\n"
+    with pytest.raises(WorkflowFileError) as caught:
+        load_workflow_text(text, filename="wf.yml", environ=NO_CLAUDE)
+    assert str(caught.value) == (
+        'wf.yml:4 map["max parallel"]: unknown key, did you mean max_parallel?')

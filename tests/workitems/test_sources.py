@@ -10,8 +10,16 @@ from typing import Any
 
 import pytest
 
+from mapreduce_fsm.commands.process import group_members
 from mapreduce_fsm.errors import InputError
-from mapreduce_fsm.workitems.sources import LoadedInput, load_input
+from mapreduce_fsm.workitems import sources
+from mapreduce_fsm.workitems.sources import (
+    DEFAULT_INPUT_TIMEOUT_SECS,
+    INPUT_TIMEOUT_VARIABLE,
+    LoadedInput,
+    input_timeout,
+    load_input,
+)
 
 
 def load(spec: str, cwd: Path, env: dict[str, str] | None = None, **kwargs: Any) -> LoadedInput:
@@ -192,3 +200,47 @@ def test_command_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
 def test_a_file_is_preferred_to_a_command_of_the_same_name(tmp_path: Path) -> None:
     write(tmp_path, "true", json.dumps(["from the file"]))
     assert load("true", tmp_path).document == ["from the file"]
+
+
+def test_a_hanging_input_command_stops_at_the_default_limit_and_leaves_no_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(INPUT_TIMEOUT_VARIABLE, "0.5")
+    pid_file = tmp_path / "pid"
+    command = f"echo $$ > {pid_file}; sleep 60 & sleep 60"
+    started = time.monotonic()
+    with pytest.raises(InputError) as caught:
+        load(command, tmp_path)  # no timeout given: the limit comes from the environment
+    assert time.monotonic() - started < 30  # far below the 60 s the command would take
+    assert str(caught.value) == (
+        f"map.input: command `{command}` timed out after 0.5 seconds (the limit for a "
+        f"map.input command; set {INPUT_TIMEOUT_VARIABLE} to change it)")
+    process_group = int(pid_file.read_text())
+    assert group_members(process_group) == []
+
+
+def test_the_input_limit_can_be_set_in_the_workflow_env(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"timed out after 0.2 seconds"):
+        load("sleep 60", tmp_path, env={INPUT_TIMEOUT_VARIABLE: "200ms"})
+
+
+def test_the_input_limit_is_300_seconds_unless_set() -> None:
+    assert input_timeout({}) == DEFAULT_INPUT_TIMEOUT_SECS == 300
+    assert input_timeout({INPUT_TIMEOUT_VARIABLE: "2m"}) == 120
+
+
+@pytest.mark.parametrize("text", ["soon", "0", "-5"])
+def test_a_bad_input_limit_is_an_input_error_naming_the_variable(
+    tmp_path: Path, text: str,
+) -> None:
+    with pytest.raises(InputError, match=rf"^{INPUT_TIMEOUT_VARIABLE} is \"{text}\": expected"):
+        load("echo 1", tmp_path, env={INPUT_TIMEOUT_VARIABLE: text})
+
+
+def test_command_output_beyond_the_input_limit_is_an_error_not_cut_items(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sources, "INPUT_MAX_OUTPUT_BYTES", 1000)
+    with pytest.raises(InputError, match=r"printed more than 1000 bytes"):
+        load("seq 1 1000", tmp_path)
+    assert load("seq 1 10", tmp_path).document == list(range(1, 11))
