@@ -15,7 +15,9 @@ where the `${...}` stands:
 
 `${x|sh}` (already quoted) and `${x|raw}` (a value meant as code) are inserted as text.
 When the value is missing or null, a `:-default` is inserted as shell text: the workflow
-author wrote it, as with the shell's own `${VAR:-word}`.
+author wrote it, as with the shell's own `${VAR:-word}`. A backslash before a `${...}`
+(which used to escape the value's first character) is dropped unquoted and kept as a
+literal backslash in double quotes and heredocs, as it was for ordinary values.
 
 Linux limits one environment string to 128 KiB (MAX_ARG_STRLEN): a larger value is an
 error that says so and suggests a file.
@@ -114,6 +116,10 @@ class _Renderer:
                 continue
             state, char = stack[-1], text[index]
             step = 1
+            if char == "\\" and index + 1 in spans:  # `\${v}` escaped the value's first char
+                out.append("" if state in _UNQUOTED_STATES else "\\\\")
+                index += 1
+                continue
             if char == "\\":
                 step = 2
             elif char == "$" and state != _SINGLE:

@@ -172,3 +172,17 @@ def test_json_reaches_the_command_as_json_even_unquoted(tmp_path: Path) -> None:
     """Text insertion used to let the shell eat JSON's quotes: `echo ${item|json}` gave {a:1}."""
     step = Step(shell="printf '%s' ${item|json}")
     assert run(step, {"item": {"a": "x"}}, tmp_path).stdout == '{"a":"x"}'
+
+
+@pytest.mark.parametrize(("template", "expected"), [
+    ("printf '%s' \\${item.v}", "abc"), ("printf '%s' \"\\${item.v}\"", "\\ab c"),
+    ("cat <<EOF\n\\${item.v}\nEOF", "\\ab c\n"),
+])
+def test_a_backslash_before_a_reference_gives_what_plain_insertion_gave(
+    template: str, expected: str, tmp_path: Path
+) -> None:
+    """Inserted as text, `\\${v}` escaped the value's first character: for an ordinary
+    value, unquoted that left the value (here split in two words), in double quotes or a
+    heredoc a backslash and the value."""
+    result = run(Step(shell=template), {"item": {"v": "ab c"}}, tmp_path)
+    assert result.stdout == expected
