@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mapreduce_fsm.commands import StepContext, StepResult, run_step
 from mapreduce_fsm.config.model import Step
@@ -63,12 +65,23 @@ def test_hostile_value_comes_out_exact_and_runs_nothing(
     form: str, value: str, tmp_path: Path
 ) -> None:
     template, expected = FORMS[form]
-    if form == "quoted heredoc" and "\nEOF" in value:
-        pytest.skip("a line EOF in a quoted heredoc is refused: test_value_ending_quoted_heredoc")
     result = run(Step(shell=template), {"item": {"v": value}}, tmp_path)
-    assert result.status == "success", result.error
-    assert result.stdout == expected(value)
+    if form == "quoted heredoc" and "\nEOF" in value:  # it would end the heredoc: refused
+        assert result.status == "failed" and "here-document" in (result.error or "")
+    else:
+        assert result.status == "success", result.error
+        assert result.stdout == expected(value)
     assert not (tmp_path / SENTINEL).exists()
+
+
+@settings(max_examples=60, deadline=None)
+@given(value=st.text(alphabet=st.characters(blacklist_categories=("Cs",),
+                                            blacklist_characters="\x00")))
+def test_any_string_comes_out_exact_in_quotes_and_heredocs(value: str) -> None:
+    step = Step(shell="printf '%s|' \"${item.v}\" '${item.v}'; cat <<EOF\n${item.v}\nEOF")
+    result = asyncio.run(run_step(step, {"item": {"v": value}}, StepContext(cwd=Path.cwd())))
+    assert result.status == "success", result.error
+    assert result.stdout == f"{value}|{value}|{value}\n"
 
 
 def test_value_ending_quoted_heredoc_is_refused_and_runs_nothing(tmp_path: Path) -> None:
