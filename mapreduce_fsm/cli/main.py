@@ -30,12 +30,15 @@ def cli() -> None:
 @click.argument("workflow", type=click.Path(dir_okay=False))
 def validate(workflow: str) -> None:
     """Check WORKFLOW without running any step; exit 0 when valid, 2 otherwise."""
+    from mapreduce_fsm.commands.shell_command import raw_insertion_notes
     from mapreduce_fsm.config import describe_workflow, load_workflow
     from mapreduce_fsm.phases.registry import build_phases
 
     loaded = load_workflow(workflow)
     build_phases(loaded)  # an unknown custom phase type is found now, not at run time
     click.echo(describe_workflow(loaded))
+    for note in raw_insertion_notes(loaded):
+        click.echo(note)
 
 
 def _register_commands() -> None:

@@ -24,6 +24,7 @@ from mapreduce_fsm.commands.capture import (
 from mapreduce_fsm.commands.context import CLAUDE_COMMAND_VARIABLE, StepContext
 from mapreduce_fsm.commands.process import ProcessOutcome, run_process
 from mapreduce_fsm.commands.result import StepResult
+from mapreduce_fsm.commands.shell_command import render_shell_command
 from mapreduce_fsm.commands.write_file import WriteFileError, write_step_file
 from mapreduce_fsm.config.model import Step
 from mapreduce_fsm.errors import InterpolationError
@@ -82,7 +83,9 @@ async def _run_program(
     base_dir = _base_dir(step, variables, context)
     step_env = {name: interpolate(text, variables, where=where) for name, text in step.env.items()}
     if step.shell is not None:
-        argv: tuple[str, ...] = ("sh", "-c", interpolate(step.shell, variables, where=where))
+        command = render_shell_command(step.shell, variables, where=where)
+        argv: tuple[str, ...] = ("sh", "-c", command.text)
+        step_env.update(command.env)
     else:
         prompt = interpolate(step.claude or "", variables, where=where)
         argv = (*context.resolved_claude_command(), "--print", prompt)

@@ -2,17 +2,50 @@
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
 
 MASK = "***"
+# A line of a multi-line secret shorter than this is not masked on its own: masking every
+# "ab" or "}" in every output would hide more than it protects.
+MIN_MASKED_LINE_CHARS = 4
+
+
+def secret_forms(secret: str) -> set[str]:
+    r"""Every text `secret` can show up as in output, so that each can be masked.
+
+    The secret itself and its JSON-escaped text (job files are JSON). For a multi-line
+    secret also: each line (stripped), the lines joined by spaces (error messages are
+    one line: stderr's lines stripped and joined) and the secret with newlines turned
+    into spaces; of these, the ones of at least MIN_MASKED_LINE_CHARS characters.
+
+    >>> sorted(secret_forms("key-1\nab"))
+    ['key-1', 'key-1\nab', 'key-1 ab', 'key-1\\nab']
+    """
+    if not secret:
+        return set()
+    forms = {secret}
+    if len(secret.splitlines()) > 1:
+        lines = [line.strip() for line in secret.splitlines() if line.strip()]
+        derived = {" ".join(lines), secret.replace("\n", " "), *lines}
+        forms |= {form for form in derived if len(form.strip()) >= MIN_MASKED_LINE_CHARS}
+    for form in list(forms):
+        forms |= {json.dumps(form)[1:-1], json.dumps(form, ensure_ascii=False)[1:-1]}
+    return forms
+
+
+def _all_forms(secrets: Iterable[str]) -> set[str]:
+    return {form for secret in secrets for form in secret_forms(secret)}
 
 
 @attrs.frozen
 class SecretMasker:
-    """Replaces every secret value in a text with `***`, longest first; empty values are ignored.
+    """Replaces every form of every secret (`secret_forms`) in a text with `***`, longest
+    first; empty values are ignored.
 
     >>> SecretMasker(("hunter2",)).mask("token=hunter2")
     'token=***'
@@ -23,7 +56,7 @@ class SecretMasker:
 
     @_pattern.default
     def _compile(self) -> re.Pattern[str] | None:
-        secrets = sorted({value for value in self.values if value}, key=len, reverse=True)
+        secrets = sorted(_all_forms(self.values), key=len, reverse=True)
         if not secrets:
             return None
         return re.compile("|".join(re.escape(secret) for secret in secrets))

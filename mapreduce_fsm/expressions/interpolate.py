@@ -12,7 +12,9 @@ Syntax: `${root.field[0]["odd key"]:-default|filter|filter}`. Rules:
   the path and the fields that do exist, unless the reference has a `:-` default,
   which applies when the value is missing or null. A default is itself interpolated.
 - Filters: `sh` quotes the rendered value for the shell (`shlex.quote`), `json`
-  renders it as compact JSON. After the first filter the value is a string.
+  renders it as compact JSON, `raw` changes nothing here (in a `shell` step it marks a
+  value inserted as shell code, see `commands/shell_command.py`). After the first
+  filter the value is a string.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from mapreduce_fsm.errors import InterpolationError
 KNOWN_NAMESPACES: frozenset[str] = frozenset(
     {"item", "map", "setup", "shell", "error", "workflow", "job", "env", "last"}
 )
-KNOWN_FILTERS: frozenset[str] = frozenset({"sh", "json"})
+KNOWN_FILTERS: frozenset[str] = frozenset({"sh", "json", "raw"})
 
 _ROOT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SEGMENT = re.compile(
@@ -200,6 +202,21 @@ def _last_filter_chain_start(body: str) -> int:
     return match.start() if match else len(body)
 
 
+def scan_references(template: str) -> list[tuple[int, int, Reference | None]]:
+    """Every `${...}` span, outermost first, as (start, end, parsed reference or None)."""
+    return _scan(template)
+
+
+def is_substituted(reference: Reference, variables: Mapping[str, Any]) -> bool:
+    """Whether `interpolate` replaces `reference` (False: the shell's own `${f}`, left as is)."""
+    return reference.root in variables or reference.root in KNOWN_NAMESPACES
+
+
+def reference_value(reference: Reference, variables: Mapping[str, Any], *, where: str) -> Any:
+    """The value `reference` stands for, its default and filters applied."""
+    return _value_of(reference, variables, where, _render_text)
+
+
 def _scan(template: str) -> list[tuple[int, int, Reference | None]]:
     """Every `${...}` span, outermost first, as (start, end, parsed reference or None)."""
     spans: list[tuple[int, int, Reference | None]] = []
@@ -232,6 +249,8 @@ def _apply_filters(value: Any, filters: Sequence[str], reference: Reference) -> 
             value = shlex.quote(render_value(value))
         elif name == "json":
             value = _compact_json(value)
+        elif name == "raw":
+            value = render_value(value)
         else:
             known = ", ".join(sorted(KNOWN_FILTERS))
             raise _Missing(f"unknown filter {name!r} in {reference.text} (filters: {known})")
@@ -251,8 +270,7 @@ def _substitute(
     for start, end, reference in _scan(template):
         if start < cursor or reference is None:
             continue  # nested in a reference already replaced, or not a reference at all
-        unknown = reference.root not in variables and reference.root not in KNOWN_NAMESPACES
-        if unknown and leave_unknown_roots:
+        if leave_unknown_roots and not is_substituted(reference, variables):
             continue  # the shell's own ${f}; references nested in it are still replaced
         pieces.append(template[cursor:start])
         pieces.append(render(_value_of(reference, variables, where, render), reference))

@@ -175,6 +175,12 @@ def test_unknown_filter_is_an_error() -> None:
         interpolate("${item.name|upper}", VARIABLES, where='step "s"')
 
 
+def test_raw_filter_renders_the_value_unchanged_outside_shell_steps() -> None:
+    """`|raw` only matters in `shell` steps; a prompt or file gets the plain rendering."""
+    variables = {"code": "rm -rf '$(x)'", "tags": ["a", "b"]}
+    assert interpolate("${code|raw} ${tags|raw}", variables) == 'rm -rf \'$(x)\' ["a","b"]'
+
+
 def test_every_namespace_is_known() -> None:
     assert {"item", "map", "setup", "shell", "error", "workflow", "job", "env", "last"} == set(
         KNOWN_NAMESPACES
