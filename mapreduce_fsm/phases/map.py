@@ -49,6 +49,7 @@ class MapPhase:
     config: MapConfig
     policy: ErrorPolicy = attrs.field(factory=ErrorPolicy)
     name: str = "map"
+    processes_items = True  # a capability, not a field: `dlq retry` re-enters this phase
     backend_factory: Callable[[int], Backend] = lambda capacity: LocalBackend(capacity=capacity)
 
     def can_skip(self, context: PhaseContext) -> str | None:

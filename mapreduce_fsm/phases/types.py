@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import attrs
@@ -76,8 +76,6 @@ class PhaseError:
 class Continue:
     """Go on to the next phase, as if the phase had succeeded."""
 
-    next: str | None = None  # informational: the coordinator always moves to the next phase
-
 
 @attrs.frozen(kw_only=True)
 class Skip:
@@ -90,8 +88,6 @@ class Skip:
 @attrs.frozen(kw_only=True)
 class Complete:
     """Finish the workflow now, successfully; later phases do not run."""
-
-    result: PhaseResult | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -109,6 +105,10 @@ class PhaseExecutor(Protocol):
     """One phase: decides what happens and delegates the doing.
 
     Implementations are attrs classes. `name` is the machine state the phase owns.
+    A phase that runs the job's work items also sets the class attribute
+    `processes_items = True` (see `processes_items` below): `dlq retry` re-enters it,
+    and `status`, `jobs` and `dlq` read item counts from its progress. At most one
+    phase of a job may declare it; it is False when absent.
     """
 
     @property
@@ -120,9 +120,22 @@ class PhaseExecutor(Protocol):
         """The reason this phase has nothing to do, or None when it must run."""
         ...
 
-    def validate(self, context: PhaseContext) -> list[str]:
-        """Problems that make the phase impossible to run, found before the job starts."""
-        ...
+
+def processes_items(phase: PhaseExecutor) -> bool:
+    """Whether the phase declares that it runs the job's work items."""
+    return getattr(phase, "processes_items", False) is True
+
+
+def item_phase(phases: Sequence[PhaseExecutor]) -> str | None:
+    """The name of the one phase that processes items, or None when none does.
+
+    Raises ValueError when more than one declares it: `dlq retry` would not know which
+    to re-enter.
+    """
+    names = [phase.name for phase in phases if processes_items(phase)]
+    if len(names) > 1:
+        raise ValueError(f"only one phase may process items, but {names} all declare it")
+    return names[0] if names else None
 
 
 class PhaseTransitionHandler(Protocol):

@@ -24,6 +24,7 @@ from mapreduce_fsm.phases import (
     build_phases,
 )
 from mapreduce_fsm.phases.context import StepsRunner
+from mapreduce_fsm.phases.coordinator import interrupted_result
 from mapreduce_fsm.state import Checkpoint, JobStore
 from mapreduce_fsm.state.records import ItemResult
 
@@ -56,9 +57,6 @@ class ScriptedPhase:
 
     def can_skip(self, context: PhaseContext) -> str | None:
         return self.skip_reason
-
-    def validate(self, context: PhaseContext) -> list[str]:
-        return []
 
     async def execute(self, context: PhaseContext) -> PhaseResult:
         self.runs += 1
@@ -275,7 +273,10 @@ class Job:
             task = asyncio.ensure_future(start(coordinator))
             if isinstance(runner, ItemRunner):
                 runner.job_task = task
-            return await task
+            try:
+                return await task
+            except asyncio.CancelledError:  # the crash: the run left, its checkpoint written
+                return interrupted_result(store)
 
         try:
             return asyncio.run(main())
