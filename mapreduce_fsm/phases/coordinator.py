@@ -25,10 +25,6 @@ from mapreduce_fsm.console.interaction import NonInteractive, UserInteraction
 from mapreduce_fsm.console.progress import NullProgress, ProgressReporter
 from mapreduce_fsm.convert import utc_now
 from mapreduce_fsm.errors import (
-    EXIT_COMPLETED,
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_PAUSED,
     CheckpointWriteError,
     JobStateError,
     MapReduceError,
@@ -49,6 +45,8 @@ from mapreduce_fsm.phases.types import (
     item_phase,
     processes_items,
 )
+from mapreduce_fsm.phases.types import WorkflowResult as WorkflowResult  # re-exported here
+from mapreduce_fsm.phases.types import interrupted_result as interrupted_result
 from mapreduce_fsm.state import (
     Checkpoint,
     JobStore,
@@ -66,38 +64,6 @@ _LEAVING_STATUS: dict[str, PhaseStatus] = {
     fsm.ERROR: "failed",
     fsm.PAUSE: "paused",
 }
-
-
-@attrs.frozen(kw_only=True)
-class WorkflowResult:
-    """How a run (or resume) of a job ended."""
-
-    job_id: str
-    state: str  # completed, failed, paused, or a phase name when interrupted
-    phase_results: Mapping[str, PhaseResult] = attrs.field(factory=dict)
-    error: str | None = None
-    interrupted: bool = False
-    nothing_to_do: bool = False
-
-    @property
-    def failed_phase(self) -> str | None:
-        """The phase that failed in this run, if one did."""
-        failed = [name for name, result in self.phase_results.items()
-                  if result.outcome == "failed"]
-        return failed[-1] if failed else None
-
-    @property
-    def exit_code(self) -> int:
-        if self.interrupted:
-            return EXIT_INTERRUPTED
-        return {fsm.COMPLETED: EXIT_COMPLETED, fsm.PAUSED: EXIT_PAUSED}.get(self.state, EXIT_FAILED)
-
-
-def interrupted_result(store: JobStore) -> WorkflowResult:
-    """How a cancelled run ended, from its checkpoint: for reporting Ctrl-C or SIGTERM."""
-    checkpoint = store.load_checkpoint()
-    state = checkpoint.state if checkpoint is not None else fsm.PENDING
-    return WorkflowResult(job_id=store.job_id, state=state, interrupted=True)
 
 
 class _JobModel:

@@ -1,4 +1,4 @@
-"""The phase vocabulary: transitions, results, the executor and handler protocols."""
+"""The phase vocabulary: transitions, phase and job results, the executor and handler protocols."""
 
 from __future__ import annotations
 
@@ -6,6 +6,10 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import attrs
+
+from mapreduce_fsm.errors import EXIT_COMPLETED, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PAUSED
+from mapreduce_fsm.phases import machine as fsm
+from mapreduce_fsm.state import JobStore
 
 if TYPE_CHECKING:
     from mapreduce_fsm.phases.context import PhaseContext
@@ -58,6 +62,38 @@ class PhaseResult:
     @classmethod
     def paused(cls, phase: str, reason: str) -> PhaseResult:
         return cls(phase=phase, outcome="paused", data={"reason": reason})
+
+
+@attrs.frozen(kw_only=True)
+class WorkflowResult:
+    """How a run (or resume) of a job ended."""
+
+    job_id: str
+    state: str  # completed, failed, paused, or a phase name when interrupted
+    phase_results: Mapping[str, PhaseResult] = attrs.field(factory=dict)
+    error: str | None = None
+    interrupted: bool = False
+    nothing_to_do: bool = False
+
+    @property
+    def failed_phase(self) -> str | None:
+        """The phase that failed in this run, if one did."""
+        failed = [name for name, result in self.phase_results.items()
+                  if result.outcome == "failed"]
+        return failed[-1] if failed else None
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return EXIT_INTERRUPTED
+        return {fsm.COMPLETED: EXIT_COMPLETED, fsm.PAUSED: EXIT_PAUSED}.get(self.state, EXIT_FAILED)
+
+
+def interrupted_result(store: JobStore) -> WorkflowResult:
+    """How a cancelled run ended, from its checkpoint: for reporting Ctrl-C or SIGTERM."""
+    checkpoint = store.load_checkpoint()
+    state = checkpoint.state if checkpoint is not None else fsm.PENDING
+    return WorkflowResult(job_id=store.job_id, state=state, interrupted=True)
 
 
 @attrs.frozen(kw_only=True)
