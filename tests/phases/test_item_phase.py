@@ -57,6 +57,10 @@ def test_a_renamed_item_phase_gets_item_counts_and_dlq_retry(tmp_path: Path) -> 
     (summary,) = list_jobs(tmp_path / "state")
     assert (summary.ok, summary.failed, summary.total) == (1, 1, 2)
     assert [entry.item_id for entry in store.dlq.load()] == ["item-1"]
+    (ended,) = [event for event in store.events.read()
+                if event.type == "phase.completed" and event.phase == "items"]
+    assert (ended.data["items_processed"], ended.data["items_successful"],
+            ended.data["items_failed"]) == (2, 1, 1)
 
     (tmp_path / "ok-b").touch()
     report = asyncio.run(dlq.retry_dead_letters(
