@@ -127,11 +127,12 @@ def retry_items(job_id: str, item_ids: tuple[str, ...], state_dir: str | None, y
         if outcome.declined:
             click.echo(f"nothing retried: job {job_id} is unchanged", err=True)
         sys.exit(outcome.exit_code)
-    click.echo(
-        f"retried {len(outcome.retried)}: {len(outcome.recovered)} succeeded and left the "
-        f"dead-letter queue, {len(outcome.still_dead_lettered)} still dead-lettered",
-        err=True,
-    )
+    if not outcome.result.interrupted:
+        click.echo(
+            f"retried {len(outcome.retried)}: {len(outcome.recovered)} succeeded and left "
+            f"the dead-letter queue, {len(outcome.still_dead_lettered)} still dead-lettered",
+            err=True,
+        )
     report(outcome.result, as_json=False, quiet=quiet, state_dir=state_dir)
     sys.exit(outcome.exit_code)
 
@@ -149,8 +150,10 @@ def drive_retry(job_id: str, item_ids: list[str] | None, state_dir: str | None,
         # `drive` wants a job's result; when nothing ran the report alone says what happened.
         return outcome.result or WorkflowResult(job_id=job_id, state="unchanged")
 
-    drive(job)
-    return reports[0]
+    result = drive(job, job_id=job_id, state_dir=state_dir)
+    # Interrupted (Ctrl-C) before the retry reported: the result says where the job is.
+    return reports[0] if reports else dead_letters.RetryReport(job_id=job_id, retried=(),
+                                                                result=result)
 
 
 @dlq.command()

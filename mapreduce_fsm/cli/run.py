@@ -18,7 +18,7 @@ from mapreduce_fsm.console.progress import choose_progress
 from mapreduce_fsm.errors import UsageError
 from mapreduce_fsm.jobs.run import Services, resolve_secrets, resume_job, run_workflow
 from mapreduce_fsm.phases.context import RunOptions
-from mapreduce_fsm.phases.coordinator import WorkflowResult
+from mapreduce_fsm.phases.coordinator import WorkflowResult, interrupted_result
 from mapreduce_fsm.state import JobStore, check_job_id, new_job_id, resolve_state_dir
 from mapreduce_fsm.state.records import Event
 
@@ -43,8 +43,13 @@ def resume_command(job_id: str, state_dir: str | None) -> str:
     return command if state_dir is None else f"{command} --state-dir {shlex.quote(state_dir)}"
 
 
-def drive(job: Callable[[], Awaitable[WorkflowResult]]) -> WorkflowResult:
-    """Run the job; Ctrl-C or SIGTERM cancels it cleanly so it stays resumable."""
+def drive(job: Callable[[], Awaitable[WorkflowResult]], *, job_id: str,
+          state_dir: str | None) -> WorkflowResult:
+    """Run the job; Ctrl-C or SIGTERM cancels it cleanly so it stays resumable.
+
+    The cancel leaves the job after its checkpoint is written; the result then says
+    where it was interrupted, read from that checkpoint.
+    """
 
     async def main() -> WorkflowResult:
         loop = asyncio.get_running_loop()
@@ -52,7 +57,11 @@ def drive(job: Callable[[], Awaitable[WorkflowResult]]) -> WorkflowResult:
         assert task is not None
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, task.cancel)
-        return await job()
+        try:
+            return await job()
+        except asyncio.CancelledError:
+            task.uncancel()
+            return interrupted_result(JobStore(resolve_state_dir(state_dir), job_id))
 
     return asyncio.run(main())
 
@@ -149,7 +158,7 @@ def run(workflow: str, job_id: str | None, state_dir: str | None, yes: bool,
     services = make_services(yes=yes, quiet=quiet, max_parallel=max_parallel, force=False,
                              verbose=verbose)
     result = drive(lambda: run_workflow(workflow, job_id=job_id, state_dir=state_dir,
-                                        services=services))
+                                        services=services), job_id=job_id, state_dir=state_dir)
     report(result, as_json=as_json, quiet=quiet, state_dir=state_dir)
     sys.exit(result.exit_code)
 
@@ -170,6 +179,7 @@ def resume(job_id: str, state_dir: str | None, yes: bool, force: bool,
         raise UsageError("-v/--verbose and -q/--quiet contradict each other; give one of them")
     services = make_services(yes=yes, quiet=quiet, max_parallel=max_parallel, force=force,
                              verbose=verbose)
-    result = drive(lambda: resume_job(job_id, state_dir=state_dir, services=services))
+    result = drive(lambda: resume_job(job_id, state_dir=state_dir, services=services),
+                   job_id=job_id, state_dir=state_dir)
     report(result, as_json=as_json, quiet=quiet, state_dir=state_dir)
     sys.exit(result.exit_code)

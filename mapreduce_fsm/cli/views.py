@@ -17,6 +17,7 @@ from mapreduce_fsm.convert import converter, parse_timestamp
 from mapreduce_fsm.errors import UsageError
 from mapreduce_fsm.phases import machine as fsm
 from mapreduce_fsm.phases.registry import build_phases
+from mapreduce_fsm.phases.types import item_phase, processes_items
 from mapreduce_fsm.state import JobStore, check_job_id, list_jobs, resolve_state_dir
 
 PLAN_COMMAND_WIDTH = 60
@@ -72,7 +73,7 @@ def print_plan(workflow: Workflow, *, max_parallel: int | None) -> None:
     click.echo("plan:")
     for number, phase in enumerate(build_phases(workflow), start=1):
         heading = phase.name
-        if phase.name == "map":
+        if processes_items(phase):
             parallel = max_parallel or workflow.map.max_parallel
             heading += f": each item of {workflow.map.input}, at most {parallel} at once"
         elif phase.name == "reduce" and workflow.reduce is not None:
@@ -155,7 +156,7 @@ def status(job_id: str, state_dir: str | None, as_json: bool) -> None:
         progress = checkpoint.phases.get(name) if checkpoint else None
         line = f"  {name}: {progress.status if progress else 'pending'}"
         total = progress.data.get("total") if progress else None
-        if name == "map" and isinstance(total, int):
+        if checkpoint and name == checkpoint.item_phase and isinstance(total, int):
             line += f", {len(results)}/{total} items done"
         if progress and progress.error:
             line += f" — {progress.error}"
@@ -212,14 +213,14 @@ def diagram(workflow: str | None, job_id: str | None, state_dir: str | None, fmt
         if checkpoint is None:
             raise UsageError(f"job {job_id} has no checkpoint yet")
         names, active, title = list(checkpoint.phase_order), checkpoint.state, f"job {job_id}"
+        items_phase = checkpoint.item_phase
     else:
         assert workflow is not None
         loaded = load_workflow(workflow)
-        names, title = [p.name for p in build_phases(loaded)], loaded.name
-    if fmt == "mermaid":
-        text = fsm.mermaid_diagram(names, active=active, title=title)
-    else:
-        text = fsm.dot_source(names, active=active, title=title)
+        phases = build_phases(loaded)
+        names, title, items_phase = [p.name for p in phases], loaded.name, item_phase(phases)
+    draw = fsm.mermaid_diagram if fmt == "mermaid" else fsm.dot_source
+    text = draw(names, item_phase=items_phase, active=active, title=title)
     if fmt == "svg":
         text = render_svg(text)
     if output:
