@@ -14,6 +14,7 @@ from typing import Protocol, TextIO
 
 from mapreduce_fsm.console.counts import MapCounts
 
+
 class ProgressReporter(Protocol):
     """What the map phase reports as items run."""
 
