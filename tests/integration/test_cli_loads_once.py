@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from mapreduce_fsm.cli.main import main
-from mapreduce_fsm.config import loader
+from mapreduce_fsm.config.yamlsource import read_yaml
 
 WORKFLOW = """
 name: counted
@@ -29,13 +29,12 @@ reduce:
 def loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The file names the loader parsed, in order: every load parses the YAML once."""
     parsed: list[str] = []
-    read_yaml: Callable[..., Any] = loader.read_yaml
 
     def counting(text: str, filename: str) -> Any:
         parsed.append(filename)
         return read_yaml(text, filename)
 
-    monkeypatch.setattr(loader, "read_yaml", counting)
+    monkeypatch.setattr("mapreduce_fsm.config.loader.read_yaml", counting)
     return parsed
 
 
