@@ -89,6 +89,13 @@ def test_marked_blocks_are_found_with_their_line() -> None:
 
 
 @pytest.mark.parametrize("block", blocks("run"), ids=lambda block: block.label)
+def test_python_example_imports_only_the_public_api(block: Block) -> None:
+    internal = re.findall(r"^\s*(?:from|import) (mapreduce_fsm\.[\w.]+)", block.body, re.MULTILINE)
+    assert internal == [], f"{block.label} imports internal modules; use `from mapreduce_fsm`"
+    assert "from mapreduce_fsm import" in block.body
+
+
+@pytest.mark.parametrize("block", blocks("run"), ids=lambda block: block.label)
 def test_python_example_runs(block: Block, tmp_path: Path) -> None:
     script = tmp_path / "example.py"
     script.write_text(block.body, encoding="utf-8")
