@@ -184,3 +184,11 @@ def test_verify_example_fails_the_job_when_a_check_fails(tmp_path: Path) -> None
                     "broken.yml"], tmp_path)
     assert done.returncode == 1
     assert "job vb failed" in done.stderr and "check 2" in done.stderr
+
+
+def test_the_architecture_doc_maps_every_package_and_is_linked_from_the_readme() -> None:
+    doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    assert "](docs/architecture.md)" in README_TEXT
+    mapped = set(re.findall(r"^\| `(\w+)/` \|", doc, re.MULTILINE))
+    packages = {path.parent.name for path in (ROOT / "mapreduce_fsm").glob("*/__init__.py")}
+    assert mapped == packages - {"examples"}
