@@ -46,6 +46,9 @@ def jobs(state_dir: str | None, as_json: bool) -> None:
         for summary in summaries:
             click.echo(json.dumps(converter.unstructure(summary)))
         return
+    if not summaries:
+        click.echo("no jobs")
+        return
     from rich.console import Console  # rich is slow to import; only tables need it here
     from rich.table import Table
 
@@ -55,7 +58,7 @@ def jobs(state_dir: str | None, as_json: bool) -> None:
         state = state if s.problem is None else f"{state} ({s.problem})"
         table.add_row(s.job_id, s.workflow_name, state, str(s.ok), str(s.failed),
                       "-" if s.total is None else str(s.total), _age(s.updated_at))
-    Console(width=160).print(table) if summaries else click.echo("no jobs")
+    Console(width=160).print(table)
 
 
 @click.command()
