@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import json
 import subprocess
@@ -42,6 +43,20 @@ def test_all_lists_exactly_the_names_that_resolve() -> None:
     assert len(set(mapreduce_fsm.__all__)) == len(mapreduce_fsm.__all__)
     with pytest.raises(AttributeError, match="has no attribute 'no_such_name'"):
         mapreduce_fsm.no_such_name  # noqa: B018
+
+
+def test_mypy_sees_each_public_name_from_the_module_it_is_loaded_from() -> None:
+    """The `if TYPE_CHECKING:` imports (what mypy reads) match the lazy table (what runs)."""
+    tree = ast.parse((ROOT / "mapreduce_fsm" / "__init__.py").read_text(encoding="utf-8"))
+    (block,) = [node for node in tree.body if isinstance(node, ast.If)]
+    seen = {}
+    for node in block.body:
+        assert isinstance(node, ast.ImportFrom) and node.module
+        for alias in node.names:
+            seen[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    assert seen.pop("dlq") == "mapreduce_fsm.jobs.dlq"
+    assert seen == {name: f"{module}.{name}" for name, module in mapreduce_fsm._MODULE_OF.items()
+                    if name != "dlq"}
 
 
 def test_importing_the_package_imports_none_of_its_modules_until_a_name_is_used() -> None:
