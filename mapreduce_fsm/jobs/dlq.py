@@ -248,6 +248,15 @@ def _confirmed(services: Services, job_id: str, count: int, rerun: list[str]) ->
     )
 
 
-def retry(job_id: str, **kwargs: Any) -> RetryReport:
+def retry(
+    job_id: str,
+    item_ids: Sequence[str] | None = None,
+    *,
+    state_dir: str | os.PathLike[str] | None = None,
+    services: Services | None = None,
+    environ: Mapping[str, str] | None = None,
+    phases: Sequence[PhaseExecutor] | None = None,
+) -> RetryReport:
     """`retry_dead_letters` for code that is not async."""
-    return asyncio.run(retry_dead_letters(job_id, **kwargs))
+    return asyncio.run(retry_dead_letters(job_id, item_ids, state_dir=state_dir,
+                                          services=services, environ=environ, phases=phases))

@@ -1,11 +1,13 @@
-"""`make diagrams`: write the machine of the built-in phases and of the custom-phase example."""
+"""Drawings of the machine: SVG through Graphviz, and `make diagrams` (the bundled diagrams)."""
 
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
+from mapreduce_fsm.errors import UsageError
 from mapreduce_fsm.phases.machine import dot_source, mermaid_diagram
 
 BUILT_IN = ("setup", "map", "reduce")
@@ -20,6 +22,22 @@ DIAGRAMS: dict[str, tuple[str, tuple[str, ...], str]] = {
         "every edge a built-in phase has, with no change to the coordinator.",
     ),
 }
+
+
+def render_svg(dot_text: str) -> str:
+    """SVG from dot source with Graphviz's `dot` program."""
+    program = shutil.which("dot")
+    if program is None:
+        raise UsageError(
+            "--format svg needs Graphviz's `dot` program, which is not on PATH; install it "
+            "(Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz) or use "
+            "--format mermaid"
+        )
+    done = subprocess.run([program, "-Tsvg"], input=dot_text, capture_output=True, text=True,
+                          timeout=60, check=False)
+    if done.returncode != 0:
+        raise UsageError(f"dot failed: {done.stderr.strip()}")
+    return done.stdout
 
 
 def markdown(name: str) -> str:
@@ -40,8 +58,6 @@ def write_all(directory: Path) -> list[Path]:
         path.write_text(markdown(name), encoding="utf-8")
         written.append(path)
         if shutil.which("dot"):
-            from mapreduce_fsm.cli.views import render_svg
-
             svg = directory / f"{name}.svg"
             source = dot_source(phases, item_phase=ITEM_PHASE, title=title)
             svg.write_text(render_svg(source), encoding="utf-8")
