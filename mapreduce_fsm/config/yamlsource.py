@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -49,6 +48,9 @@ class YamlDocument:
         return ConfigIssue(file=self.filename, line=line, path=format_path(path), message=message)
 
 
+# Values that aliases may repeat in a workflow file: shared step lists need hundreds, while
+# half a kilobyte of aliases to aliases ("billion laughs") expands to a billion strings.
+MAX_ALIAS_REPEATS = 100_000
 _UNREADABLE = object()  # a scalar YAML could not construct; its issue is reported
 
 
@@ -62,10 +64,10 @@ class _Builder:
     """Walks the composed node tree, building data and marks and collecting issues."""
 
     document: YamlDocument
-    construct: Callable[[yaml.Node], Any]
-    flatten: Callable[[yaml.MappingNode], None]
+    loader: yaml.SafeLoader
     issues: list[ConfigIssue] = attrs.field(factory=list)
     active: set[int] = attrs.field(factory=set)
+    unconstructable: set[int] = attrs.field(factory=set)  # scalars already reported
 
     def build(self, node: yaml.Node, path: Path) -> Any:
         self.document.value_marks[path] = _mark(node)
@@ -91,17 +93,26 @@ class _Builder:
 
     def _scalar(self, node: yaml.ScalarNode, path: Path) -> Any:
         """The scalar's value; one that cannot be constructed is reported here, once."""
+        if id(node) in self.unconstructable:  # an alias of a scalar reported already
+            return _UNREADABLE
         try:
-            return self.construct(node)
-        except (ValueError, TypeError, OverflowError) as error:  # "2024-13-45", "!!int abc"
+            return self.loader.construct_object(node)
+        except yaml.MarkedYAMLError:
+            raise
+        except Exception as error:  # PyYAML's scalar constructors raise
+            # ValueError ("!!int abc"), KeyError ("!!bool maybe"), AttributeError
+            # ("!!timestamp x"), IndexError ("!!int" with no text): all mean a bad value.
+            self.loader.recursive_objects.pop(node, None)
+            self.unconstructable.add(id(node))
             tag = node.tag.rsplit(":", 1)[-1]
+            reason = f": {error}" if isinstance(error, ValueError) else ""
             self.issues.append(ConfigIssue(
                 file=self.document.filename, line=_mark(node).line, path=format_path(path),
-                message=f"{show_value(node.value)} is not a valid {tag}: {error}"))
+                message=f"{show_value(node.value)} is not a valid {tag}{reason}"))
             return _UNREADABLE
 
     def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[Any, Any]:
-        self.flatten(node)
+        self.loader.flatten_mapping(node)
         data: dict[Any, Any] = {}
         first_lines: dict[Any, int] = {}
         for key_node, value_node in node.value:
@@ -130,13 +141,22 @@ class _Builder:
 def read_yaml(text: str, filename: str) -> tuple[YamlDocument, list[ConfigIssue]]:
     """Parse `text`; the issues are YAML syntax errors, duplicate keys, non-string keys."""
     document = YamlDocument(filename=filename)
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # refuses control characters here
+    except yaml.reader.ReaderError as error:
+        return document, [_unreadable_character(error, text, filename)]
     try:
         node = loader.get_single_node()
         if node is None:
             return document, []
-        builder = _Builder(document, construct=loader.construct_object,
-                           flatten=loader.flatten_mapping)
+        excess = find_alias_excess(node, MAX_ALIAS_REPEATS)
+        if excess is not None:
+            return document, [ConfigIssue(
+                file=filename, line=_mark(excess).line, path="",
+                message=f"the aliases in this file repeat more than {MAX_ALIAS_REPEATS:,} "
+                "values; a workflow that shares step lists through anchors needs a few "
+                "hundred (is this a YAML alias bomb?)")]
+        builder = _Builder(document, loader=loader)
         document.data = builder.build(node, ())
         return document, builder.issues
     except yaml.MarkedYAMLError as error:
@@ -155,3 +175,61 @@ def read_yaml(text: str, filename: str) -> tuple[YamlDocument, list[ConfigIssue]
                                       "workflow needs a few levels, not hundreds)")]
     finally:
         loader.dispose()
+
+
+def _unreadable_character(error: yaml.reader.ReaderError, text: str, filename: str) -> ConfigIssue:
+    """A character YAML does not allow (a control character), at its line and column."""
+    before = text[: error.position]
+    line = before.count("\n") + 1
+    column = error.position - (before.rfind("\n") + 1) + 1
+    return ConfigIssue(file=filename, line=line, column=column, path="",
+                       message=f"invalid YAML: unacceptable character #x{error.character:04x}: "
+                       f"{error.reason}")
+
+
+def find_alias_excess(root: yaml.Node, limit: int) -> yaml.Mark | None:
+    """Where the values repeated by aliases first add up to more than `limit`, else None.
+
+    An alias repeats the whole tree under its anchor, so nested aliases grow exponentially
+    while the composed node graph stays as small as the file. Counted on that graph, in
+    linear time, before anything is built from it. A node inside itself counts once.
+    """
+    sizes: dict[int, int] = {}
+    seen: set[int] = set()
+    repeated = 0
+    stack: list[tuple[yaml.Node, yaml.Mark]] = [(root, root.start_mark)]
+    while stack:
+        node, where = stack.pop()
+        if id(node) in seen:
+            repeated += _tree_size(node, sizes)
+            if repeated > limit:
+                return where
+            continue
+        seen.add(id(node))
+        stack.extend(reversed(_children(node)))
+    return None
+
+
+def _children(node: yaml.Node) -> list[tuple[yaml.Node, yaml.Mark]]:
+    """The child nodes in file order, each with the mark that best shows where it is used."""
+    if isinstance(node, yaml.MappingNode):
+        return [(child, key.start_mark) for key, value in node.value for child in (key, value)]
+    if isinstance(node, yaml.SequenceNode):  # an alias has no mark of its own: the list's
+        return [(child, node.start_mark) for child in node.value]
+    return []
+
+
+def _tree_size(root: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many nodes building `root` makes, aliases expanded; memoised in `sizes`."""
+    entered: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        children = [child for child, _ in _children(node)]
+        if children_done:
+            sizes[id(node)] = 1 + sum(sizes.get(id(child), 0) for child in children)
+        elif id(node) not in sizes and id(node) not in entered:
+            entered.add(id(node))
+            stack.append((node, True))
+            stack.extend((child, False) for child in children)
+    return sizes[id(root)]
