@@ -51,6 +51,7 @@ class YamlDocument:
 # Values that aliases may repeat in a workflow file: shared step lists need hundreds, while
 # half a kilobyte of aliases to aliases ("billion laughs") expands to a billion strings.
 MAX_ALIAS_REPEATS = 100_000
+MAX_NESTING = 100  # levels of lists and mappings; a workflow needs about eight
 _UNREADABLE = object()  # a scalar YAML could not construct; its issue is reported
 
 
@@ -138,11 +139,49 @@ class _Builder:
         return data
 
 
+class NestedTooDeeply(Exception):
+    """A node nested more than `DepthLimitedLoader.max_depth` levels deep, at `mark`."""
+
+    def __init__(self, mark: yaml.Mark) -> None:
+        super().__init__(f"nested too deeply at line {mark.line + 1}")
+        self.mark = mark
+
+
+class DepthLimitedLoader(yaml.SafeLoader):
+    """SafeLoader that stops at the first node nested more than `max_depth` levels deep.
+
+    PyYAML's scanner slows down with the square of the nesting of flow collections
+    ("[[[[..." takes seconds) and its composer recurses once a level; stopping early
+    bounds both.
+    """
+
+    max_depth = MAX_NESTING
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.depth > self.max_depth:
+            raise NestedTooDeeply(self.peek_event().start_mark)  # type: ignore[no-untyped-call]
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def fetch_flow_collection_start(self, token_class: Any) -> None:
+        """A `[` or `{`: the scanner's own count of open ones, checked as it reads them."""
+        if self.flow_level >= self.max_depth:
+            raise NestedTooDeeply(self.get_mark())
+        super().fetch_flow_collection_start(token_class)
+
+
 def read_yaml(text: str, filename: str) -> tuple[YamlDocument, list[ConfigIssue]]:
     """Parse `text`; the issues are YAML syntax errors, duplicate keys, non-string keys."""
     document = YamlDocument(filename=filename)
     try:
-        loader = yaml.SafeLoader(text)  # refuses control characters here
+        loader = DepthLimitedLoader(text)  # refuses control characters here
     except yaml.reader.ReaderError as error:
         return document, [_unreadable_character(error, text, filename)]
     try:
@@ -169,10 +208,11 @@ def read_yaml(text: str, filename: str) -> tuple[YamlDocument, list[ConfigIssue]
     except yaml.YAMLError as error:
         return document, [ConfigIssue(file=filename, line=None, path="",
                                       message=f"invalid YAML: {error}")]
-    except RecursionError:
-        return document, [ConfigIssue(file=filename, line=None, path="",
-                                      message="the YAML is nested too deeply to read (a "
-                                      "workflow needs a few levels, not hundreds)")]
+    except NestedTooDeeply as error:
+        return document, [ConfigIssue(
+            file=filename, line=error.mark.line + 1, column=error.mark.column + 1, path="",
+            message=f"the YAML is nested more than {MAX_NESTING} levels deep (a workflow "
+            "needs a few levels, not hundreds)")]
     finally:
         loader.dispose()
 

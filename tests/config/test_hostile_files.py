@@ -98,3 +98,22 @@ def test_a_bad_tagged_scalar_used_twice_through_an_alias_is_reported_once() -> N
 def test_a_null_custom_phase_type_is_reported() -> None:
     assert issues_of(HEADER + "custom_phases: [{type: null}]\n") == [
         "wf.yml:6 custom_phases[0].type: expected a string, got null"]
+
+
+def test_deep_flow_nesting_is_refused_at_its_column_at_once() -> None:
+    started = time.monotonic()
+    issues = issues_of(HEADER + "env: " + "[" * 100_000 + "\n")
+    elapsed = time.monotonic() - started
+    assert issues == ["wf.yml:6:106: the YAML is nested more than 100 levels deep (a workflow "
+                      "needs a few levels, not hundreds)"]
+    assert elapsed < 5.0  # milliseconds; PyYAML's scanner took 3.5 s to overflow the stack
+
+
+def test_options_nested_ninety_levels_deep_are_read() -> None:
+    text = (HEADER + "custom_phases:\n  - type: verify\n    options:\n      deep: "
+            + "[" * 90 + "]" * 90 + "\n")
+    workflow = load_workflow_text(text, filename="wf.yml", environ=NO_CLAUDE)
+    value = workflow.custom_phases[0].options["deep"]
+    for _ in range(89):
+        (value,) = value
+    assert value == []
