@@ -27,7 +27,7 @@ import attrs
 import yaml
 
 from mapreduce_fsm.config.messages import show_value
-from mapreduce_fsm.config.yamlsource import find_alias_excess
+from mapreduce_fsm.config.yamlsource import DepthLimitedLoader, NestedTooDeeply, find_alias_excess
 from mapreduce_fsm.errors import InputError
 
 DATA_SUFFIXES = frozenset({".json", ".jsonl", ".ndjson", ".csv", ".yml", ".yaml", ".txt"})
@@ -167,13 +167,18 @@ def _parse_yaml(text: str, name: str) -> Any:
         where = f"{name}:{mark.line + 1}" if mark is not None else name
         problem = getattr(error, "problem", None) or str(error)
         raise InputError(f"{where}: not valid YAML: {problem}") from None
+    except NestedTooDeeply as error:
+        raise InputError(f"{name}:{error.mark.line + 1}: the YAML is nested more than "
+                         f"{_ItemLoader.max_depth} levels deep") from None
     finally:
         loader.dispose()
     return [] if document is None else _as_json_value(document)
 
 
-class _ItemLoader(yaml.SafeLoader):
+class _ItemLoader(DepthLimitedLoader):
     """SafeLoader whose scalars that their tag cannot read ("!!bool maybe") are YAML errors."""
+
+    max_depth = 200  # items.py allows items 100 levels deep, inside any wrapping
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         try:

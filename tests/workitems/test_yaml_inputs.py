@@ -63,3 +63,12 @@ def test_a_value_its_tag_cannot_read_names_the_line(tmp_path: Path, text: str,
     with pytest.raises(InputError) as caught:
         load(tmp_path, text)
     assert str(caught.value) == message
+
+
+def test_deep_flow_nesting_is_refused_at_its_line_at_once(tmp_path: Path) -> None:
+    started = time.monotonic()
+    with pytest.raises(InputError) as caught:
+        load(tmp_path, "- a\n- " + "[" * 100_000 + "\n")
+    elapsed = time.monotonic() - started
+    assert str(caught.value) == "items.yaml:2: the YAML is nested more than 200 levels deep"
+    assert elapsed < 5.0  # milliseconds; PyYAML's scanner took seconds to overflow the stack
