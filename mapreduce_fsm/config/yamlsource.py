@@ -52,6 +52,7 @@ class YamlDocument:
 # half a kilobyte of aliases to aliases ("billion laughs") expands to a billion strings.
 MAX_ALIAS_REPEATS = 100_000
 MAX_NESTING = 100  # levels of lists and mappings; a workflow needs about eight
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 _UNREADABLE = object()  # a scalar YAML could not construct; its issue is reported
 
 
@@ -69,6 +70,7 @@ class _Builder:
     issues: list[ConfigIssue] = attrs.field(factory=list)
     active: set[int] = attrs.field(factory=set)
     unconstructable: set[int] = attrs.field(factory=set)  # scalars already reported
+    merged: dict[int, int] = attrs.field(factory=dict)  # mapping -> pairs from `<<` merges
 
     def build(self, node: yaml.Node, path: Path) -> Any:
         self.document.value_marks[path] = _mark(node)
@@ -113,10 +115,14 @@ class _Builder:
             return _UNREADABLE
 
     def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[Any, Any]:
-        self.loader.flatten_mapping(node)
+        if id(node) not in self.merged:  # flattening puts the merged pairs first, once
+            own = sum(key.tag != _MERGE_TAG for key, _ in node.value)
+            self.loader.flatten_mapping(node)
+            self.merged[id(node)] = len(node.value) - own
+        merged = self.merged[id(node)]
         data: dict[Any, Any] = {}
         first_lines: dict[Any, int] = {}
-        for key_node, value_node in node.value:
+        for position, (key_node, value_node) in enumerate(node.value):
             key = (self._scalar(key_node, path) if isinstance(key_node, yaml.ScalarNode)
                    else None)
             if key is _UNREADABLE:
@@ -129,11 +135,12 @@ class _Builder:
                 continue
             child = (*path, key)
             line = _mark(key_node).line
-            if key in first_lines:
-                self.issues.append(ConfigIssue(
-                    file=self.document.filename, line=line, path=format_path(child),
-                    message=f"duplicate key; it is already set on line {first_lines[key]}"))
-            first_lines.setdefault(key, line)
+            if position >= merged:  # a merged value is one the mapping's own keys override
+                if key in first_lines:
+                    self.issues.append(ConfigIssue(
+                        file=self.document.filename, line=line, path=format_path(child),
+                        message=f"duplicate key; it is already set on line {first_lines[key]}"))
+                first_lines.setdefault(key, line)
             self.document.key_marks[child] = _mark(key_node)
             data[key] = self.build(value_node, child)
         return data

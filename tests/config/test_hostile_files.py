@@ -117,3 +117,18 @@ def test_options_nested_ninety_levels_deep_are_read() -> None:
     for _ in range(89):
         (value,) = value
     assert value == []
+
+
+def test_a_key_after_a_merge_key_overrides_the_merged_value() -> None:
+    text = ("name: wf\nenv: &base {A: a, B: b}\nmap:\n  input: items.json\n  agent_template:\n"
+            "    - shell: echo\n      env: &step {<<: *base, B: c}\n"
+            "    - shell: echo\n      env: *step\n")
+    workflow = load_workflow_text(text, filename="wf.yml", environ=NO_CLAUDE)
+    assert [dict(step.env) for step in workflow.map.agent_template] == [{"A": "a", "B": "c"}] * 2
+
+
+def test_a_key_set_twice_after_a_merge_key_is_still_a_duplicate() -> None:
+    text = HEADER.replace("name: wf", "name: wf\nenv: &base {A: a}") + "reduce:\n  - shell: x\n" \
+        "    env: {<<: *base, B: b, B: c}\n"
+    assert issues_of(text) == ["wf.yml:9 reduce[0].env.B: duplicate key; it is already set on "
+                               "line 9"]
