@@ -334,7 +334,7 @@ class WorkflowReader:
                 continue
             phase: dict[str, Any] = {}
             for key in ("type", "name", "after", "before"):
-                if raw.get(key) is not None:
+                if key == "type" or raw.get(key) is not None:  # type: null is an error
                     phase[key] = f.text(raw[key], (*where, key), non_empty=True)
             if raw.get("options") is not None:
                 phase["options"] = raw["options"]

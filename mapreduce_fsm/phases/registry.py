@@ -3,6 +3,8 @@
 A custom phase type is a class with `from_config(workflow, config) -> PhaseExecutor`.
 It is found by the name it was registered under (`@register_phase("verify")`), by an
 entry point in the group `mapreduce_fsm.phases`, or by an import path `"pkg.mod:Class"`.
+Only an absolute path of that form is imported (a bare unknown name never is), and what it
+names must be a class with `from_config`; anything else is a LookupError, not a crash.
 """
 
 from __future__ import annotations
@@ -45,28 +47,52 @@ def register_phase(type_name: str) -> Callable[[T], T]:
 
 
 def _import(path: str) -> Any:
+    """The object an absolute `package.module:ClassName` path names, imported only when the
+    path has that form: a relative or malformed path must not run any module's code."""
     module_name, _, attribute = path.partition(":")
-    return getattr(importlib.import_module(module_name), attribute)
+    if not (all(part.isidentifier() for part in module_name.split("."))
+            and attribute.isidentifier()):
+        raise LookupError(f"{path!r} is not an import path: write it as "
+                          "'package.module:ClassName' (absolute, no spaces)")
+    return _loaded(path, lambda: getattr(importlib.import_module(module_name), attribute))
+
+
+def _loaded(path: str, load: Callable[[], Any]) -> Any:
+    """`load()`, with any failure of the named module as a LookupError naming `path`."""
+    try:
+        return load()
+    except (ImportError, AttributeError) as error:
+        reason = str(error)
+    except Exception as error:  # the user's module failed as it was imported
+        reason = f"{type(error).__name__}: {error}"
+    raise LookupError(f"cannot import phase type {path!r}: {reason}")
 
 
 def phase_type(type_name: str) -> PhaseType:
     """The class registered under `type_name` (or named by `"pkg.mod:Class"`)."""
+    found = _find_phase_type(type_name)
+    if not (isinstance(found, type) and callable(getattr(found, "from_config", None))):
+        what = (f"class {found.__name__}, which has no from_config classmethod"
+                if isinstance(found, type) else f"a {type(found).__name__}")
+        raise LookupError(f"phase type {type_name!r} names {what}; a phase type is a class "
+                          "with a from_config classmethod")
+    return found  # type: ignore[return-value]
+
+
+def _find_phase_type(type_name: str) -> object:
     if type_name in _REGISTRY:
-        return _REGISTRY[type_name]  # type: ignore[no-any-return]
+        return _REGISTRY[type_name]
     if type_name in _BUNDLED:
         _import(_BUNDLED[type_name])  # registers itself on import
-        return _REGISTRY[type_name]  # type: ignore[no-any-return]
+        return _REGISTRY[type_name]
     from importlib.metadata import entry_points  # slow to import; only needed from here on
 
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         if entry.name == type_name:
-            _REGISTRY[type_name] = entry.load()
-            return _REGISTRY[type_name]  # type: ignore[no-any-return]
+            _REGISTRY[type_name] = _loaded(entry.value, entry.load)
+            return _REGISTRY[type_name]
     if ":" in type_name:
-        try:
-            return _import(type_name)  # type: ignore[no-any-return]
-        except (ImportError, AttributeError) as error:
-            raise LookupError(f"cannot import phase type {type_name!r}: {error}") from None
+        return _import(type_name)
     plugins = (entry.name for entry in entry_points(group=ENTRY_POINT_GROUP))
     known = sorted({*_REGISTRY, *_BUNDLED, *plugins})
     hint = difflib.get_close_matches(type_name, known, n=1)

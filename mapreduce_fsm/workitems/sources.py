@@ -27,6 +27,8 @@ import yaml
 
 from mapreduce_fsm.commands.process import run_process
 from mapreduce_fsm.config.durations import parse_duration
+from mapreduce_fsm.config.messages import show_value
+from mapreduce_fsm.config.yamlsource import DepthLimitedLoader, NestedTooDeeply, find_alias_excess
 from mapreduce_fsm.errors import InputError
 
 DATA_SUFFIXES = frozenset({".json", ".jsonl", ".ndjson", ".csv", ".yml", ".yaml", ".txt"})
@@ -41,6 +43,9 @@ DEFAULT_INPUT_TIMEOUT_SECS = 300.0
 INPUT_MAX_OUTPUT_BYTES = 256 * 1024 * 1024
 INPUT_KILL_GRACE_SECS = 2.0  # SIGTERM -> SIGKILL, as for a step
 CSV_EXTRA_FIELDS = "\0extra"  # DictReader's key for fields beyond the header
+# Values that aliases may repeat in a YAML item file: items sharing defaults through merge
+# keys repeat a few per item; nested aliases in half a kilobyte repeat billions.
+MAX_ITEM_ALIAS_REPEATS = 1_000_000
 
 
 @attrs.frozen(kw_only=True)
@@ -169,13 +174,46 @@ def _parse_csv(text: str, name: str) -> list[dict[str, str | None]]:
 
 def _parse_yaml(text: str, name: str) -> Any:
     try:
-        document = yaml.safe_load(text)
+        loader = _ItemLoader(text)
+    except yaml.reader.ReaderError as error:  # a control character
+        line = text.count("\n", 0, error.position) + 1
+        raise InputError(f"{name}:{line}: not valid YAML: unacceptable character "
+                         f"#x{error.character:04x}: {error.reason}") from None
+    try:
+        node = loader.get_single_node()
+        excess = None if node is None else find_alias_excess(node, MAX_ITEM_ALIAS_REPEATS)
+        if excess is not None:
+            raise InputError(f"{name}:{excess.line + 1}: the aliases in this file repeat more "
+                             f"than {MAX_ITEM_ALIAS_REPEATS:,} values (is it a YAML alias bomb?)")
+        document = None if node is None else loader.construct_document(node)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{name}:{mark.line + 1}" if mark is not None else name
         problem = getattr(error, "problem", None) or str(error)
         raise InputError(f"{where}: not valid YAML: {problem}") from None
+    except NestedTooDeeply as error:
+        raise InputError(f"{name}:{error.mark.line + 1}: the YAML is nested more than "
+                         f"{_ItemLoader.max_depth} levels deep") from None
+    finally:
+        loader.dispose()
     return [] if document is None else _as_json_value(document)
+
+
+class _ItemLoader(DepthLimitedLoader):
+    """SafeLoader whose scalars that their tag cannot read ("!!bool maybe") are YAML errors."""
+
+    max_depth = 200  # items.py allows items 100 levels deep, inside any wrapping
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except yaml.YAMLError:
+            raise
+        except Exception:  # KeyError, AttributeError, IndexError, ValueError from PyYAML
+            tag = node.tag.rsplit(":", 1)[-1]
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{show_value(node.value)} is not a valid {tag}",
+                node.start_mark) from None
 
 
 def _as_json_value(value: Any) -> Any:

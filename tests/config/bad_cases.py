@@ -246,7 +246,7 @@ BAD_CASES: list[tuple[str, str, list[str]]] = [
     (
         'nested_too_deeply',
         'name: wf\nmap: ' + '[' * 600 + ']' * 600 + '\n',
-        ['wf.yml: the YAML is nested too deeply to read (a workflow needs a few levels, not hundreds)'],
+        ['wf.yml:2:106: the YAML is nested more than 100 levels deep (a workflow needs a few levels, not hundreds)'],
     ),
     (
         'bad_distinct_and_id_field_paths',

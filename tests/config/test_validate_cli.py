@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.config.bad_cases import BAD_CASES
+from tests.config.test_hostile_files import HEADER, alias_bomb
 
 ROOT = Path(__file__).parents[2]
 GOOD_FILES = [ROOT / "tests" / "config" / "fixtures" / "format_example.yml",
@@ -53,3 +54,23 @@ def test_an_unknown_custom_phase_type_is_found_by_validate(tmp_path: Path) -> No
         "error: wf.yml custom_phases[0].type: unknown phase type 'verifyy'; did you mean "
         "verify? (known: verify; or give an import path such as 'mypackage.phases:MyPhase')"
     )
+
+
+@pytest.mark.parametrize(("name", "text", "message"), [
+    ("control.yml", "name: wf\x01\nmap:\n  input: items.json\n",
+     "error: control.yml:1:9: invalid YAML: unacceptable character #x0001: special "
+     "characters are not allowed"),
+    ("bomb.yml", HEADER + alias_bomb(),
+     "error: bomb.yml:10: the aliases in this file repeat more than 100,000 values;"),
+    ("zen.yml", HEADER + "custom_phases: [{name: zen, type: 'this:'}]\n",
+     "error: zen.yml custom_phases[0].type: 'this:' is not an import path"),
+])
+def test_a_hostile_file_exits_2_naming_it_without_a_traceback(name: str, text: str,
+                                                              message: str,
+                                                              tmp_path: Path) -> None:
+    (tmp_path / name).write_text(text)
+    result = validate(Path(name), tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(message)
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    assert result.stdout == ""  # nothing ran: `this` prints the Zen of Python when imported
