@@ -8,10 +8,12 @@ as plain strings, capture_outputs as a bare command index.
 from __future__ import annotations
 
 import re
+from pathlib import Path as FilePath
 from typing import Any
 
 import attrs
 
+from mapreduce_fsm.config.envfile import EnvFileError, parse_env_file
 from mapreduce_fsm.config.fields import FieldReader
 from mapreduce_fsm.config.messages import Path, show_value
 from mapreduce_fsm.config.model import (
@@ -22,6 +24,7 @@ from mapreduce_fsm.config.model import (
     MapConfig,
     ReduceConfig,
     RetryConfig,
+    TimeoutConfig,
 )
 from mapreduce_fsm.config.rules import field_rule
 from mapreduce_fsm.config.steps import StepReader
@@ -29,13 +32,25 @@ from mapreduce_fsm.errors import ExpressionError
 from mapreduce_fsm.expressions.jsonpath import WHOLE_DOCUMENT_PATHS, compile_json_path
 
 POLICY_KEYS = ("on_item_failure", "continue_on_failure", "max_failures", "failure_threshold",
-               "retry_config", "circuit_breaker")
+               "retry_config", "circuit_breaker", "error_collection")
 TOP_KEYS = ("name", "mode", "env", "secrets", "setup", "map", "reduce", "error_policy",
-            "custom_phases", *POLICY_KEYS)
+            "custom_phases", "profiles", "env_files", *POLICY_KEYS)
+PROFILE_META_KEYS = ("description",)
 SETUP_KEYS = ("commands", "timeout", "capture_outputs")
 CAPTURE_KEYS = ("command_index", "source", "pattern", "json_path", "default", "multiline")
 MAP_KEYS = ("input", "json_path", "filter", "sort_by", "distinct", "offset", "max_items",
-            "id_field", "max_parallel", "agent_timeout_secs", "agent_template")
+            "id_field", "max_parallel", "agent_timeout_secs", "agent_template", "timeout_config")
+TIMEOUT_KEYS = ("agent_timeout_secs", "command_timeouts", "timeout_policy",
+                "cleanup_grace_period_secs", "timeout_action", "enable_monitoring")
+# Prodigy's CamelCase enum values, and their snake_case spelling, to ours
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+_COMMAND_TIMEOUT_KEY = re.compile(r"(claude|shell)(?:_(\d+))?\Z")
+# keys Prodigy ignores silently under map:, and where they belong
+MISPLACED_MAP_KEYS = {
+    "error_policy": "error_policy belongs at the top level of the file, not under map",
+    "on_item_failure": "on_item_failure belongs at the top level or under error_policy, "
+                       "not under map",
+}
 REDUCE_KEYS = ("commands", "when", "confirm")
 RETRY_KEYS = ("max_attempts", "backoff", "max_delay", "jitter")
 BACKOFF_KEYS = {
@@ -56,6 +71,8 @@ class WorkflowReader:
 
     fields: FieldReader
     steps: StepReader
+    base_dir: FilePath | None = None  # where env_files are found: the workflow file's folder
+    profile: str | None = None  # --profile NAME
 
     def workflow(self, data: object) -> dict[str, Any]:
         f = self.fields
@@ -63,10 +80,24 @@ class WorkflowReader:
                         what="a mapping of workflow keys at the top level")
         if top is None:
             return {}
-        # env first: "$VAR" numbers anywhere else are looked up in it.
-        env = self.steps.env_mapping(top.get("env"), ("env",)) or {}
+        # env first: "$VAR" numbers anywhere else are looked up in it. env_files below
+        # env, the chosen profile above it.
+        env = self._env_files(top["env_files"]) if top.get("env_files") is not None else {}
+        env.update(self.steps.env_mapping(top.get("env"), ("env",)) or {})
+        workflow: dict[str, Any] = {}
+        if top.get("profiles") is not None:
+            workflow["profiles"] = self._profiles(top["profiles"], ("profiles",))
+        if self.profile is not None:
+            chosen = workflow.get("profiles", {}).get(self.profile)
+            if chosen is None:
+                names = ", ".join(workflow.get("profiles", {})) or "none"
+                f.report((), f"--profile {self.profile}: the workflow has no such profile "
+                         f"(profiles: {names})")
+            else:
+                env.update(chosen.get("env", {}))
+                workflow["profile"] = self.profile
         f.env.update(env)
-        workflow: dict[str, Any] = {"env": env}
+        workflow["env"] = env
         if "name" in top and (name := f.text(top["name"], ("name",), non_empty=True)):
             workflow["name"] = name
         if "mode" in top and top["mode"] != "mapreduce":
@@ -85,26 +116,81 @@ class WorkflowReader:
                                                             ("custom_phases",))
         return workflow
 
+    def _env_files(self, value: object) -> dict[str, str]:
+        """`env_files:` — `.env` files, relative to the workflow file, loaded in order."""
+        env: dict[str, str] = {}
+        for index, entry in enumerate(self.fields.items_of(value, ("env_files",),
+                                                           "a list of file paths") or []):
+            where: Path = ("env_files", index)
+            name = self.fields.text(entry, where, non_empty=True)
+            if name is None:
+                continue
+            file = (self.base_dir or FilePath(".")) / FilePath(name).expanduser()
+            try:
+                env.update(parse_env_file(file.read_text(encoding="utf-8"), str(file)))
+            except (OSError, UnicodeDecodeError) as error:
+                reason = error.strerror if isinstance(error, OSError) else str(error)
+                self.fields.report(where, f"cannot read env file {file}: {reason}")
+            except EnvFileError as error:
+                self.fields.report(where, str(error))
+        return env
+
+    def _profiles(self, value: object, path: Path) -> dict[str, Any]:
+        f = self.fields
+        if not isinstance(value, dict):
+            f.expected(path, "a mapping of profile names to {VAR: value, description}", value)
+            return {}
+        profiles: dict[str, Any] = {}
+        for name, spec in value.items():
+            where = (*path, name)
+            if not isinstance(spec, dict):
+                f.expected(where, "a mapping of variables to values", spec)
+                continue
+            description = spec.get("description")
+            if description is not None and not isinstance(description, str):
+                f.expected((*where, "description"), "a string", description)
+            variables = {key: item for key, item in spec.items() if key != "description"}
+            profiles[str(name)] = {"env": self.steps.env_mapping(variables, where) or {},
+                                   "description": description}
+        return profiles
+
     def _secrets(self, value: object, path: Path) -> dict[str, Any]:
         f = self.fields
         raw = value if value is not None else {}
         if not isinstance(raw, dict):
-            f.expected(path, "a mapping of names to {env: NAME} or values", value)
+            f.expected(path, "a mapping of names to environment variable names or "
+                       "{provider: env|file, key: ...}", value)
             return {}
         secrets: dict[str, Any] = {}
         for name, spec in raw.items():
             where = (*path, name)
             if f.identifier(name, where, "a secret name") is None:
                 continue
-            if isinstance(spec, str):
-                secrets[name] = {"value": spec}
-            elif isinstance(spec, dict):
+            if isinstance(spec, str):  # as Prodigy reads it: the variable holding the secret
+                if f.identifier(spec, where, "the name of the environment variable that "
+                                "holds the secret") is not None:
+                    secrets[name] = {"key": spec}
+            elif isinstance(spec, dict) and "env" in spec:
                 source = f.mapping(spec, where, ("env",), required=("env",))
                 if source and (variable := f.identifier(source["env"], (*where, "env"),
                                                         "an environment variable name")):
-                    secrets[name] = {"env": variable}
+                    secrets[name] = {"key": variable}
+            elif isinstance(spec, dict):
+                source = f.mapping(spec, where, ("provider", "key"), required=("provider", "key"))
+                if not source or "provider" not in source or "key" not in source:
+                    continue
+                provider = source["provider"]
+                if provider not in ("env", "file"):
+                    f.report((*where, "provider"), f"secret provider {show_value(provider)} "
+                             "is not supported; use env (an environment variable) or file "
+                             "(a file holding the secret)")
+                    continue
+                key = f.text(source["key"], (*where, "key"), non_empty=True)
+                if key is not None:
+                    secrets[name] = {"provider": provider, "key": key}
             else:
-                f.expected(where, "{env: NAME} or a string", spec)
+                f.expected(where, "an environment variable name or {provider: env|file, "
+                           "key: ...}", spec)
         return secrets
 
     def _setup(self, value: object, path: Path) -> dict[str, Any] | None:
@@ -182,6 +268,12 @@ class WorkflowReader:
 
     def _map(self, value: object, path: Path) -> dict[str, Any] | None:
         f = self.fields
+        if isinstance(value, dict):
+            for key, hint in MISPLACED_MAP_KEYS.items():
+                if key in value:
+                    f.report((*path, key), hint + " (Prodigy ignores it there silently)",
+                             at_key=True)
+            value = {key: item for key, item in value.items() if key not in MISPLACED_MAP_KEYS}
         raw = f.mapping(value, path, MAP_KEYS, required=("input", "agent_template"))
         if raw is None:
             return None
@@ -198,7 +290,56 @@ class WorkflowReader:
         if "agent_template" in raw:
             config["agent_template"] = self._template(raw["agent_template"],
                                                       (*path, "agent_template"))
+        if raw.get("timeout_config") is not None:
+            self._timeout_config(raw["timeout_config"], (*path, "timeout_config"), config)
         return {key: item for key, item in config.items() if item is not None}
+
+    def _timeout_config(self, value: object, path: Path, config: dict[str, Any]) -> None:
+        """Prodigy's `timeout_config`, folded: limits go to the map and to its steps."""
+        f = self.fields
+        raw = f.mapping(value, path, TIMEOUT_KEYS)
+        if raw is None:
+            return
+        settings: dict[str, Any] = {}
+        if raw.get("agent_timeout_secs") is not None:
+            if "agent_timeout_secs" in config:
+                f.report((*path, "agent_timeout_secs"), "also set as map.agent_timeout_secs; "
+                         "set it in one place only", at_key=True)
+            config["agent_timeout_secs"] = f.duration(raw["agent_timeout_secs"],
+                                                      (*path, "agent_timeout_secs"))
+        if raw.get("cleanup_grace_period_secs") is not None:
+            config["kill_grace_secs"] = f.number(
+                raw["cleanup_grace_period_secs"], (*path, "cleanup_grace_period_secs"),
+                field_rule(MapConfig, "kill_grace_secs"))
+        for key in ("timeout_policy", "timeout_action"):
+            if raw.get(key) is not None:
+                settings[key] = f.checked(_snake_case(raw[key]), (*path, key),
+                                          field_rule(TimeoutConfig, key))
+        if "enable_monitoring" in raw:
+            settings["enable_monitoring"] = f.flag(raw["enable_monitoring"],
+                                                   (*path, "enable_monitoring"))
+        if raw.get("command_timeouts") is not None:
+            settings["command_timeouts"] = self._command_timeouts(
+                raw["command_timeouts"], (*path, "command_timeouts"))
+        config["timeout_config"] = {key: item for key, item in settings.items()
+                                    if item is not None}
+
+    def _command_timeouts(self, value: object, path: Path) -> dict[str, float]:
+        f = self.fields
+        if not isinstance(value, dict):
+            f.expected(path, "a mapping such as {claude: 600, shell: 60, claude_0: 900}", value)
+            return {}
+        limits: dict[str, float] = {}
+        for key, item in value.items():
+            if not isinstance(key, str) or _COMMAND_TIMEOUT_KEY.match(key) is None:
+                f.report((*path, key), "expected claude, shell, or a step kind and its index "
+                         "among the steps of that kind, such as claude_0 or shell_1",
+                         at_key=True)
+                continue
+            seconds = f.duration(item, (*path, key))
+            if seconds is not None:
+                limits[key] = seconds
+        return limits
 
     def _template(self, value: object, path: Path) -> list[dict[str, Any]]:
         if isinstance(value, dict):
@@ -242,7 +383,9 @@ class WorkflowReader:
             if source.get(key) is None:
                 continue
             converted = self._policy_value(key, source[key], path)
-            if converted is not None:
+            if key == "error_collection" and converted is not None:
+                policy.update(converted)
+            elif converted is not None:
                 policy[key] = converted
         return policy
 
@@ -261,7 +404,39 @@ class WorkflowReader:
                 return self._retry(value, path)
             case "circuit_breaker":
                 return self._breaker(value, path)
+            case "error_collection":
+                return self._error_collection(value, path)
         raise AssertionError(key)
+
+    def _error_collection(self, value: object, path: Path) -> dict[str, Any] | None:
+        """`aggregate`, `immediate`, `batched:N` (top level) or `{batched: {size: N}}`."""
+        f = self.fields
+        nested = path[0] == "error_policy"
+        if isinstance(value, str) and value in ("aggregate", "immediate"):
+            return {"error_collection": value}
+        if isinstance(value, str) and (match := re.fullmatch(r"batched:\s*(\d+)", value)):
+            if nested:
+                f.report(path, f"{show_value(value)} is the top-level form; inside error_policy "
+                         "write {batched: {size: " + match.group(1) + "}} (Prodigy rejects "
+                         "the string here too), or move it to the top level")
+                return None
+            size = int(match.group(1))
+            if size < 1:
+                f.report(path, "the batch size must be at least 1")
+                return None
+            return {"error_collection": "batched", "error_batch_size": size}
+        if nested and isinstance(value, dict) and list(value) == ["batched"]:
+            options = f.mapping(value["batched"], (*path, "batched"), ("size",),
+                                required=("size",))
+            if options and "size" in options and (size := f.whole(
+                    options["size"], (*path, "batched", "size"),
+                    field_rule(ErrorPolicy, "error_batch_size"))) is not None:
+                return {"error_collection": "batched", "error_batch_size": size}
+            return None
+        forms = "aggregate, immediate or {batched: {size: N}}" if nested else \
+            "aggregate, immediate or batched:N"
+        f.expected(path, forms, value)
+        return None
 
     def _retry(self, value: object, path: Path) -> dict[str, Any] | None:
         f = self.fields
@@ -372,3 +547,10 @@ class WorkflowReader:
                     others = ", ".join(other for other in known if other != name)
                     f.report((*where, key), f"no phase named {show_value(target)}; "
                              f"phases: {others}")
+
+
+def _snake_case(value: object) -> object:
+    """Prodigy's `GracefulTerminate` or `graceful_terminate` as ours: `graceful_terminate`."""
+    if not isinstance(value, str):
+        return value
+    return _CAMEL.sub("_", value).lower()

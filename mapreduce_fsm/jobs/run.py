@@ -34,21 +34,25 @@ from mapreduce_fsm.state import (
 
 
 def resolve_secrets(workflow: Workflow, environ: Mapping[str, str]) -> dict[str, str]:
-    """Secret values for this run; a missing environment variable stops the run before it starts."""
+    """Secret values for this run; a missing variable or file stops the run before it starts."""
     values: dict[str, str] = {}
     missing = []
     for name, spec in workflow.secrets.items():
-        if spec.env is not None:
-            if spec.env not in environ:
-                missing.append(f"{name} (from ${spec.env})")
-                continue
-            values[name] = environ[spec.env]
+        if spec.provider == "file":
+            file = Path(spec.key).expanduser()
+            try:
+                values[name] = file.read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as error:
+                reason = error.strerror if isinstance(error, OSError) else str(error)
+                missing.append(f"{name} (from file {file}: {reason})")
+        elif spec.key in environ:
+            values[name] = environ[spec.key]
         else:
-            values[name] = spec.value or ""
+            missing.append(f"{name} (from ${spec.key})")
     if missing:
         raise UsageError(
             f"workflow {workflow.name!r} needs secrets that are not set: {', '.join(missing)}; "
-            "export the environment variables and run again"
+            "export the environment variables (or create the files) and run again"
         )
     return values
 
