@@ -116,6 +116,12 @@ def _error_variables(step: Step, failed: StepResult, masker: SecretMasker) -> di
     }
 
 
+def _failed_output(failed: StepResult) -> dict[str, str]:
+    """`${shell.output}` in an on_failure handler: stdout and stderr, as Prodigy documents."""
+    stdout, stderr = failed.stdout.rstrip("\r\n"), failed.stderr.rstrip("\r\n")
+    return {"output": "\n".join(text for text in (stdout, stderr) if text), "stderr": stderr}
+
+
 async def _recover(
     step: Step,
     policy: OnFailure,
@@ -133,7 +139,8 @@ async def _recover(
         label = f"[on_failure attempt {attempt}/{policy.max_attempts}"
         error = _error_variables(step, current.result, context.masker)
         handler_failure = await _run_handlers(
-            policy.handlers, {**current.variables, "error": error}, context
+            policy.handlers, {**current.variables, "error": error,
+                              "shell": _failed_output(current.result)}, context
         )
         if handler_failure is not None:
             notes.append(f"{label}: handler {handler_failure.step!r} {handler_failure.status}: "

@@ -20,7 +20,7 @@ from mapreduce_fsm.expressions.paths import compile_path
 MAP_VARIABLES = ("total", "successful", "failed", "skipped", "success_rate", "results",
                  "results_file", "total_duration_secs", "average_duration_secs")
 ERROR_VARIABLES = ("message", "exit_code", "step")
-FIXED_VARIABLES = {"workflow": ("name",), "job": ("id",), "shell": ("output",),
+FIXED_VARIABLES = {"workflow": ("name",), "job": ("id",), "shell": ("output", "stderr"),
                    "last": ("exit_code",)}
 # Where a template is interpolated: a phase, or map.input before any item exists.
 MAP_INPUT = "map.input"

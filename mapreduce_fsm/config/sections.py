@@ -428,10 +428,10 @@ class WorkflowReader:
         if nested and isinstance(value, dict) and list(value) == ["batched"]:
             options = f.mapping(value["batched"], (*path, "batched"), ("size",),
                                 required=("size",))
-            if options and "size" in options and (size := f.whole(
+            if options and "size" in options and (batch := f.whole(
                     options["size"], (*path, "batched", "size"),
                     field_rule(ErrorPolicy, "error_batch_size"))) is not None:
-                return {"error_collection": "batched", "error_batch_size": size}
+                return {"error_collection": "batched", "error_batch_size": batch}
             return None
         forms = "aggregate, immediate or {batched: {size: N}}" if nested else \
             "aggregate, immediate or batched:N"

@@ -252,7 +252,7 @@ class StepReader:
         for kind in ("claude", "shell", "command"):
             if kind in raw and (text := self.fields.text(raw[kind], (*path, kind),
                                                          non_empty=True)):
-                step = {"shell" if kind == "command" else kind: text}
+                step: dict[str, Any] = {"shell" if kind == "command" else kind: text}
                 self.origins[id(step)] = StepOrigin(path=(*path, kind), from_string=True)
                 steps.append(step)
         if "commands" in raw:
