@@ -71,7 +71,7 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else ""
 
 
-def _base_dir(step: Step, variables: Mapping[str, Any], context: StepContext) -> Path:
+def step_dir(step: Step, variables: Mapping[str, Any], context: StepContext) -> Path:
     if step.working_dir is None:
         return context.cwd
     return context.cwd / interpolate(step.working_dir, variables, where=step_where(step))
@@ -82,7 +82,7 @@ async def _run_program(
 ) -> tuple[StepResult, str]:
     """Run a shell or claude step; the result and its raw (capped, note-free) stdout."""
     where = step_where(step)
-    base_dir = _base_dir(step, variables, context)
+    base_dir = step_dir(step, variables, context)
     step_env = {name: interpolate(text, variables, where=where) for name, text in step.env.items()}
     if step.shell is not None:
         command = render_shell_command(step.shell, variables, where=where)
@@ -160,7 +160,7 @@ def _write(step: Step, variables: Mapping[str, Any], context: StepContext) -> St
     started = time.monotonic()
     try:
         write_step_file(
-            step.write_file, variables, _base_dir(step, variables, context), step_where(step)
+            step.write_file, variables, step_dir(step, variables, context), step_where(step)
         )
     except WriteFileError as error:
         return StepResult(step=step.label, status="failed", error=str(error))
@@ -261,13 +261,13 @@ async def run_body(step: Step, variables: Mapping[str, Any], context: StepContex
     head_before: str | None = None
     try:
         if step.commit_required:
-            head_before = await read_head(_base_dir(step, variables, context), context)
+            head_before = await read_head(step_dir(step, variables, context), context)
         if step.write_file is not None:
             result, raw_stdout = _write(step, variables, context), ""
         else:
             result, raw_stdout = await _run_program(step, variables, context)
         if step.commit_required and result.status == "success":
-            head_after = await read_head(_base_dir(step, variables, context), context)
+            head_after = await read_head(step_dir(step, variables, context), context)
             if head_after == head_before:
                 result = attrs.evolve(result, status="failed", error=(
                     f"step {step.label!r}: commit_required, but HEAD did not move "

@@ -45,6 +45,7 @@ from mapreduce_fsm.commands.context import StepContext
 from mapreduce_fsm.commands.execute import BodyOutcome, run_body, step_where
 from mapreduce_fsm.commands.masking import SecretMasker
 from mapreduce_fsm.commands.result import StepResult
+from mapreduce_fsm.commands.validation import validate_step
 from mapreduce_fsm.config.model import OnFailure, Step
 from mapreduce_fsm.errors import ExpressionError, InterpolationError
 from mapreduce_fsm.expressions.filter import compile_expression
@@ -195,8 +196,11 @@ async def _run_full(
                 result=StepResult(step=step.label, status="skipped"), variables=variables
             )
     outcome = await run_body(step, variables, context)
-    if step.when is None and step.on_failure is None and step.on_success is None:
+    if (step.when is None and step.on_failure is None and step.on_success is None
+            and step.validate is None):
         return outcome  # a plain step: its body's duration is the step's
+    if outcome.result.status == "success" and step.validate is not None:
+        outcome = await validate_step(step, outcome, context, _run_full)
     if outcome.result.status in ("failed", "timeout") and step.on_failure is not None:
         outcome = await _recover(step, step.on_failure, variables, outcome, context)
     if outcome.result.status == "success" and step.on_success is not None:

@@ -263,7 +263,9 @@ class StepReader:
         """`validate:` — a list of steps, or Prodigy's mapping with a threshold and retries."""
         f = self.fields
         if isinstance(value, list):
-            return {"commands": self.steps(value, path)}
+            return {"commands": [
+                self.command(entry, (*path, index)) if isinstance(entry, str) and entry.strip()
+                else self.step(entry, (*path, index)) for index, entry in enumerate(value)]}
         raw = f.mapping(value, path, VALIDATE_KEYS,
                         what="a list of steps or a mapping with claude, shell or commands")
         if raw is None:
