@@ -80,7 +80,8 @@ def item_outcome(
         duration_secs=round(duration_secs, 6),
         captures=captures,
     )
-    fail_workflow = outcome.failed is not None and outcome.failed.fail_workflow
+    fail_workflow = outcome.failed is not None and (
+        outcome.failed.fail_workflow or (status == "timeout" and order.spec.fail_on_timeout))
     return ItemOutcome(result=result, stderr_tail=stderr_tail, fail_workflow=fail_workflow)
 
 

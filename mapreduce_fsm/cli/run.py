@@ -123,13 +123,14 @@ def summary_json(result: WorkflowResult) -> dict[str, object]:
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
 @click.option("-v", "--verbose", is_flag=True, help="Show each phase as it starts and ends.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@click.option("--profile", help="Lay the workflow's profiles.NAME over its env (kept for resume).")
 def run(workflow: str, job_id: str | None, state_dir: str | None, yes: bool,
         max_parallel: int | None, dry_run: bool, as_json: bool, verbose: bool,
-        quiet: bool) -> None:
+        quiet: bool, profile: str | None) -> None:
     """Run WORKFLOW as a new job."""
     if verbose and quiet:
         raise UsageError("-v/--verbose and -q/--quiet contradict each other; give one of them")
-    loaded = load_workflow(workflow)
+    loaded = load_workflow(workflow, profile=profile)
     resolve_secrets(loaded, os.environ)  # a missing secret stops even a dry run
     if dry_run:
         from mapreduce_fsm.cli.views import print_plan
@@ -149,7 +150,7 @@ def run(workflow: str, job_id: str | None, state_dir: str | None, yes: bool,
     services = make_services(yes=yes, quiet=quiet, max_parallel=max_parallel, force=False,
                              verbose=verbose)
     result = drive(lambda: run_workflow(workflow, job_id=job_id, state_dir=state_dir,
-                                        services=services))
+                                        services=services, profile=profile))
     report(result, as_json=as_json, quiet=quiet, state_dir=state_dir)
     sys.exit(result.exit_code)
 

@@ -270,11 +270,11 @@ async def run_body(step: Step, variables: Mapping[str, Any], context: StepContex
             head_after = await read_head(step_dir(step, variables, context), context)
             if head_after == head_before:
                 result = attrs.evolve(result, status="failed", error=(
-                    f"step {step.label!r}: commit_required, but HEAD did not move "
+                    "commit_required, but HEAD did not move "
                     f"(still {head_before[:12] if head_before else 'no commit'})"))
     except InterpolationError as error:
         result, raw_stdout = StepResult(step=step.label, status="failed", error=str(error)), ""
     except NotAGitWorkTree as error:
         result, raw_stdout = StepResult(step=step.label, status="failed", error=(
-            f"step {step.label!r}: commit_required, but {error}")), ""
+            f"commit_required, but {error}")), ""
     return _with_captures(step, result, raw_stdout, variables)

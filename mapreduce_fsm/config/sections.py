@@ -292,6 +292,7 @@ class WorkflowReader:
                                                       (*path, "agent_template"))
         if raw.get("timeout_config") is not None:
             self._timeout_config(raw["timeout_config"], (*path, "timeout_config"), config)
+            _apply_timeouts(config)
         return {key: item for key, item in config.items() if item is not None}
 
     def _timeout_config(self, value: object, path: Path, config: dict[str, Any]) -> None:
@@ -554,3 +555,28 @@ def _snake_case(value: object) -> object:
     if not isinstance(value, str):
         return value
     return _CAMEL.sub("_", value).lower()
+
+
+def _apply_timeouts(config: dict[str, Any]) -> None:
+    """Fold `timeout_config` into real limits: per-command ones become step timeouts.
+
+    A step's own `timeout` wins; then `KIND_N` (the Nth step of that kind, from 0), then
+    `KIND`. `PerAgent` keeps only the agent's limit, `PerCommand` only the steps'.
+    """
+    settings = config.get("timeout_config") or {}
+    policy = settings.get("timeout_policy", "hybrid")
+    if policy == "per_command":
+        config.pop("agent_timeout_secs", None)
+    limits = settings.get("command_timeouts") or {}
+    if policy == "per_agent" or not limits:
+        return
+    counts: dict[str, int] = {}
+    for step in config.get("agent_template") or []:
+        kind = "claude" if "claude" in step else "shell" if "shell" in step else None
+        if kind is None:
+            continue
+        index = counts.get(kind, 0)
+        counts[kind] = index + 1
+        limit = limits.get(f"{kind}_{index}", limits.get(kind))
+        if limit is not None and "timeout" not in step:
+            step["timeout"] = limit

@@ -33,6 +33,9 @@ from mapreduce_fsm.state import (
 )
 
 
+PROFILE_FILE = "profile"  # in the job directory: the --profile the job was started with
+
+
 def resolve_secrets(workflow: Workflow, environ: Mapping[str, str]) -> dict[str, str]:
     """Secret values for this run; a missing variable or file stops the run before it starts."""
     values: dict[str, str] = {}
@@ -101,8 +104,12 @@ async def run_workflow(
     services: Services | None = None,
     phases: Sequence[PhaseExecutor] | None = None,
     environ: Mapping[str, str] | None = None,
+    profile: str | None = None,
 ) -> WorkflowResult:
     """Load the workflow file, start a new job for it, and run it to an end state.
+
+    `profile` lays the workflow's `profiles.NAME` over its env; the job keeps the name
+    so that `resume` applies it again.
 
     >>> result = asyncio.run(run_workflow("word_stats.yml", state_dir="/tmp/state"))
     >>> result.state, result.exit_code
@@ -115,13 +122,15 @@ async def run_workflow(
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise UsageError(f"cannot read workflow file {path}: {error.strerror or error}") from None
-    workflow = load_workflow_text(text, filename=str(path), environ=environ)
+    workflow = load_workflow_text(text, filename=str(path), environ=environ, profile=profile)
     cwd = Path(working_dir) if working_dir is not None else Path.cwd()
     root = resolve_state_dir(state_dir, cwd=cwd, environ=environ)
     job_id = check_job_id(job_id) if job_id is not None else new_job_id(workflow.name)
     secrets = resolve_secrets(workflow, environ)  # before the job exists: nothing to clean up
     coordinator_phases = list(phases) if phases is not None else build_phases(workflow)
     store = services.watch(JobStore.create(root, job_id, text))
+    if profile is not None:
+        (store.path / PROFILE_FILE).write_text(profile, encoding="utf-8")
     coordinator = _coordinator(store, services, secrets, coordinator_phases)
     with store.lock():
         return await coordinator.execute_workflow(
@@ -186,7 +195,11 @@ def load_job(
                     "go on with the changed file, or start a new job."
                 )
             text, source = current, str(original)
-    workflow = load_workflow_text(text, filename=source, environ=environ)
+    profile_file = store.path / PROFILE_FILE
+    profile = profile_file.read_text(encoding="utf-8") if profile_file.is_file() else None
+    workflow = load_workflow_text(
+        text, filename=source, environ=environ, profile=profile,
+        base_dir=original.parent if original is not None else None)  # env_files are there
     secrets = resolve_secrets(workflow, environ)
     if source != str(store.path / "workflow.yml"):  # --force with a changed file
         store.save_workflow_text(text)
