@@ -32,7 +32,6 @@ from mapreduce_fsm.state import (
     workflow_digest,
 )
 
-
 PROFILE_FILE = "profile"  # in the job directory: the --profile the job was started with
 
 

@@ -20,9 +20,9 @@ from mapreduce_fsm.convert import format_timestamp, parse_timestamp
 from mapreduce_fsm.errors import JobStateError
 from mapreduce_fsm.phases import machine as fsm
 from mapreduce_fsm.phases.context import PhaseContext
+from mapreduce_fsm.phases.failure_report import FailureReport
 from mapreduce_fsm.phases.map_scheduler import ItemScheduler, PendingItem, SchedulerHooks
 from mapreduce_fsm.phases.types import PhaseMetrics, PhaseResult
-from mapreduce_fsm.phases.failure_report import FailureReport
 from mapreduce_fsm.policy import CircuitBreaker, FailureBudget, error_signature
 from mapreduce_fsm.state import MapLedger
 from mapreduce_fsm.state.records import FAILURE_STATUSES, AttemptRecord, ItemResult
