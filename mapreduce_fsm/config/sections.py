@@ -13,38 +13,27 @@ from typing import Any
 
 import attrs
 
-from mapreduce_fsm.config.envfile import EnvFileError, parse_env_file
+from mapreduce_fsm.config.environment import EnvironmentReader
 from mapreduce_fsm.config.fields import FieldReader
+from mapreduce_fsm.config.map_timeouts import TimeoutConfigReader, apply_timeouts
 from mapreduce_fsm.config.messages import Path, show_value
 from mapreduce_fsm.config.model import (
-    Backoff,
     CaptureSpec,
-    CircuitBreakerConfig,
-    ErrorPolicy,
     MapConfig,
     ReduceConfig,
-    RetryConfig,
-    TimeoutConfig,
 )
+from mapreduce_fsm.config.policy_section import POLICY_KEYS, PolicyReader
 from mapreduce_fsm.config.rules import field_rule
 from mapreduce_fsm.config.steps import StepReader
 from mapreduce_fsm.errors import ExpressionError
 from mapreduce_fsm.expressions.jsonpath import WHOLE_DOCUMENT_PATHS, compile_json_path
 
-POLICY_KEYS = ("on_item_failure", "continue_on_failure", "max_failures", "failure_threshold",
-               "retry_config", "circuit_breaker", "error_collection")
 TOP_KEYS = ("name", "mode", "env", "secrets", "setup", "map", "reduce", "error_policy",
             "custom_phases", "profiles", "env_files", *POLICY_KEYS)
-PROFILE_META_KEYS = ("description",)
 SETUP_KEYS = ("commands", "timeout", "capture_outputs")
 CAPTURE_KEYS = ("command_index", "source", "pattern", "json_path", "default", "multiline")
 MAP_KEYS = ("input", "json_path", "filter", "sort_by", "distinct", "offset", "max_items",
             "id_field", "max_parallel", "agent_timeout_secs", "agent_template", "timeout_config")
-TIMEOUT_KEYS = ("agent_timeout_secs", "command_timeouts", "timeout_policy",
-                "cleanup_grace_period_secs", "timeout_action", "enable_monitoring")
-# Prodigy's CamelCase enum values, and their snake_case spelling, to ours
-_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
-_COMMAND_TIMEOUT_KEY = re.compile(r"(claude|shell)(?:_(\d+))?\Z")
 # keys Prodigy ignores silently under map:, and where they belong
 MISPLACED_MAP_KEYS = {
     "error_policy": "error_policy belongs at the top level of the file, not under map",
@@ -52,14 +41,6 @@ MISPLACED_MAP_KEYS = {
                        "not under map",
 }
 REDUCE_KEYS = ("commands", "when", "confirm")
-RETRY_KEYS = ("max_attempts", "backoff", "max_delay", "jitter")
-BACKOFF_KEYS = {
-    "exponential": ("initial", "multiplier"),
-    "linear": ("initial", "increment"),
-    "fixed": ("delay", "initial"),
-    "fibonacci": ("initial",),
-}
-BREAKER_KEYS = ("failure_threshold", "success_threshold", "timeout", "half_open_requests")
 PHASE_KEYS = ("type", "name", "after", "before", "options")
 BUILTIN_PHASES = ("pending", "setup", "map", "reduce", "completed", "failed", "paused")
 _PHASE_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
@@ -82,11 +63,12 @@ class WorkflowReader:
             return {}
         # env first: "$VAR" numbers anywhere else are looked up in it. env_files below
         # env, the chosen profile above it.
-        env = self._env_files(top["env_files"]) if top.get("env_files") is not None else {}
+        environment = EnvironmentReader(fields=f, steps=self.steps, base_dir=self.base_dir)
+        env = environment.env_files(top["env_files"]) if top.get("env_files") is not None else {}
         env.update(self.steps.env_mapping(top.get("env"), ("env",)) or {})
         workflow: dict[str, Any] = {}
         if top.get("profiles") is not None:
-            workflow["profiles"] = self._profiles(top["profiles"], ("profiles",))
+            workflow["profiles"] = environment.profiles(top["profiles"], ("profiles",))
         if self.profile is not None:
             chosen = workflow.get("profiles", {}).get(self.profile)
             if chosen is None:
@@ -103,95 +85,18 @@ class WorkflowReader:
         if "mode" in top and top["mode"] != "mapreduce":
             f.expected(("mode",), '"mapreduce" (the only mode there is)', top["mode"])
         if "secrets" in top:
-            workflow["secrets"] = self._secrets(top["secrets"], ("secrets",))
+            workflow["secrets"] = environment.secrets(top["secrets"], ("secrets",))
         if top.get("setup") is not None:
             workflow["setup"] = self._setup(top["setup"], ("setup",))
         if "map" in top and (map_config := self._map(top["map"], ("map",))) is not None:
             workflow["map"] = map_config
         if top.get("reduce") is not None:
             workflow["reduce"] = self._reduce(top["reduce"], ("reduce",))
-        workflow["error_policy"] = self._error_policy(top)
+        workflow["error_policy"] = PolicyReader(fields=f).error_policy(top)
         if top.get("custom_phases") is not None:
             workflow["custom_phases"] = self._custom_phases(top["custom_phases"],
                                                             ("custom_phases",))
         return workflow
-
-    def _env_files(self, value: object) -> dict[str, str]:
-        """`env_files:` — `.env` files, relative to the workflow file, loaded in order."""
-        env: dict[str, str] = {}
-        for index, entry in enumerate(self.fields.items_of(value, ("env_files",),
-                                                           "a list of file paths") or []):
-            where: Path = ("env_files", index)
-            name = self.fields.text(entry, where, non_empty=True)
-            if name is None:
-                continue
-            file = (self.base_dir or FilePath(".")) / FilePath(name).expanduser()
-            try:
-                env.update(parse_env_file(file.read_text(encoding="utf-8"), str(file)))
-            except (OSError, UnicodeDecodeError) as error:
-                reason = error.strerror if isinstance(error, OSError) else str(error)
-                self.fields.report(where, f"cannot read env file {file}: {reason}")
-            except EnvFileError as error:
-                self.fields.report(where, str(error))
-        return env
-
-    def _profiles(self, value: object, path: Path) -> dict[str, Any]:
-        f = self.fields
-        if not isinstance(value, dict):
-            f.expected(path, "a mapping of profile names to {VAR: value, description}", value)
-            return {}
-        profiles: dict[str, Any] = {}
-        for name, spec in value.items():
-            where = (*path, name)
-            if not isinstance(spec, dict):
-                f.expected(where, "a mapping of variables to values", spec)
-                continue
-            description = spec.get("description")
-            if description is not None and not isinstance(description, str):
-                f.expected((*where, "description"), "a string", description)
-            variables = {key: item for key, item in spec.items() if key != "description"}
-            profiles[str(name)] = {"env": self.steps.env_mapping(variables, where) or {},
-                                   "description": description}
-        return profiles
-
-    def _secrets(self, value: object, path: Path) -> dict[str, Any]:
-        f = self.fields
-        raw = value if value is not None else {}
-        if not isinstance(raw, dict):
-            f.expected(path, "a mapping of names to environment variable names or "
-                       "{provider: env|file, key: ...}", value)
-            return {}
-        secrets: dict[str, Any] = {}
-        for name, spec in raw.items():
-            where = (*path, name)
-            if f.identifier(name, where, "a secret name") is None:
-                continue
-            if isinstance(spec, str):  # as Prodigy reads it: the variable holding the secret
-                if f.identifier(spec, where, "the name of the environment variable that "
-                                "holds the secret") is not None:
-                    secrets[name] = {"key": spec}
-            elif isinstance(spec, dict) and "env" in spec:
-                source = f.mapping(spec, where, ("env",), required=("env",))
-                if source and (variable := f.identifier(source["env"], (*where, "env"),
-                                                        "an environment variable name")):
-                    secrets[name] = {"key": variable}
-            elif isinstance(spec, dict):
-                source = f.mapping(spec, where, ("provider", "key"), required=("provider", "key"))
-                if not source or "provider" not in source or "key" not in source:
-                    continue
-                provider = source["provider"]
-                if provider not in ("env", "file"):
-                    f.report((*where, "provider"), f"secret provider {show_value(provider)} "
-                             "is not supported; use env (an environment variable) or file "
-                             "(a file holding the secret)")
-                    continue
-                key = f.text(source["key"], (*where, "key"), non_empty=True)
-                if key is not None:
-                    secrets[name] = {"provider": provider, "key": key}
-            else:
-                f.expected(where, "an environment variable name or {provider: env|file, "
-                           "key: ...}", spec)
-        return secrets
 
     def _setup(self, value: object, path: Path) -> dict[str, Any] | None:
         f = self.fields
@@ -291,56 +196,10 @@ class WorkflowReader:
             config["agent_template"] = self._template(raw["agent_template"],
                                                       (*path, "agent_template"))
         if raw.get("timeout_config") is not None:
-            self._timeout_config(raw["timeout_config"], (*path, "timeout_config"), config)
-            _apply_timeouts(config)
+            TimeoutConfigReader(fields=f).read(raw["timeout_config"],
+                                               (*path, "timeout_config"), config)
+            apply_timeouts(config)
         return {key: item for key, item in config.items() if item is not None}
-
-    def _timeout_config(self, value: object, path: Path, config: dict[str, Any]) -> None:
-        """Prodigy's `timeout_config`, folded: limits go to the map and to its steps."""
-        f = self.fields
-        raw = f.mapping(value, path, TIMEOUT_KEYS)
-        if raw is None:
-            return
-        settings: dict[str, Any] = {}
-        if raw.get("agent_timeout_secs") is not None:
-            if "agent_timeout_secs" in config:
-                f.report((*path, "agent_timeout_secs"), "also set as map.agent_timeout_secs; "
-                         "set it in one place only", at_key=True)
-            config["agent_timeout_secs"] = f.duration(raw["agent_timeout_secs"],
-                                                      (*path, "agent_timeout_secs"))
-        if raw.get("cleanup_grace_period_secs") is not None:
-            config["kill_grace_secs"] = f.number(
-                raw["cleanup_grace_period_secs"], (*path, "cleanup_grace_period_secs"),
-                field_rule(MapConfig, "kill_grace_secs"))
-        for key in ("timeout_policy", "timeout_action"):
-            if raw.get(key) is not None:
-                settings[key] = f.checked(_snake_case(raw[key]), (*path, key),
-                                          field_rule(TimeoutConfig, key))
-        if "enable_monitoring" in raw:
-            settings["enable_monitoring"] = f.flag(raw["enable_monitoring"],
-                                                   (*path, "enable_monitoring"))
-        if raw.get("command_timeouts") is not None:
-            settings["command_timeouts"] = self._command_timeouts(
-                raw["command_timeouts"], (*path, "command_timeouts"))
-        config["timeout_config"] = {key: item for key, item in settings.items()
-                                    if item is not None}
-
-    def _command_timeouts(self, value: object, path: Path) -> dict[str, float]:
-        f = self.fields
-        if not isinstance(value, dict):
-            f.expected(path, "a mapping such as {claude: 600, shell: 60, claude_0: 900}", value)
-            return {}
-        limits: dict[str, float] = {}
-        for key, item in value.items():
-            if not isinstance(key, str) or _COMMAND_TIMEOUT_KEY.match(key) is None:
-                f.report((*path, key), "expected claude, shell, or a step kind and its index "
-                         "among the steps of that kind, such as claude_0 or shell_1",
-                         at_key=True)
-                continue
-            seconds = f.duration(item, (*path, key))
-            if seconds is not None:
-                limits[key] = seconds
-        return limits
 
     def _template(self, value: object, path: Path) -> list[dict[str, Any]]:
         if isinstance(value, dict):
@@ -368,135 +227,6 @@ class WorkflowReader:
                                                       field_rule(ReduceConfig, "confirm"))):
             reduce["confirm"] = confirm
         return reduce
-
-    def _error_policy(self, top: dict[str, Any]) -> dict[str, Any]:
-        f = self.fields
-        nested = f.mapping(top["error_policy"], ("error_policy",), POLICY_KEYS) if top.get(
-            "error_policy") is not None else {}
-        policy: dict[str, Any] = {}
-        for key in POLICY_KEYS:
-            if key in top and nested and key in nested:
-                f.report((key,), "also set in error_policy; set it in one place only",
-                         at_key=True)
-                continue
-            path: Path = (key,) if key in top else ("error_policy", key)
-            source = top if key in top else nested or {}
-            if source.get(key) is None:
-                continue
-            converted = self._policy_value(key, source[key], path)
-            if key == "error_collection" and converted is not None:
-                policy.update(converted)
-            elif converted is not None:
-                policy[key] = converted
-        return policy
-
-    def _policy_value(self, key: str, value: object, path: Path) -> Any:
-        f = self.fields
-        match key:
-            case "on_item_failure":
-                return f.checked(value, path, field_rule(ErrorPolicy, key))
-            case "continue_on_failure":
-                return f.flag(value, path)
-            case "max_failures":
-                return f.whole(value, path, field_rule(ErrorPolicy, key))
-            case "failure_threshold":
-                return f.number(value, path, field_rule(ErrorPolicy, key))
-            case "retry_config":
-                return self._retry(value, path)
-            case "circuit_breaker":
-                return self._breaker(value, path)
-            case "error_collection":
-                return self._error_collection(value, path)
-        raise AssertionError(key)
-
-    def _error_collection(self, value: object, path: Path) -> dict[str, Any] | None:
-        """`aggregate`, `immediate`, `batched:N` (top level) or `{batched: {size: N}}`."""
-        f = self.fields
-        nested = path[0] == "error_policy"
-        if isinstance(value, str) and value in ("aggregate", "immediate"):
-            return {"error_collection": value}
-        if isinstance(value, str) and (match := re.fullmatch(r"batched:\s*(\d+)", value)):
-            if nested:
-                f.report(path, f"{show_value(value)} is the top-level form; inside error_policy "
-                         "write {batched: {size: " + match.group(1) + "}} (Prodigy rejects "
-                         "the string here too), or move it to the top level")
-                return None
-            size = int(match.group(1))
-            if size < 1:
-                f.report(path, "the batch size must be at least 1")
-                return None
-            return {"error_collection": "batched", "error_batch_size": size}
-        if nested and isinstance(value, dict) and list(value) == ["batched"]:
-            options = f.mapping(value["batched"], (*path, "batched"), ("size",),
-                                required=("size",))
-            if options and "size" in options and (batch := f.whole(
-                    options["size"], (*path, "batched", "size"),
-                    field_rule(ErrorPolicy, "error_batch_size"))) is not None:
-                return {"error_collection": "batched", "error_batch_size": batch}
-            return None
-        forms = "aggregate, immediate or {batched: {size: N}}" if nested else \
-            "aggregate, immediate or batched:N"
-        f.expected(path, forms, value)
-        return None
-
-    def _retry(self, value: object, path: Path) -> dict[str, Any] | None:
-        f = self.fields
-        raw = f.mapping(value, path, RETRY_KEYS)
-        if raw is None:
-            return None
-        retry: dict[str, Any] = {}
-        if "max_attempts" in raw:
-            retry["max_attempts"] = f.whole(raw["max_attempts"], (*path, "max_attempts"),
-                                            field_rule(RetryConfig, "max_attempts"))
-        if "backoff" in raw:
-            retry["backoff"] = self._backoff(raw["backoff"], (*path, "backoff"))
-        if "max_delay" in raw:
-            retry["max_delay"] = f.duration(raw["max_delay"], (*path, "max_delay"))
-        if "jitter" in raw:
-            retry["jitter"] = f.flag(raw["jitter"], (*path, "jitter"))
-        return {key: item for key, item in retry.items() if item is not None}
-
-    def _backoff(self, value: object, path: Path) -> dict[str, Any] | None:
-        f = self.fields
-        kinds = tuple(BACKOFF_KEYS)
-        if isinstance(value, str):
-            return {"kind": value} if f.checked(value, path, field_rule(Backoff, "kind")) else None
-        if not isinstance(value, dict) or len(value) != 1:
-            f.expected(path, "one of " + ", ".join(kinds) + " or a mapping with exactly one "
-                       "of them, such as {exponential: {initial: 1, multiplier: 2}}", value)
-            return None
-        raw = f.mapping(value, path, kinds)
-        if not raw:
-            return None
-        kind, settings = next(iter(raw.items()))
-        where = (*path, kind)
-        options = f.mapping(settings if settings is not None else {}, where, BACKOFF_KEYS[kind])
-        if options is None:
-            return None
-        if "delay" in options and "initial" in options:
-            f.report(where, "set delay or initial, not both")
-            return None
-        backoff: dict[str, Any] = {"kind": kind}
-        for key, item in options.items():
-            field = "initial" if key == "delay" else key
-            if key == "multiplier":
-                backoff[field] = f.number(item, (*where, key), field_rule(Backoff, key))
-            else:
-                backoff[field] = f.duration(item, (*where, key))
-        return {key: item for key, item in backoff.items() if item is not None}
-
-    def _breaker(self, value: object, path: Path) -> dict[str, Any] | None:
-        f = self.fields
-        raw = f.mapping(value, path, BREAKER_KEYS)
-        if raw is None:
-            return None
-        breaker: dict[str, Any] = {}
-        for key, item in raw.items():
-            if key == "timeout":
-                breaker[key] = f.duration(item, (*path, key))
-            else:
-                breaker[key] = f.whole(item, (*path, key), field_rule(CircuitBreakerConfig, key))
-        return {key: item for key, item in breaker.items() if item is not None}
 
     def _custom_phases(self, value: object, path: Path) -> list[dict[str, Any]]:
         f = self.fields
@@ -549,34 +279,3 @@ class WorkflowReader:
                     f.report((*where, key), f"no phase named {show_value(target)}; "
                              f"phases: {others}")
 
-
-def _snake_case(value: object) -> object:
-    """Prodigy's `GracefulTerminate` or `graceful_terminate` as ours: `graceful_terminate`."""
-    if not isinstance(value, str):
-        return value
-    return _CAMEL.sub("_", value).lower()
-
-
-def _apply_timeouts(config: dict[str, Any]) -> None:
-    """Fold `timeout_config` into real limits: per-command ones become step timeouts.
-
-    A step's own `timeout` wins; then `KIND_N` (the Nth step of that kind, from 0), then
-    `KIND`. `PerAgent` keeps only the agent's limit, `PerCommand` only the steps'.
-    """
-    settings = config.get("timeout_config") or {}
-    policy = settings.get("timeout_policy", "hybrid")
-    if policy == "per_command":
-        config.pop("agent_timeout_secs", None)
-    limits = settings.get("command_timeouts") or {}
-    if policy == "per_agent" or not limits:
-        return
-    counts: dict[str, int] = {}
-    for step in config.get("agent_template") or []:
-        kind = "claude" if "claude" in step else "shell" if "shell" in step else None
-        if kind is None:
-            continue
-        index = counts.get(kind, 0)
-        counts[kind] = index + 1
-        limit = limits.get(f"{kind}_{index}", limits.get(kind))
-        if limit is not None and "timeout" not in step:
-            step["timeout"] = limit
