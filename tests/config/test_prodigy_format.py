@@ -122,8 +122,11 @@ def test_a_documented_prodigy_workflow_loads_with_every_key(tmp_path: Path) -> N
     # command timeouts folded into the steps: by kind, by kind and index, own timeout first
     assert (review.timeout, test.timeout, polish.timeout) == (300, 60, 120)
     assert review.validate is not None and review.validate.threshold == 90
-    assert review.validate.on_incomplete == OnIncomplete(
-        commands=review.validate.on_incomplete.commands, max_attempts=3, fail_workflow=False)
+    incomplete = review.validate.on_incomplete
+    assert incomplete is not None
+    assert [step.claude for step in incomplete.commands] == ["/complete ${validation.gaps}"]
+    assert incomplete == OnIncomplete(commands=incomplete.commands, max_attempts=3,
+                                      fail_workflow=False)
     assert test.capture_output == "shell.output"
     assert test.on_failure is not None and test.on_failure.handlers[0].commit_required
     policy = workflow.error_policy
