@@ -91,6 +91,10 @@ class ReferenceChecker:
             self._step(handler, attrs.evolve(after_it, in_handler=True))
         if step.get("on_success") is not None:
             self._step(step["on_success"], after_it)
+        validation = step.get("validate") or {}
+        for check in (*validation.get("commands", []),
+                      *(validation.get("on_incomplete") or {}).get("commands", [])):
+            self._step(check, after_it)
 
     def _template(self, text: str, path: Path, scope: Scope) -> None:
         for reference in find_references(text):

@@ -233,3 +233,12 @@ def test_step_keys_with_typos_still_get_a_hint() -> None:
         load("name: w\nmap:\n  input: x.json\n  agent_template:\n"
              "    - shell: 'true'\n      commit_requried: true\n")
     assert "unknown key, did you mean commit_required?" in str(caught.value)
+
+
+def test_validate_commands_are_checked_like_any_step() -> None:
+    with pytest.raises(WorkflowFileError) as caught:
+        load("name: w\nmap:\n  input: x.json\n  agent_template:\n    - shell: 'true'\n"
+             "      validate:\n        shell: echo ${item.path}\n"
+             "        on_incomplete:\n          shell: echo ${map.total}\n")
+    assert [issue.path for issue in caught.value.issues] == [
+        "map.agent_template[0].validate.on_incomplete.shell"]
