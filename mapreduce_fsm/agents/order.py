@@ -81,3 +81,4 @@ class ItemOutcome:
     result: ItemResult
     stderr_tail: str = ""
     fail_workflow: bool = False  # the failed step's on_failure says: fail the whole job
+    fail_reason: str = "on_failure has fail_workflow: true"  # why, for the job's error

@@ -1,10 +1,12 @@
 """Running a step's body once — `shell`, `claude` or `write_file` — and capturing its output.
 
 No handlers, no `when`, no masking here (see `runner`). After every body, the variables
-get `shell.output` (stdout with trailing newlines removed) and `last.exit_code` (0 for
-`write_file`; null when the step timed out or could not start); `capture_output` then
-stores the output parsed by `capture_format`. Exit codes of processes killed by a
-signal N are 128+N, as in the shell.
+get `shell.output` (stdout with trailing newlines removed), `shell.stderr`, `claude.output`
+(after a claude step) and `last.exit_code` (0 for `write_file`; null when the step timed
+out or could not start); `capture_output` then stores the output parsed by
+`capture_format`, with the `capture_streams` sub-fields as `NAME.exit_code` keys.
+`commit_required` compares HEAD of the step's directory before and after. Exit codes of
+processes killed by a signal N are 128+N, as in the shell.
 """
 
 from __future__ import annotations

@@ -160,7 +160,9 @@ def test_timeout_action_skip_and_fail(
     code, _, stderr = cli("run", str(fail), "--job-id", "fail-1")
     assert code == 1
     stopped = [e for e in events(state_dir, "fail-1") if e["type"] == "map.note"]
-    assert any("stopping the map" in str(e["data"]) for e in stopped)
+    assert any("stopping the map: item item-0: step 'test ${item} = 2 || sleep 60': timed out "
+               "after 0.3s (timeout_config has timeout_action: fail)" in str(e["data"])
+               for e in stopped), stopped
 
 
 @pytest.mark.parametrize(("mode", "notes"), [
