@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import Cli
+from tests.integration.conftest import Cli, job_ids
 
 WriteWorkflow = Callable[[str, str], Path]
 
@@ -269,6 +269,11 @@ def test_secrets_name_an_env_var_or_a_file_and_stay_masked(
     code, _, stderr = cli("run", str(workflow), env={})
     assert code == 2
     assert "API (from $MRF_PRODIGY_API)" in stderr
+    (tmp_path / "token.txt").unlink()
+    code, _, stderr = cli("run", str(workflow), env={"MRF_PRODIGY_API": "env-s3cret"})
+    assert code == 2
+    assert f"FILE_TOKEN (from file {tmp_path / 'token.txt'}: No such file" in stderr
+    assert job_ids(state_dir) == ["s-1"]  # no job was created for the refused runs
 
 
 def test_capture_and_validate_in_setup_and_reduce(
