@@ -235,12 +235,13 @@ _BARE_VARIABLE = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\}|"
 
 
 def with_env_values(prompt: str, variables: Mapping[str, Any]) -> str:
-    """A claude prompt with `$VAR` and `${VAR}` of the workflow's env and secrets replaced.
+    """A claude prompt whose `$VAR` and `${VAR}` of the workflow's env and secrets read
+    `${env.VAR}`, so that interpolation puts the values in (once: a value is never
+    scanned again). Prodigy substitutes both forms in prompts; a `shell` step keeps
+    `$VAR` for the shell.
 
-    Prodigy substitutes both forms in prompts; a `shell` step keeps `$VAR` for the shell.
-
-    >>> with_env_values("fix $FILE in ${DIR} for $USER", {"env": {"FILE": "a.py", "DIR": "src"}})
-    'fix a.py in src for $USER'
+    >>> with_env_values("fix $FILE in ${DIR} for $USER", {"env": {"FILE": "a", "DIR": "b"}})
+    'fix ${env.FILE} in ${env.DIR} for $USER'
     """
     env = variables.get("env")
     if not isinstance(env, Mapping) or not env:
@@ -248,8 +249,7 @@ def with_env_values(prompt: str, variables: Mapping[str, Any]) -> str:
 
     def replace(match: re.Match[str]) -> str:
         name = match.group("braced") or match.group("bare")
-        value = env.get(name)
-        return match.group() if value is None else str(value)
+        return f"${{env.{name}}}" if name in env else match.group()
 
     return _BARE_VARIABLE.sub(replace, prompt)
 

@@ -159,12 +159,15 @@ def test_claude_output_and_env_in_prompts(tmp_path: Path) -> None:
     args = tmp_path / "args"
     env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "ARGS_FILE": str(args),
            "MAPREDUCE_FSM_CLAUDE": ""}
-    variables = {"env": {"TARGET": "src/a.py", "MODE": "strict"}, "TARGET": "src/a.py"}
-    steps = (Step(claude="/fix $TARGET in ${MODE} mode, not $HOME"),
+    # a value is put in once, never read again as a reference
+    variables = {"env": {"TARGET": "src/a.py", "MODE": "strict", "ODD": "$TARGET ${item}"},
+                 "TARGET": "src/a.py"}
+    steps = (Step(claude="/fix $TARGET in ${MODE} mode, not $HOME; $ODD"),
              Step(shell="echo ${claude.output}"))
     outcome = asyncio.run(run_steps(steps, variables, StepContext(cwd=tmp_path, env=env)))
     assert outcome.ok, outcome.failed
-    assert args.read_text().splitlines()[-1] == "/fix src/a.py in strict mode, not $HOME"
+    assert args.read_text().splitlines()[-1] == (
+        "/fix src/a.py in strict mode, not $HOME; $TARGET ${item}")
     assert outcome.results[1].stdout == "fake answer\n"
 
 
