@@ -302,3 +302,32 @@ def test_capture_and_validate_in_setup_and_reduce(
     code, _, stderr = cli("run", str(workflow))
     assert code == 0, stderr
     assert (tmp_path / "out.txt").read_text() == "3 true note 2\n"
+
+
+def test_validate_in_the_map_repairs_an_item_and_fails_one_it_cannot(
+    cli: Cli, write_workflow: WriteWorkflow, tmp_path: Path, state_dir: Path
+) -> None:
+    workflow = write_workflow("wf.yml", """
+        name: validated
+        map:
+          input: "echo '[\\"ok\\", \\"stuck\\"]'"
+          agent_template:
+            - shell: "echo 50 > score-${item}"
+              validate:
+                shell: >-
+                  printf '{"completion_percentage": %s, "missing": ["docs"]}' "$(cat score-${item})"
+                threshold: 100
+                on_incomplete:
+                  shell: >-
+                    test ${item} = ok && echo 100 > score-${item};
+                    echo ${validation.missing_count} >> repairs
+                  max_attempts: 2
+        """)
+    code, _, stderr = cli("run", str(workflow), "--job-id", "v-1")
+    assert code == 0, stderr  # the stuck item is in the DLQ
+    assert "step 'echo 50 > score-${item}': validation incomplete after 3 attempts: 50% " \
+        "complete, below the threshold of 100%; missing: docs" in stderr
+    assert (tmp_path / "repairs").read_text().split() == ["1", "1", "1"]
+    finished = {e["data"]["item_id"]: e["data"]["status"] for e in events(state_dir, "v-1")
+                if e["type"] == "item.finished"}
+    assert finished == {"item-0": "success", "item-1": "failed"}
