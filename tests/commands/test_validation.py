@@ -95,11 +95,11 @@ def test_on_incomplete_commit_required(tmp_path: Path) -> None:
     ok, errors, _ = run((Step(shell="true", validate=validation),), repo)
     assert not ok
     assert "on_incomplete: commit_required, but HEAD did not move" in errors[0]
-    committing = attrs_evolve_commands(validation, f"{FIX} && git add -A && git commit -qm fix")
+    committing = with_committing_repair(validation, f"{FIX} && git add -A && git commit -qm fix")
     assert run((Step(shell="true", validate=committing),), repo)[0]
 
 
-def attrs_evolve_commands(validation: Validation, shell: str) -> Validation:
+def with_committing_repair(validation: Validation, shell: str) -> Validation:
     assert validation.on_incomplete is not None
     return Validation(commands=validation.commands, on_incomplete=OnIncomplete(
         commands=(Step(shell=shell),), commit_required=True))
