@@ -80,6 +80,10 @@ def item_outcome(
         duration_secs=round(duration_secs, 6),
         captures=captures,
     )
+    if outcome.failed is not None and not outcome.failed.fail_workflow and (
+            status == "timeout" and order.spec.fail_on_timeout):
+        return ItemOutcome(result=result, stderr_tail=stderr_tail, fail_workflow=True,
+                           fail_reason="timeout_config has timeout_action: fail")
     fail_workflow = outcome.failed is not None and outcome.failed.fail_workflow
     return ItemOutcome(result=result, stderr_tail=stderr_tail, fail_workflow=fail_workflow)
 

@@ -31,6 +31,7 @@ class AgentSpec:
     secrets: tuple[str, ...] = ()  # values masked out of captures, output and errors
     timeout_secs: float | None = None  # agent_timeout_secs: all steps of one item together
     kill_grace_secs: float = 2.0  # SIGTERM -> SIGKILL
+    fail_on_timeout: bool = False  # timeout_config.timeout_action: fail — a timeout ends the job
     output_cap_bytes: int = OUTPUT_CAP_BYTES
     stderr_tail_chars: int = STDERR_TAIL_CHARS
 
@@ -80,3 +81,4 @@ class ItemOutcome:
     result: ItemResult
     stderr_tail: str = ""
     fail_workflow: bool = False  # the failed step's on_failure says: fail the whole job
+    fail_reason: str = "on_failure has fail_workflow: true"  # why, for the job's error

@@ -146,14 +146,16 @@ def _refuse_verbose_and_quiet(verbose: bool, quiet: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
 @click.option("-v", "--verbose", is_flag=True, help="Show each phase as it starts and ends.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@click.option("--profile", help="Lay the workflow's profiles.NAME over its env (kept for resume).")
 def run(workflow: str, job_id: str | None, state_dir: str | None, yes: bool,
         max_parallel: int | None, dry_run: bool, as_json: bool, verbose: bool,
-        quiet: bool) -> None:
+        quiet: bool, profile: str | None) -> None:
     """Run WORKFLOW as a new job."""
     from mapreduce_fsm.jobs.run import plan_job, start_job
 
     _refuse_verbose_and_quiet(verbose, quiet)
-    job = plan_job(workflow, job_id=job_id, state_dir=state_dir)  # the one load and check
+    job = plan_job(workflow, job_id=job_id, state_dir=state_dir,  # the one load and check
+                   profile=profile)
     if dry_run:
         print_plan(job.workflow, max_parallel=max_parallel)
         return

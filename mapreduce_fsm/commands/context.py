@@ -9,7 +9,11 @@ from pathlib import Path
 import attrs
 
 from mapreduce_fsm.commands.masking import SecretMasker
-from mapreduce_fsm.config.claude import CLAUDE_COMMAND_VARIABLE, resolve_claude_command
+from mapreduce_fsm.config.claude import (
+    CLAUDE_COMMAND_VARIABLE,
+    claude_flags,
+    resolve_claude_command,
+)
 
 __all__ = ["CLAUDE_COMMAND_VARIABLE", "StepContext", "resolve_claude_command"]
 
@@ -39,6 +43,10 @@ class StepContext:
         for name, value in (*self.env.items(), *step_env.items()):
             environ[os.fsencode(name)] = os.fsencode(value)
         return environ
+
+    def claude_flags(self) -> tuple[str, ...]:
+        """What follows `--print`: `$MAPREDUCE_FSM_CLAUDE_ARGS` if set, else Prodigy's flag."""
+        return claude_flags({**os.environ, **self.env})
 
     def resolved_claude_command(self) -> tuple[str, ...]:
         """`claude_command`, else `config.claude.resolve_claude_command` of the environment."""

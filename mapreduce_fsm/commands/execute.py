@@ -1,14 +1,17 @@
 """Running a step's body once — `shell`, `claude` or `write_file` — and capturing its output.
 
 No handlers, no `when`, no masking here (see `runner`). After every body, the variables
-get `shell.output` (stdout with trailing newlines removed) and `last.exit_code` (0 for
-`write_file`; null when the step timed out or could not start); `capture_output` then
-stores the output parsed by `capture_format`. Exit codes of processes killed by a
-signal N are 128+N, as in the shell.
+get `shell.output` (stdout with trailing newlines removed), `shell.stderr`, `claude.output`
+(after a claude step) and `last.exit_code` (0 for `write_file`; null when the step timed
+out or could not start); `capture_output` then stores the output parsed by
+`capture_format`, with the `capture_streams` sub-fields as `NAME.exit_code` keys.
+`commit_required` compares HEAD of the step's directory before and after. Exit codes of
+processes killed by a signal N are 128+N, as in the shell.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,6 +25,7 @@ from mapreduce_fsm.commands.capture import (
     strip_trailing_newlines,
 )
 from mapreduce_fsm.commands.context import CLAUDE_COMMAND_VARIABLE, StepContext
+from mapreduce_fsm.commands.git_head import NotAGitWorkTree, read_head
 from mapreduce_fsm.commands.process import ProcessOutcome, run_process
 from mapreduce_fsm.commands.result import StepResult
 from mapreduce_fsm.commands.shell_command import render_shell_command
@@ -69,7 +73,7 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else ""
 
 
-def _base_dir(step: Step, variables: Mapping[str, Any], context: StepContext) -> Path:
+def step_dir(step: Step, variables: Mapping[str, Any], context: StepContext) -> Path:
     if step.working_dir is None:
         return context.cwd
     return context.cwd / interpolate(step.working_dir, variables, where=step_where(step))
@@ -80,15 +84,16 @@ async def _run_program(
 ) -> tuple[StepResult, str]:
     """Run a shell or claude step; the result and its raw (capped, note-free) stdout."""
     where = step_where(step)
-    base_dir = _base_dir(step, variables, context)
+    base_dir = step_dir(step, variables, context)
     step_env = {name: interpolate(text, variables, where=where) for name, text in step.env.items()}
     if step.shell is not None:
         command = render_shell_command(step.shell, variables, where=where)
         argv: tuple[str, ...] = ("sh", "-c", command.text)
         step_env.update(command.env)
     else:
-        prompt = interpolate(step.claude or "", variables, where=where)
-        argv = (*context.resolved_claude_command(), "--print", prompt)
+        prompt = interpolate(with_env_values(step.claude or "", variables), variables,
+                             where=where)
+        argv = (*context.resolved_claude_command(), "--print", *context.claude_flags(), prompt)
     timeout = _timeout_for(step, context)
     if timeout is not None and timeout <= 0:
         return _timeout_result(step, ProcessOutcome(), context, 0.0), ""
@@ -157,7 +162,7 @@ def _write(step: Step, variables: Mapping[str, Any], context: StepContext) -> St
     started = time.monotonic()
     try:
         write_step_file(
-            step.write_file, variables, _base_dir(step, variables, context), step_where(step)
+            step.write_file, variables, step_dir(step, variables, context), step_where(step)
         )
     except WriteFileError as error:
         return StepResult(step=step.label, status="failed", error=str(error))
@@ -179,25 +184,99 @@ def _with_captures(
             failed = attrs.evolve(result, status="failed", error=f"{error}{truncated}")
             return _with_captures(step, failed, raw_stdout, variables)
         if isinstance(step.capture_output, str):
-            captures[step.capture_output] = output
-    after = {
+            captures.update(_named_captures(step, step.capture_output, output, result))
+    after: dict[str, Any] = {
         **variables,
-        "shell": {"output": output},
+        "shell": {"output": output, "stderr": strip_trailing_newlines(result.stderr)},
         "last": {"exit_code": result.exit_code},
-        **captures,
     }
+    if step.claude is not None:
+        after["claude"] = {"output": output}
+    if isinstance(step.capture_output, str) and step.capture_output in captures:
+        set_variable(after, step.capture_output, captures[step.capture_output])
+        after.update(captures)  # the sub-fields, as `NAME.exit_code` keys
     if captures:
         result = attrs.evolve(result, captures=captures)
     return BodyOutcome(result=result, variables=after)
 
 
+def _named_captures(step: Step, name: str, output: Any, result: StepResult) -> dict[str, Any]:
+    """`${NAME}` and, for `capture: NAME`, the `capture_streams` sub-fields `${NAME.exit_code}`."""
+    streams = step.capture_streams
+    if streams is None:
+        return {name: output}
+    fields: dict[str, Any] = {name: output if streams.stdout else ""}
+    if streams.exit_code:
+        fields[f"{name}.exit_code"] = result.exit_code
+    if streams.success:
+        fields[f"{name}.success"] = result.status == "success"
+    if streams.duration:
+        fields[f"{name}.duration"] = round(result.duration_secs, 3)
+    if streams.stderr:
+        fields[f"{name}.stderr"] = strip_trailing_newlines(result.stderr)
+    return fields
+
+
+def set_variable(variables: dict[str, Any], name: str, value: Any) -> None:
+    """Set `name`; a dotted name (`shell.output`) also sets that field of its namespace.
+
+    The dotted name itself is kept as a key too, so `${shell.output.exit_code}` (a
+    sub-field of a dotted capture) resolves through interpolation's dotted-key lookup.
+    """
+    variables[name] = value
+    root, dot, rest = name.partition(".")
+    if dot and "." not in rest:
+        namespace = variables.get(root)
+        variables[root] = {**(namespace if isinstance(namespace, Mapping) else {}), rest: value}
+
+
+_BARE_VARIABLE = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\}|"
+                            r"(?P<bare>[A-Za-z_][A-Za-z0-9_]*))")
+
+
+def with_env_values(prompt: str, variables: Mapping[str, Any]) -> str:
+    """A claude prompt whose `$VAR` and `${VAR}` of the workflow's env and secrets read
+    `${env.VAR}`, so that interpolation puts the values in (once: a value is never
+    scanned again). Prodigy substitutes both forms in prompts; a `shell` step keeps
+    `$VAR` for the shell.
+
+    >>> with_env_values("fix $FILE in ${DIR} for $USER", {"env": {"FILE": "a", "DIR": "b"}})
+    'fix ${env.FILE} in ${env.DIR} for $USER'
+    """
+    env = variables.get("env")
+    if not isinstance(env, Mapping) or not env:
+        return prompt
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group("braced") or match.group("bare")
+        return f"${{env.{name}}}" if name in env else match.group()
+
+    return _BARE_VARIABLE.sub(replace, prompt)
+
+
 async def run_body(step: Step, variables: Mapping[str, Any], context: StepContext) -> BodyOutcome:
-    """Run the step's command once; interpolation and capture errors become failed results."""
+    """Run the step's command once; interpolation and capture errors become failed results.
+
+    With `commit_required`, HEAD of the step's working directory is read before and after:
+    a step that succeeded without a new commit fails, and so does one outside a git work tree.
+    """
+    head_before: str | None = None
     try:
+        if step.commit_required:
+            head_before = await read_head(step_dir(step, variables, context), context)
         if step.write_file is not None:
             result, raw_stdout = _write(step, variables, context), ""
         else:
             result, raw_stdout = await _run_program(step, variables, context)
+        if step.commit_required and result.status == "success":
+            head_after = await read_head(step_dir(step, variables, context), context)
+            if head_after == head_before:
+                result = attrs.evolve(result, status="failed", error=(
+                    "commit_required, but HEAD did not move "
+                    f"(still {head_before[:12] if head_before else 'no commit'})"))
     except InterpolationError as error:
         result, raw_stdout = StepResult(step=step.label, status="failed", error=str(error)), ""
+    except NotAGitWorkTree as error:
+        result, raw_stdout = StepResult(step=step.label, status="failed", error=(
+            f"commit_required, but {error}")), ""
     return _with_captures(step, result, raw_stdout, variables)

@@ -45,6 +45,7 @@ from mapreduce_fsm.commands.context import StepContext
 from mapreduce_fsm.commands.execute import BodyOutcome, run_body, step_where
 from mapreduce_fsm.commands.masking import SecretMasker
 from mapreduce_fsm.commands.result import StepResult
+from mapreduce_fsm.commands.validation import validate_step
 from mapreduce_fsm.config.model import OnFailure, Step
 from mapreduce_fsm.errors import ExpressionError, InterpolationError
 from mapreduce_fsm.expressions.filter import compile_expression
@@ -116,6 +117,12 @@ def _error_variables(step: Step, failed: StepResult, masker: SecretMasker) -> di
     }
 
 
+def _failed_output(failed: StepResult) -> dict[str, str]:
+    """`${shell.output}` in an on_failure handler: stdout and stderr, as Prodigy documents."""
+    stdout, stderr = failed.stdout.rstrip("\r\n"), failed.stderr.rstrip("\r\n")
+    return {"output": "\n".join(text for text in (stdout, stderr) if text), "stderr": stderr}
+
+
 async def _recover(
     step: Step,
     policy: OnFailure,
@@ -133,7 +140,8 @@ async def _recover(
         label = f"[on_failure attempt {attempt}/{policy.max_attempts}"
         error = _error_variables(step, current.result, context.masker)
         handler_failure = await _run_handlers(
-            policy.handlers, {**current.variables, "error": error}, context
+            policy.handlers, {**current.variables, "error": error,
+                              "shell": _failed_output(current.result)}, context
         )
         if handler_failure is not None:
             notes.append(f"{label}: handler {handler_failure.step!r} {handler_failure.status}: "
@@ -188,8 +196,11 @@ async def _run_full(
                 result=StepResult(step=step.label, status="skipped"), variables=variables
             )
     outcome = await run_body(step, variables, context)
-    if step.when is None and step.on_failure is None and step.on_success is None:
+    if (step.when is None and step.on_failure is None and step.on_success is None
+            and step.validate is None):
         return outcome  # a plain step: its body's duration is the step's
+    if outcome.result.status == "success" and step.validate is not None:
+        outcome = await validate_step(step, outcome, context, _run_full)
     if outcome.result.status in ("failed", "timeout") and step.on_failure is not None:
         outcome = await _recover(step, step.on_failure, variables, outcome, context)
     if outcome.result.status == "success" and step.on_success is not None:

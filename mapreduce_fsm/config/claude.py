@@ -7,7 +7,30 @@ import shutil
 from collections.abc import Mapping
 
 CLAUDE_COMMAND_VARIABLE = "MAPREDUCE_FSM_CLAUDE"
+CLAUDE_ARGS_VARIABLE = "MAPREDUCE_FSM_CLAUDE_ARGS"
 DEFAULT_CLAUDE_COMMAND: tuple[str, ...] = ("claude",)
+# As Prodigy calls Claude Code: a headless agent that may edit files and commit.
+DEFAULT_CLAUDE_FLAGS: tuple[str, ...] = ("--dangerously-skip-permissions",)
+
+
+def claude_flags(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """The flags between `--print` and the prompt: `$MAPREDUCE_FSM_CLAUDE_ARGS` or the default.
+
+    Set the variable to narrow what the agent may do, for example
+    `--allowedTools "Edit Bash(git commit:*)"`; an empty value passes no flag at all.
+
+    >>> claude_flags({})
+    ('--dangerously-skip-permissions',)
+    >>> claude_flags({"MAPREDUCE_FSM_CLAUDE_ARGS": "--allowedTools 'Edit Read'"})
+    ('--allowedTools', 'Edit Read')
+    """
+    configured = environ.get(CLAUDE_ARGS_VARIABLE)
+    if configured is None:
+        return DEFAULT_CLAUDE_FLAGS
+    try:
+        return tuple(shlex.split(configured))
+    except ValueError:
+        return (configured,)
 
 
 def resolve_claude_command(environ: Mapping[str, str]) -> tuple[str, ...]:

@@ -20,6 +20,7 @@ from mapreduce_fsm.errors import ConfigIssue, WorkflowFileError
 
 def load_workflow(
     path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None,
+    profile: str | None = None,
 ) -> Workflow:
     """Load and validate a workflow file; raises WorkflowFileError listing every issue.
 
@@ -33,13 +34,18 @@ def load_workflow(
         raise WorkflowFileError(
             [ConfigIssue(file=filename, line=None, path="", message=f"cannot read: {reason}")]
         ) from None
-    return load_workflow_text(text, filename=filename, environ=environ)
+    return load_workflow_text(text, filename=filename, environ=environ, profile=profile)
 
 
 def load_workflow_text(
     text: str, *, filename: str = "<workflow>", environ: Mapping[str, str] | None = None,
+    profile: str | None = None, base_dir: str | os.PathLike[str] | None = None,
 ) -> Workflow:
-    """Load and validate workflow YAML given as text; `filename` names it in messages."""
+    """Load and validate workflow YAML given as text; `filename` names it in messages.
+
+    `profile` lays `profiles.NAME` over `env`; `env_files` are found in `base_dir`
+    (default: the folder of `filename`).
+    """
     environ = os.environ if environ is None else environ
     document, issues = read_yaml(text, filename)
     if issues and document.data is None:
@@ -50,7 +56,9 @@ def load_workflow_text(
             message="the file is empty; a workflow needs at least name: and map:")])
     fields = FieldReader(document=document, environ=environ, issues=issues)
     steps = StepReader(fields=fields)
-    data = WorkflowReader(fields=fields, steps=steps).workflow(document.data)
+    folder = Path(base_dir) if base_dir is not None else Path(filename).parent
+    data = WorkflowReader(fields=fields, steps=steps, base_dir=folder,
+                          profile=profile).workflow(document.data)
     if data:
         ReferenceChecker(fields=fields, origins=steps.origins, environ=environ).check(data)
     if fields.issues:

@@ -18,6 +18,7 @@ from mapreduce_fsm.config.rules import (
     FRACTION,
     NON_EMPTY_TEXT,
     OCTAL_MODE,
+    PERCENT,
     POSITIVE,
     SECONDS,
     WAIT_SECONDS,
@@ -33,6 +34,10 @@ CaptureMultiline = Literal["preserve", "first_line", "last_line", "join", "array
 ReduceConfirm = Literal["on_failure", "always", "never"]
 ItemFailureAction = Literal["dlq", "retry", "skip", "stop"]
 BackoffKind = Literal["exponential", "linear", "fixed", "fibonacci"]
+ErrorCollection = Literal["aggregate", "immediate", "batched"]
+TimeoutPolicy = Literal["per_agent", "per_command", "hybrid"]
+TimeoutAction = Literal["dlq", "skip", "fail", "graceful_terminate"]
+SecretProvider = Literal["env", "file"]
 
 DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024
 DEFAULT_MAX_PARALLEL = 10
@@ -67,6 +72,40 @@ class OnFailure:
 
 
 @attrs.frozen(kw_only=True)
+class CaptureStreams:
+    """`capture_streams`: which sub-fields a `capture: NAME` sets besides `${NAME}` (stdout)."""
+
+    stdout: bool = True
+    stderr: bool = False
+    exit_code: bool = True
+    success: bool = True
+    duration: bool = True
+
+
+@attrs.frozen(kw_only=True)
+class OnIncomplete:
+    """`validate.on_incomplete`: what runs when a validation scores below its threshold."""
+
+    commands: tuple[Step, ...] = ()
+    prompt: str | None = None  # shown in the failure message when the attempts run out
+    max_attempts: int = attrs.field(default=2, validator=whole_at_least(1))
+    fail_workflow: bool = True
+    commit_required: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class Validation:
+    """A step's `validate:`: commands whose JSON (stdout or `result_file`) scores the step."""
+
+    commands: tuple[Step, ...]
+    result_file: str | None = attrs.field(default=None, validator=NON_EMPTY_TEXT.or_none())
+    threshold: float = attrs.field(default=100.0, validator=PERCENT)
+    timeout: float | None = attrs.field(default=None, validator=SECONDS.or_none())
+    expected_schema: Any = None  # accepted as Prodigy does; not checked
+    on_incomplete: OnIncomplete | None = None
+
+
+@attrs.frozen(kw_only=True)
 class Step:
     """One step: exactly one of `shell`, `claude`, `write_file`, plus modifiers."""
 
@@ -81,6 +120,9 @@ class Step:
     # True -> ${shell.output} only; a name -> also ${NAME}
     capture_output: bool | str = attrs.field(default=False, validator=CAPTURE_OUTPUT)
     capture_format: CaptureFormat = attrs.field(default="string", validator=one_of(CaptureFormat))
+    capture_streams: CaptureStreams | None = None  # set by `capture: NAME` (the defaults)
+    commit_required: bool = False  # the step must move HEAD of its working directory
+    validate: Validation | None = None
     on_failure: OnFailure | None = None
     on_success: Step | None = None
     max_output_bytes: int = attrs.field(default=DEFAULT_MAX_OUTPUT_BYTES,
@@ -127,6 +169,17 @@ class SetupConfig:
 
 
 @attrs.frozen(kw_only=True)
+class TimeoutConfig:
+    """`map.timeout_config`, Prodigy's form; its limits are folded into the steps and the map."""
+
+    # by step kind ("claude", "shell") or kind and index among its kind ("claude_0")
+    command_timeouts: Mapping[str, float] = attrs.field(factory=dict)
+    timeout_policy: TimeoutPolicy = attrs.field(default="hybrid", validator=one_of(TimeoutPolicy))
+    timeout_action: TimeoutAction = attrs.field(default="dlq", validator=one_of(TimeoutAction))
+    enable_monitoring: bool = True
+
+
+@attrs.frozen(kw_only=True)
 class MapConfig:
     # a file path, else a shell command (both interpolated)
     input: str = attrs.field(validator=NON_EMPTY_TEXT)
@@ -140,6 +193,9 @@ class MapConfig:
     id_field: str | None = attrs.field(default=None, validator=NON_EMPTY_TEXT.or_none())
     max_parallel: int = attrs.field(default=DEFAULT_MAX_PARALLEL, validator=whole_at_least(1))
     agent_timeout_secs: float | None = attrs.field(default=None, validator=SECONDS.or_none())
+    # SIGTERM -> SIGKILL grace of a timed-out step (timeout_config.cleanup_grace_period_secs)
+    kill_grace_secs: float | None = attrs.field(default=None, validator=WAIT_SECONDS.or_none())
+    timeout_config: TimeoutConfig | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -189,14 +245,26 @@ class ErrorPolicy:
     failure_threshold: float | None = attrs.field(default=None, validator=FRACTION.or_none())
     retry_config: RetryConfig | None = None
     circuit_breaker: CircuitBreakerConfig | None = None
+    # how item failures are reported: at the end, as they happen, or every `error_batch_size`
+    error_collection: ErrorCollection = attrs.field(default="aggregate",
+                                                    validator=one_of(ErrorCollection))
+    error_batch_size: int | None = attrs.field(default=None, validator=whole_at_least(1).or_none())
 
 
 @attrs.frozen(kw_only=True)
 class SecretSpec:
-    """`secrets.NAME`: `{env: VAR}` reads the run's environment; a plain string is the value."""
+    """`secrets.NAME`: the environment variable `key` (a plain string names it) or file `key`."""
 
-    env: str | None = None
-    value: str | None = None
+    key: str = attrs.field(validator=NON_EMPTY_TEXT)
+    provider: SecretProvider = attrs.field(default="env", validator=one_of(SecretProvider))
+
+
+@attrs.frozen(kw_only=True)
+class Profile:
+    """`profiles.NAME`: variables that `--profile NAME` lays over `env`."""
+
+    env: Mapping[str, str] = attrs.field(factory=dict)
+    description: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -226,4 +294,6 @@ class Workflow:
     reduce: ReduceConfig | None = None
     error_policy: ErrorPolicy = attrs.field(factory=ErrorPolicy)
     custom_phases: tuple[CustomPhaseConfig, ...] = ()
+    profiles: Mapping[str, Profile] = attrs.field(factory=dict)
+    profile: str | None = None  # the profile applied to env, if any
     source_path: str | None = attrs.field(default=None, eq=False)  # where it was loaded from

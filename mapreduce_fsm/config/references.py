@@ -20,7 +20,7 @@ from mapreduce_fsm.expressions.paths import compile_path
 MAP_VARIABLES = ("total", "successful", "failed", "skipped", "success_rate", "results",
                  "results_file", "total_duration_secs", "average_duration_secs")
 ERROR_VARIABLES = ("message", "exit_code", "step")
-FIXED_VARIABLES = {"workflow": ("name",), "job": ("id",), "shell": ("output",),
+FIXED_VARIABLES = {"workflow": ("name",), "job": ("id",), "shell": ("output", "stderr"),
                    "last": ("exit_code",)}
 # Where a template is interpolated: a phase, or map.input before any item exists.
 MAP_INPUT = "map.input"
@@ -91,6 +91,10 @@ class ReferenceChecker:
             self._step(handler, attrs.evolve(after_it, in_handler=True))
         if step.get("on_success") is not None:
             self._step(step["on_success"], after_it)
+        validation = step.get("validate") or {}
+        for check in (*validation.get("commands", []),
+                      *(validation.get("on_incomplete") or {}).get("commands", [])):
+            self._step(check, after_it)
 
     def _template(self, text: str, path: Path, scope: Scope) -> None:
         for reference in find_references(text):

@@ -86,12 +86,15 @@ SECONDS = Rule(what="a duration in seconds greater than 0", accepts=_is_duration
 # callers (and the policy tests) use; a file's duration syntax asks for more than 0.
 WAIT_SECONDS = number("a number of seconds ≥ 0", lambda value: value >= 0)
 FRACTION = number("a number greater than 0 and at most 1", lambda value: 0 < value <= 1)
+PERCENT = number("a percentage from 0 to 100", lambda value: 0 <= value <= 100)
 POSITIVE = number("a number greater than 0", lambda value: value > 0)
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 OCTAL_MODE = Rule(what='an octal mode in quotes such as "0644"', accepts=lambda value: (
     isinstance(value, str) and re.match(r"0?[0-7]{3,4}\Z", value) is not None))
+# a dotted name (`capture: "shell.output"`) sets a field of a namespace
+CAPTURE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
 CAPTURE_OUTPUT = Rule(what="true, false or a variable name", accepts=lambda value: (
-    isinstance(value, bool) or (isinstance(value, str) and IDENTIFIER.match(value) is not None)))
+    isinstance(value, bool) or (isinstance(value, str) and CAPTURE_NAME.match(value) is not None)))
 NON_EMPTY_TEXT = Rule(what="a non-empty string", accepts=lambda value: (
     isinstance(value, str) and bool(value.strip())))
 

@@ -8,43 +8,39 @@ as plain strings, capture_outputs as a bare command index.
 from __future__ import annotations
 
 import re
+from pathlib import Path as FilePath
 from typing import Any
 
 import attrs
 
+from mapreduce_fsm.config.environment import EnvironmentReader
 from mapreduce_fsm.config.fields import FieldReader
+from mapreduce_fsm.config.map_timeouts import TimeoutConfigReader, apply_timeouts
 from mapreduce_fsm.config.messages import Path, show_value
 from mapreduce_fsm.config.model import (
-    Backoff,
     CaptureSpec,
-    CircuitBreakerConfig,
-    ErrorPolicy,
     MapConfig,
     ReduceConfig,
-    RetryConfig,
 )
+from mapreduce_fsm.config.policy_section import POLICY_KEYS, PolicyReader
 from mapreduce_fsm.config.rules import field_rule
 from mapreduce_fsm.config.steps import StepReader
 from mapreduce_fsm.errors import ExpressionError
 from mapreduce_fsm.expressions.jsonpath import WHOLE_DOCUMENT_PATHS, compile_json_path
 
-POLICY_KEYS = ("on_item_failure", "continue_on_failure", "max_failures", "failure_threshold",
-               "retry_config", "circuit_breaker")
 TOP_KEYS = ("name", "mode", "env", "secrets", "setup", "map", "reduce", "error_policy",
-            "custom_phases", *POLICY_KEYS)
+            "custom_phases", "profiles", "env_files", *POLICY_KEYS)
 SETUP_KEYS = ("commands", "timeout", "capture_outputs")
 CAPTURE_KEYS = ("command_index", "source", "pattern", "json_path", "default", "multiline")
 MAP_KEYS = ("input", "json_path", "filter", "sort_by", "distinct", "offset", "max_items",
-            "id_field", "max_parallel", "agent_timeout_secs", "agent_template")
-REDUCE_KEYS = ("commands", "when", "confirm")
-RETRY_KEYS = ("max_attempts", "backoff", "max_delay", "jitter")
-BACKOFF_KEYS = {
-    "exponential": ("initial", "multiplier"),
-    "linear": ("initial", "increment"),
-    "fixed": ("delay", "initial"),
-    "fibonacci": ("initial",),
+            "id_field", "max_parallel", "agent_timeout_secs", "agent_template", "timeout_config")
+# keys Prodigy ignores silently under map:, and where they belong
+MISPLACED_MAP_KEYS = {
+    "error_policy": "error_policy belongs at the top level of the file, not under map",
+    "on_item_failure": "on_item_failure belongs at the top level or under error_policy, "
+                       "not under map",
 }
-BREAKER_KEYS = ("failure_threshold", "success_threshold", "timeout", "half_open_requests")
+REDUCE_KEYS = ("commands", "when", "confirm")
 PHASE_KEYS = ("type", "name", "after", "before", "options")
 BUILTIN_PHASES = ("pending", "setup", "map", "reduce", "completed", "failed", "paused")
 _PHASE_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
@@ -56,6 +52,8 @@ class WorkflowReader:
 
     fields: FieldReader
     steps: StepReader
+    base_dir: FilePath | None = None  # where env_files are found: the workflow file's folder
+    profile: str | None = None  # --profile NAME
 
     def workflow(self, data: object) -> dict[str, Any]:
         f = self.fields
@@ -63,49 +61,42 @@ class WorkflowReader:
                         what="a mapping of workflow keys at the top level")
         if top is None:
             return {}
-        # env first: "$VAR" numbers anywhere else are looked up in it.
-        env = self.steps.env_mapping(top.get("env"), ("env",)) or {}
+        # env first: "$VAR" numbers anywhere else are looked up in it. env_files below
+        # env, the chosen profile above it.
+        environment = EnvironmentReader(fields=f, steps=self.steps, base_dir=self.base_dir)
+        env = environment.env_files(top["env_files"]) if top.get("env_files") is not None else {}
+        env.update(self.steps.env_mapping(top.get("env"), ("env",)) or {})
+        workflow: dict[str, Any] = {}
+        if top.get("profiles") is not None:
+            workflow["profiles"] = environment.profiles(top["profiles"], ("profiles",))
+        if self.profile is not None:
+            chosen = workflow.get("profiles", {}).get(self.profile)
+            if chosen is None:
+                names = ", ".join(workflow.get("profiles", {})) or "none"
+                f.report((), f"--profile {self.profile}: the workflow has no such profile "
+                         f"(profiles: {names})")
+            else:
+                env.update(chosen.get("env", {}))
+                workflow["profile"] = self.profile
         f.env.update(env)
-        workflow: dict[str, Any] = {"env": env}
+        workflow["env"] = env
         if "name" in top and (name := f.text(top["name"], ("name",), non_empty=True)):
             workflow["name"] = name
         if "mode" in top and top["mode"] != "mapreduce":
             f.expected(("mode",), '"mapreduce" (the only mode there is)', top["mode"])
         if "secrets" in top:
-            workflow["secrets"] = self._secrets(top["secrets"], ("secrets",))
+            workflow["secrets"] = environment.secrets(top["secrets"], ("secrets",))
         if top.get("setup") is not None:
             workflow["setup"] = self._setup(top["setup"], ("setup",))
         if "map" in top and (map_config := self._map(top["map"], ("map",))) is not None:
             workflow["map"] = map_config
         if top.get("reduce") is not None:
             workflow["reduce"] = self._reduce(top["reduce"], ("reduce",))
-        workflow["error_policy"] = self._error_policy(top)
+        workflow["error_policy"] = PolicyReader(fields=f).error_policy(top)
         if top.get("custom_phases") is not None:
             workflow["custom_phases"] = self._custom_phases(top["custom_phases"],
                                                             ("custom_phases",))
         return workflow
-
-    def _secrets(self, value: object, path: Path) -> dict[str, Any]:
-        f = self.fields
-        raw = value if value is not None else {}
-        if not isinstance(raw, dict):
-            f.expected(path, "a mapping of names to {env: NAME} or values", value)
-            return {}
-        secrets: dict[str, Any] = {}
-        for name, spec in raw.items():
-            where = (*path, name)
-            if f.identifier(name, where, "a secret name") is None:
-                continue
-            if isinstance(spec, str):
-                secrets[name] = {"value": spec}
-            elif isinstance(spec, dict):
-                source = f.mapping(spec, where, ("env",), required=("env",))
-                if source and (variable := f.identifier(source["env"], (*where, "env"),
-                                                        "an environment variable name")):
-                    secrets[name] = {"env": variable}
-            else:
-                f.expected(where, "{env: NAME} or a string", spec)
-        return secrets
 
     def _setup(self, value: object, path: Path) -> dict[str, Any] | None:
         f = self.fields
@@ -182,6 +173,12 @@ class WorkflowReader:
 
     def _map(self, value: object, path: Path) -> dict[str, Any] | None:
         f = self.fields
+        if isinstance(value, dict):
+            for key, hint in MISPLACED_MAP_KEYS.items():
+                if key in value:
+                    f.report((*path, key), hint + " (Prodigy ignores it there silently)",
+                             at_key=True)
+            value = {key: item for key, item in value.items() if key not in MISPLACED_MAP_KEYS}
         raw = f.mapping(value, path, MAP_KEYS, required=("input", "agent_template"))
         if raw is None:
             return None
@@ -198,6 +195,10 @@ class WorkflowReader:
         if "agent_template" in raw:
             config["agent_template"] = self._template(raw["agent_template"],
                                                       (*path, "agent_template"))
+        if raw.get("timeout_config") is not None:
+            TimeoutConfigReader(fields=f).read(raw["timeout_config"],
+                                               (*path, "timeout_config"), config)
+            apply_timeouts(config)
         return {key: item for key, item in config.items() if item is not None}
 
     def _template(self, value: object, path: Path) -> list[dict[str, Any]]:
@@ -226,101 +227,6 @@ class WorkflowReader:
                                                       field_rule(ReduceConfig, "confirm"))):
             reduce["confirm"] = confirm
         return reduce
-
-    def _error_policy(self, top: dict[str, Any]) -> dict[str, Any]:
-        f = self.fields
-        nested = f.mapping(top["error_policy"], ("error_policy",), POLICY_KEYS) if top.get(
-            "error_policy") is not None else {}
-        policy: dict[str, Any] = {}
-        for key in POLICY_KEYS:
-            if key in top and nested and key in nested:
-                f.report((key,), "also set in error_policy; set it in one place only",
-                         at_key=True)
-                continue
-            path: Path = (key,) if key in top else ("error_policy", key)
-            source = top if key in top else nested or {}
-            if source.get(key) is None:
-                continue
-            converted = self._policy_value(key, source[key], path)
-            if converted is not None:
-                policy[key] = converted
-        return policy
-
-    def _policy_value(self, key: str, value: object, path: Path) -> Any:
-        f = self.fields
-        match key:
-            case "on_item_failure":
-                return f.checked(value, path, field_rule(ErrorPolicy, key))
-            case "continue_on_failure":
-                return f.flag(value, path)
-            case "max_failures":
-                return f.whole(value, path, field_rule(ErrorPolicy, key))
-            case "failure_threshold":
-                return f.number(value, path, field_rule(ErrorPolicy, key))
-            case "retry_config":
-                return self._retry(value, path)
-            case "circuit_breaker":
-                return self._breaker(value, path)
-        raise AssertionError(key)
-
-    def _retry(self, value: object, path: Path) -> dict[str, Any] | None:
-        f = self.fields
-        raw = f.mapping(value, path, RETRY_KEYS)
-        if raw is None:
-            return None
-        retry: dict[str, Any] = {}
-        if "max_attempts" in raw:
-            retry["max_attempts"] = f.whole(raw["max_attempts"], (*path, "max_attempts"),
-                                            field_rule(RetryConfig, "max_attempts"))
-        if "backoff" in raw:
-            retry["backoff"] = self._backoff(raw["backoff"], (*path, "backoff"))
-        if "max_delay" in raw:
-            retry["max_delay"] = f.duration(raw["max_delay"], (*path, "max_delay"))
-        if "jitter" in raw:
-            retry["jitter"] = f.flag(raw["jitter"], (*path, "jitter"))
-        return {key: item for key, item in retry.items() if item is not None}
-
-    def _backoff(self, value: object, path: Path) -> dict[str, Any] | None:
-        f = self.fields
-        kinds = tuple(BACKOFF_KEYS)
-        if isinstance(value, str):
-            return {"kind": value} if f.checked(value, path, field_rule(Backoff, "kind")) else None
-        if not isinstance(value, dict) or len(value) != 1:
-            f.expected(path, "one of " + ", ".join(kinds) + " or a mapping with exactly one "
-                       "of them, such as {exponential: {initial: 1, multiplier: 2}}", value)
-            return None
-        raw = f.mapping(value, path, kinds)
-        if not raw:
-            return None
-        kind, settings = next(iter(raw.items()))
-        where = (*path, kind)
-        options = f.mapping(settings if settings is not None else {}, where, BACKOFF_KEYS[kind])
-        if options is None:
-            return None
-        if "delay" in options and "initial" in options:
-            f.report(where, "set delay or initial, not both")
-            return None
-        backoff: dict[str, Any] = {"kind": kind}
-        for key, item in options.items():
-            field = "initial" if key == "delay" else key
-            if key == "multiplier":
-                backoff[field] = f.number(item, (*where, key), field_rule(Backoff, key))
-            else:
-                backoff[field] = f.duration(item, (*where, key))
-        return {key: item for key, item in backoff.items() if item is not None}
-
-    def _breaker(self, value: object, path: Path) -> dict[str, Any] | None:
-        f = self.fields
-        raw = f.mapping(value, path, BREAKER_KEYS)
-        if raw is None:
-            return None
-        breaker: dict[str, Any] = {}
-        for key, item in raw.items():
-            if key == "timeout":
-                breaker[key] = f.duration(item, (*path, key))
-            else:
-                breaker[key] = f.whole(item, (*path, key), field_rule(CircuitBreakerConfig, key))
-        return {key: item for key, item in breaker.items() if item is not None}
 
     def _custom_phases(self, value: object, path: Path) -> list[dict[str, Any]]:
         f = self.fields
@@ -372,3 +278,4 @@ class WorkflowReader:
                     others = ", ".join(other for other in known if other != name)
                     f.report((*where, key), f"no phase named {show_value(target)}; "
                              f"phases: {others}")
+

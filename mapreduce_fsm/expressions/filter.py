@@ -4,7 +4,8 @@ Grammar, loosest binding first::
 
     or_expr    := and_expr (('||' | 'or') and_expr)*
     and_expr   := comparison (('&&' | 'and') comparison)*
-    comparison := unary (('==' | '!=' | '<' | '<=' | '>' | '>=' | 'in' | 'not' 'in') unary)?
+    comparison := unary (('==' | '!=' | '<' | '<=' | '>' | '>=' | 'in' | 'not' 'in'
+                          | 'matches') unary)?
     unary      := ('!' | 'not') unary | primary
     primary    := number | string | true | false | null | '[' list ']' | '{' object '}'
                 | '(' or_expr ')' | function '(' arguments ')' | path
@@ -29,7 +30,7 @@ from typing import Any
 
 import attrs
 
-from mapreduce_fsm.expressions.functions import FUNCTIONS, contains
+from mapreduce_fsm.expressions.functions import FUNCTIONS, contains, regex_matches
 from mapreduce_fsm.expressions.paths import item_relative, parse_path, resolve, strips_item_prefix
 from mapreduce_fsm.expressions.sorting import SortKey, compile_sort
 from mapreduce_fsm.expressions.tokens import Token, TokenCursor, TokenKind
@@ -103,6 +104,8 @@ def _comparison_operator(cursor: TokenCursor) -> str | None:
         return "in"
     if token.is_word("not") and cursor.peek(1).is_word("in"):
         return "not in"
+    if token.is_word("matches") and not cursor.peek(1).is_symbol("("):
+        return "matches"  # infix `name matches 'regex'`, as Prodigy's workflows write it
     return None
 
 
@@ -135,7 +138,11 @@ class _Parser:
         if name == "not in":
             token = self.cursor.advance()
         self._expect_value_after(token, name)
+        start = self.cursor.index
         right = self._unary()
+        if name == "matches":
+            self._check_literal_regex(self.cursor.tokens[start : self.cursor.index])
+            return lambda root, strip: regex_matches(left(root, strip), right(root, strip))
         if name == "==":
             return lambda root, strip: json_equal(left(root, strip), right(root, strip))
         if name == "!=":

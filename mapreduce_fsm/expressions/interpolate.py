@@ -119,6 +119,10 @@ def _describe_level(name: str, value: Any) -> str:
 def _resolve(variables: Mapping[str, Any], path: Sequence[str | int]) -> Any:
     """The value at `path`, or `_Missing` saying what exists at the deepest level reached."""
     root = path[0]
+    dotted = _dotted_key(variables, path)
+    if dotted is not None:  # a captured sub-field, `${NAME.exit_code}`, kept as one key
+        key, rest = dotted
+        return _resolve({key: variables[key]}, (key, *rest))
     if not isinstance(root, str) or root not in variables:
         if root in KNOWN_NAMESPACES:
             raise _Missing(f"there are no {root} variables here")
@@ -137,6 +141,19 @@ def _resolve(variables: Mapping[str, Any], path: Sequence[str | int]) -> Any:
             continue
         raise _Missing(_describe_level(level, value))
     return value
+
+
+def _dotted_key(
+    variables: Mapping[str, Any], path: Sequence[str | int]
+) -> tuple[str, Sequence[str | int]] | None:
+    """The longest `a.b` key of `variables` (two or more segments) that `path` starts with."""
+    for end in range(len(path), 1, -1):
+        head = path[:end]
+        if all(isinstance(segment, str) for segment in head):
+            key = ".".join(str(segment) for segment in head)
+            if key in variables:
+                return key, path[end:]
+    return None
 
 
 def lookup(variables: Mapping[str, Any], path: Sequence[str | int]) -> Any:

@@ -33,23 +33,29 @@ from mapreduce_fsm.state import (
     workflow_digest,
 )
 
+PROFILE_FILE = "profile"  # in the job directory: the --profile the job was started with
+
 
 def resolve_secrets(workflow: Workflow, environ: Mapping[str, str]) -> dict[str, str]:
-    """Secret values for this run; a missing environment variable stops the run before it starts."""
+    """Secret values for this run; a missing variable or file stops the run before it starts."""
     values: dict[str, str] = {}
     missing = []
     for name, spec in workflow.secrets.items():
-        if spec.env is not None:
-            if spec.env not in environ:
-                missing.append(f"{name} (from ${spec.env})")
-                continue
-            values[name] = environ[spec.env]
+        if spec.provider == "file":
+            file = Path(spec.key).expanduser()
+            try:
+                values[name] = file.read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as error:
+                reason = error.strerror if isinstance(error, OSError) else str(error)
+                missing.append(f"{name} (from file {file}: {reason})")
+        elif spec.key in environ:
+            values[name] = environ[spec.key]
         else:
-            values[name] = spec.value or ""
+            missing.append(f"{name} (from ${spec.key})")
     if missing:
         raise UsageError(
             f"workflow {workflow.name!r} needs secrets that are not set: {', '.join(missing)}; "
-            "export the environment variables and run again"
+            "export the environment variables (or create the files) and run again"
         )
     return values
 
@@ -100,6 +106,7 @@ class NewJob:
     state_dir: Path
     working_dir: Path
     secrets: Mapping[str, str] = attrs.field(repr=False)
+    profile: str | None = None  # the --profile laid over env; kept in the job for resume
 
     @property
     def path(self) -> Path:
@@ -114,6 +121,7 @@ def plan_job(
     state_dir: str | os.PathLike[str] | None = None,
     working_dir: str | os.PathLike[str] | None = None,
     environ: Mapping[str, str] | None = None,
+    profile: str | None = None,
 ) -> NewJob:
     """Read and validate the workflow file once, and check all a new job needs: its secrets,
     the state dir and a job id that is valid and free. Writes nothing.
@@ -129,13 +137,14 @@ def plan_job(
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else error
         raise UsageError(f"cannot read workflow file {path}: {reason}") from None
-    workflow = load_workflow_text(text, filename=str(path), environ=environ)
+    workflow = load_workflow_text(text, filename=str(path), environ=environ, profile=profile)
     secrets = resolve_secrets(workflow, environ)
     cwd = Path(working_dir) if working_dir is not None else Path.cwd()
     root = resolve_state_dir(state_dir, cwd=cwd, environ=environ)
     job_id = check_job_id(job_id) if job_id is not None else new_job_id(workflow.name)
     job = NewJob(workflow=workflow, workflow_text=text, workflow_path=path.resolve(),
-                 job_id=job_id, state_dir=root, working_dir=cwd, secrets=secrets)
+                 job_id=job_id, state_dir=root, working_dir=cwd, secrets=secrets,
+                 profile=profile)
     if job.path.exists():
         flag = "" if state_dir is None else f" --state-dir {shlex.quote(os.fspath(state_dir))}"
         raise UsageError(
@@ -155,6 +164,8 @@ async def start_job(
     services = services or Services()
     coordinator_phases = list(phases) if phases is not None else build_phases(job.workflow)
     store = services.watch(JobStore.create(job.state_dir, job.job_id, job.workflow_text))
+    if job.profile is not None:
+        (store.path / PROFILE_FILE).write_text(job.profile, encoding="utf-8")
     coordinator = _coordinator(store, services, job.secrets, coordinator_phases)
     with store.lock():
         return await coordinator.execute_workflow(
@@ -172,18 +183,21 @@ async def run_async(
     services: Services | None = None,
     phases: Sequence[PhaseExecutor] | None = None,
     environ: Mapping[str, str] | None = None,
+    profile: str | None = None,
 ) -> WorkflowResult:
     """Load the workflow file, start a new job for it, and run it to an end state.
 
-    `plan_job` then `start_job`. Without `state_dir`, jobs go to $MAPREDUCE_FSM_HOME or
-    `.mapreduce-fsm` in `working_dir` (default: the current directory), where steps run.
+    `plan_job` then `start_job`. `profile` lays the workflow's `profiles.NAME` over its env;
+    the job keeps the name so that `resume` applies it again. Without `state_dir`, jobs go
+    to $MAPREDUCE_FSM_HOME or `.mapreduce-fsm` in `working_dir` (default: the current
+    directory), where steps run.
 
     >>> result = await run_async("word_stats.yml", state_dir="/tmp/state")
     >>> result.state, result.exit_code
     ('completed', 0)
     """
     job = plan_job(workflow_path, job_id=job_id, state_dir=state_dir, working_dir=working_dir,
-                   environ=environ)
+                   environ=environ, profile=profile)
     return await start_job(job, services=services, phases=phases)
 
 
@@ -244,7 +258,11 @@ def load_job(
                     "go on with the changed file, or start a new job."
                 )
             text, source = current, str(original)
-    workflow = load_workflow_text(text, filename=source, environ=environ)
+    profile_file = store.path / PROFILE_FILE
+    profile = profile_file.read_text(encoding="utf-8") if profile_file.is_file() else None
+    workflow = load_workflow_text(
+        text, filename=source, environ=environ, profile=profile,
+        base_dir=original.parent if original is not None else None)  # env_files are there
     secrets = resolve_secrets(workflow, environ)
     if source != str(store.path / "workflow.yml"):  # --force with a changed file
         store.save_workflow_text(text)
@@ -261,6 +279,7 @@ def run(
     services: Services | None = None,
     phases: Sequence[PhaseExecutor] | None = None,
     environ: Mapping[str, str] | None = None,
+    profile: str | None = None,
 ) -> WorkflowResult:
     """`run_async` for code that is not async.
 
@@ -269,7 +288,7 @@ def run(
     """
     return asyncio.run(run_async(workflow_path, job_id=job_id, state_dir=state_dir,
                                  working_dir=working_dir, services=services, phases=phases,
-                                 environ=environ))
+                                 environ=environ, profile=profile))
 
 
 def resume(

@@ -20,6 +20,7 @@ from mapreduce_fsm.convert import format_timestamp, parse_timestamp
 from mapreduce_fsm.errors import JobStateError
 from mapreduce_fsm.phases import machine as fsm
 from mapreduce_fsm.phases.context import PhaseContext
+from mapreduce_fsm.phases.failure_report import FailureReport
 from mapreduce_fsm.phases.map_scheduler import ItemScheduler, PendingItem, SchedulerHooks
 from mapreduce_fsm.phases.types import PhaseMetrics, PhaseResult
 from mapreduce_fsm.policy import CircuitBreaker, FailureBudget, error_signature
@@ -61,6 +62,10 @@ class MapPhase:
         context.update_progress(self.name, data={**context.progress(self.name).data,
                                                  "total": total})
         recorder = _ItemRecorder(context, self.name, self.policy, ledger)
+        recorder.report = FailureReport(mode=self.policy.error_collection, note=recorder.note,
+                                        batch_size=self.policy.error_batch_size or 1)
+        timeouts = self.config.timeout_config
+        recorder.skip_timeouts = timeouts is not None and timeouts.timeout_action == "skip"
         scheduler = ItemScheduler(
             backend=self.backend_factory(context.options.max_parallel or self.config.max_parallel),
             spec=self.agent_spec(context, total),
@@ -76,6 +81,7 @@ class MapPhase:
         try:
             decision = await scheduler.run(pending)
         finally:
+            recorder.report.close()
             context.progress_reporter.close()
             ledger.sync()
             context.forget_map_results()
@@ -143,7 +149,10 @@ class MapPhase:
             env=context.process_env(),
             secrets=context.masker.values,
             timeout_secs=self.config.agent_timeout_secs,
-            kill_grace_secs=context.options.kill_grace_secs,
+            kill_grace_secs=(context.options.kill_grace_secs if self.config.kill_grace_secs
+                             is None else self.config.kill_grace_secs),
+            fail_on_timeout=(self.config.timeout_config is not None
+                             and self.config.timeout_config.timeout_action == "fail"),
         )
 
     def budget(
@@ -174,6 +183,8 @@ class _ItemRecorder:
     phase: str
     policy: ErrorPolicy
     ledger: MapLedger
+    report: FailureReport | None = None  # error_collection
+    skip_timeouts: bool = False  # timeout_config.timeout_action: skip
 
     def hooks(self) -> SchedulerHooks:
         return SchedulerHooks(
@@ -202,7 +213,10 @@ class _ItemRecorder:
 
     def finished(self, item: WorkItem, outcome: ItemOutcome) -> str:
         result = outcome.result
-        skip = self.policy.on_item_failure == "skip"
+        skip = self.policy.on_item_failure == "skip" or (
+            self.skip_timeouts and result.status == "timeout")
+        if result.status in FAILURE_STATUSES and self.report is not None:
+            self.report.failed(item.id, result.error)
         if result.status != "success" and skip:
             result = attrs.evolve(result, status="skipped")
         signature = None

@@ -155,7 +155,7 @@ class ItemScheduler:
         if outcome.fail_workflow:
             self._stop(StopDecision(
                 reason=f"item {entry.item.id}: {outcome.result.error} "
-                "(on_failure has fail_workflow: true)"))
+                f"({outcome.fail_reason})"))
         if not succeeded and self._may_retry(entry.attempt):
             assert self.retry is not None
             delay = retry_delay(self.retry, entry.attempt, rng=self.rng)

@@ -139,7 +139,7 @@ def test_shell_output_and_last_exit_code_flow_to_the_next_step(tmp_path: Path) -
     ]
     outcome = asyncio.run(run_steps(steps, {}, StepContext(cwd=tmp_path)))
     assert [r.stdout for r in outcome.results] == ["hello\n\n", "[hello] 0\n", "[1,2]\n", "2\n"]
-    assert outcome.variables["shell"] == {"output": "2"}
+    assert outcome.variables["shell"] == {"output": "2", "stderr": ""}
     assert outcome.variables["last"] == {"exit_code": 0}
 
 
@@ -226,7 +226,7 @@ def test_claude_runs_the_program_on_path_in_print_mode(tmp_path: Path) -> None:
                  env=env)
     assert result.status == "success", result.error
     assert result.stdout == "fake answer\n"
-    assert args.read_text() == "--print\n/review a.py\n"
+    assert args.read_text() == "--print\n--dangerously-skip-permissions\n/review a.py\n"
 
 
 def test_claude_command_from_environment_variable(tmp_path: Path) -> None:
@@ -235,7 +235,7 @@ def test_claude_command_from_environment_variable(tmp_path: Path) -> None:
     env = {"MAPREDUCE_FSM_CLAUDE": f"'{program}' --model x", "ARGS_FILE": str(args)}
     result = run(Step(claude="hello"), cwd=tmp_path, env=env)
     assert result.status == "success", result.error
-    assert args.read_text() == "--model\nx\n--print\nhello\n"
+    assert args.read_text() == "--model\nx\n--print\n--dangerously-skip-permissions\nhello\n"
 
 
 def test_missing_claude_program_says_how_to_fix_it(tmp_path: Path) -> None:

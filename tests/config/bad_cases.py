@@ -115,7 +115,7 @@ BAD_CASES: list[tuple[str, str, list[str]]] = [
     (
         'on_failure_list_of_maps',
         'name: wf\nmap:\n  input: items.json\n  agent_template:\n    - shell: echo\n      on_failure:\n        - echo a\n        - {shell: b}\n',
-        ['wf.yml:8 map.agent_template[0].on_failure[1]: expected a command string, got a mapping'],
+        ['wf.yml:8 map.agent_template[0].on_failure[1]: on_failure takes one mapping, not a list of them (Prodigy rejects this form too): write {shell: ..., max_attempts: ...}, or a list of commands'],
     ),
     (
         'on_failure_no_handler',
@@ -292,7 +292,7 @@ BAD_CASES: list[tuple[str, str, list[str]]] = [
     (
         'bad_secret',
         'name: wf\nsecrets:\n  TOKEN: {var: X}\nmap:\n  input: items.json\n  agent_template:\n    - shell: echo\n',
-        ['wf.yml:3 secrets.TOKEN.var: unknown key', 'wf.yml:3 secrets.TOKEN: missing required key env'],
+        ['wf.yml:3 secrets.TOKEN.var: unknown key', 'wf.yml:3 secrets.TOKEN: missing required key provider', 'wf.yml:3 secrets.TOKEN: missing required key key'],
     ),
     (
         'env_typo',

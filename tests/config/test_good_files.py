@@ -37,7 +37,7 @@ def test_format_example_loads_as_written() -> None:
     assert workflow.name == "word-stats"
     assert workflow.source_path == str(FIXTURES / "format_example.yml")
     assert workflow.env == {"OUT": "out"}
-    assert workflow.secrets == {"API_TOKEN": SecretSpec(env="API_TOKEN")}
+    assert workflow.secrets == {"API_TOKEN": SecretSpec(key="API_TOKEN")}
     assert workflow.setup is not None and workflow.setup.timeout == 120.0
     assert workflow.setup.capture_outputs == {"doc_count": CaptureSpec(
         command_index=0, source="stdout", pattern="(\\d+)", default="0")}
@@ -182,12 +182,15 @@ def test_variables_resolve_from_env_then_environment() -> None:
 
 
 def test_secrets_and_custom_phases() -> None:
-    workflow = load("secrets:\n  TOKEN: {env: API_TOKEN}\n  PLAIN: hunter2\n"
+    workflow = load("secrets:\n  TOKEN: {env: API_TOKEN}\n  PLAIN: HUNTER_VAR\n"
+                    "  KEYFILE: {provider: file, key: ~/.token}\n"
                     "custom_phases:\n  - type: verify\n    after: reduce\n"
                     "    options: {checks: [\"true\"]}\n  - type: notify\n    name: tell_ops\n"
                     "    before: verify\n")
-    assert workflow.secrets == {"TOKEN": SecretSpec(env="API_TOKEN"),
-                                "PLAIN": SecretSpec(value="hunter2")}
+    assert workflow.secrets == {
+        "TOKEN": SecretSpec(key="API_TOKEN"),
+        "PLAIN": SecretSpec(key="HUNTER_VAR"),  # a plain string names the variable, as Prodigy
+        "KEYFILE": SecretSpec(provider="file", key="~/.token")}
     assert [(phase.name, phase.type, phase.after, phase.before)
             for phase in workflow.custom_phases] == [
         ("verify", "verify", "reduce", None), ("tell_ops", "notify", None, "verify")]

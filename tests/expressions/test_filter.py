@@ -352,3 +352,25 @@ def test_a_long_chain_of_and_or_evaluates_without_deep_recursion() -> None:
     assert chain.matches({"a": 1}) is True
     assert chain.matches({"a": 2, "b": True}) is True
     assert chain.matches({"a": 2}) is False
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (r"name matches '\.md$'", True),
+        (r"name matches '\.rs$'", False),
+        ("name matches '^al' && size > 10", True),
+        ("!(name matches 'x')", True),
+        ("size matches '1'", False),  # not a string: no match, as in the function form
+        ("matches matches 'z'", False),  # a field may still be called matches
+    ],
+)
+def test_infix_matches_as_prodigy_workflows_write_it(text: str, expected: bool) -> None:
+    assert value_of(text, {**ITEM, "matches": "abc"}) is expected
+
+
+def test_infix_matches_checks_a_literal_regex_when_compiled() -> None:
+    with pytest.raises(ExpressionError) as caught:
+        compile_expression("name matches '('")
+    assert caught.value.reason.startswith("invalid regular expression in matches")
+    assert caught.value.column == 14
