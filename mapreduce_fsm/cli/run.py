@@ -9,6 +9,7 @@ import shlex
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import click
 
@@ -16,6 +17,7 @@ from mapreduce_fsm.config import load_workflow
 from mapreduce_fsm.console.interaction import choose_interaction
 from mapreduce_fsm.console.progress import choose_progress
 from mapreduce_fsm.errors import UsageError
+from mapreduce_fsm.git import decide_isolation
 from mapreduce_fsm.jobs.run import Services, resolve_secrets, resume_job, run_workflow
 from mapreduce_fsm.phases.context import RunOptions
 from mapreduce_fsm.phases.coordinator import WorkflowResult
@@ -28,11 +30,12 @@ PHASE_EVENT_TYPES = frozenset(
 
 
 def make_services(*, yes: bool, quiet: bool, max_parallel: int | None, force: bool,
-                  verbose: bool = False) -> Services:
+                  verbose: bool = False, isolation: str | None = None) -> Services:
     return Services(
         interaction=choose_interaction(assume_yes=yes, quiet=quiet),
         progress=choose_progress(quiet=quiet, stream=sys.stderr),
-        options=RunOptions(max_parallel=max_parallel, assume_yes=yes, force=force),
+        options=RunOptions(max_parallel=max_parallel, assume_yes=yes, force=force,
+                           isolation=isolation),
         event_subscribers=(echo_phase_event,) if verbose else (),
     )
 
@@ -119,22 +122,25 @@ def summary_json(result: WorkflowResult) -> dict[str, object]:
 @click.option("--state-dir", type=click.Path(file_okay=False), help="Where jobs live.")
 @click.option("-y", "--yes", is_flag=True, help="Answer yes to every question.")
 @click.option("--max-parallel", type=click.IntRange(min=1), help="Override map.max_parallel.")
+@click.option("--isolation", type=click.Choice(["auto", "worktree", "none"]),
+              help="Git worktree per item and a merge phase (default: the workflow's, auto).")
 @click.option("--dry-run", is_flag=True, help="Check the workflow and show the plan; run nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
 @click.option("-v", "--verbose", is_flag=True, help="Show each phase as it starts and ends.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 def run(workflow: str, job_id: str | None, state_dir: str | None, yes: bool,
-        max_parallel: int | None, dry_run: bool, as_json: bool, verbose: bool,
-        quiet: bool) -> None:
+        max_parallel: int | None, isolation: str | None, dry_run: bool, as_json: bool,
+        verbose: bool, quiet: bool) -> None:
     """Run WORKFLOW as a new job."""
     if verbose and quiet:
         raise UsageError("-v/--verbose and -q/--quiet contradict each other; give one of them")
     loaded = load_workflow(workflow)
     resolve_secrets(loaded, os.environ)  # a missing secret stops even a dry run
+    plan = decide_isolation(loaded, requested=isolation, cwd=Path.cwd())
     if dry_run:
         from mapreduce_fsm.cli.views import print_plan
 
-        print_plan(loaded, max_parallel=max_parallel)
+        print_plan(loaded, max_parallel=max_parallel, isolation=plan)
         return
     root = resolve_state_dir(state_dir)
     job_id = check_job_id(job_id) if job_id is not None else new_job_id(loaded.name)
@@ -146,8 +152,9 @@ def run(workflow: str, job_id: str | None, state_dir: str | None, yes: bool,
         )
     if not quiet:
         click.echo(f"job {job_id}: running {loaded.name} (files in {job_dir})", err=True)
+        click.echo(plan.describe(), err=True)
     services = make_services(yes=yes, quiet=quiet, max_parallel=max_parallel, force=False,
-                             verbose=verbose)
+                             verbose=verbose, isolation=isolation)
     result = drive(lambda: run_workflow(workflow, job_id=job_id, state_dir=state_dir,
                                         services=services))
     report(result, as_json=as_json, quiet=quiet, state_dir=state_dir)

@@ -15,6 +15,7 @@ from mapreduce_fsm.config import describe_workflow, load_workflow
 from mapreduce_fsm.config.model import Step, Workflow
 from mapreduce_fsm.convert import converter, parse_timestamp
 from mapreduce_fsm.errors import UsageError
+from mapreduce_fsm.git import IsolationPlan
 from mapreduce_fsm.phases import machine as fsm
 from mapreduce_fsm.phases.registry import build_phases
 from mapreduce_fsm.state import JobStore, check_job_id, list_jobs, resolve_state_dir
@@ -61,16 +62,21 @@ def step_label(step: Step) -> str:
     return f"{kind}: {first_line}"
 
 
-def print_plan(workflow: Workflow, *, max_parallel: int | None) -> None:
+def print_plan(workflow: Workflow, *, max_parallel: int | None,
+               isolation: IsolationPlan | None = None) -> None:
     """What `run` would do: the phases in order and their steps; nothing runs."""
     click.echo(describe_workflow(workflow))
+    if isolation is not None:
+        click.echo(isolation.describe())
     steps: dict[str, tuple[Step, ...]] = {
         "setup": workflow.setup.commands if workflow.setup else (),
         "map": workflow.map.agent_template,
         "reduce": workflow.reduce.commands if workflow.reduce else (),
+        "merge": workflow.merge.commands if workflow.merge else (),
     }
     click.echo("plan:")
-    for number, phase in enumerate(build_phases(workflow), start=1):
+    isolated = None if isolation is None else isolation.isolated
+    for number, phase in enumerate(build_phases(workflow, isolated=isolated), start=1):
         heading = phase.name
         if phase.name == "map":
             parallel = max_parallel or workflow.map.max_parallel

@@ -33,6 +33,7 @@ CaptureMultiline = Literal["preserve", "first_line", "last_line", "join", "array
 ReduceConfirm = Literal["on_failure", "always", "never"]
 ItemFailureAction = Literal["dlq", "retry", "skip", "stop"]
 BackoffKind = Literal["exponential", "linear", "fixed", "fibonacci"]
+IsolationMode = Literal["auto", "worktree", "none"]  # WORKFLOW_FORMAT.md section 8
 
 DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024
 DEFAULT_MAX_PARALLEL = 10
@@ -213,6 +214,14 @@ class CustomPhaseConfig:
 
 
 @attrs.frozen(kw_only=True)
+class MergeConfig:
+    """Top-level `merge:`: the user's steps that replace the merge phase's default merge."""
+
+    commands: tuple[Step, ...] = ()
+    timeout: float | None = attrs.field(default=None, validator=SECONDS.or_none())  # whole phase
+
+
+@attrs.frozen(kw_only=True)
 class Workflow:
     """A whole, validated workflow file."""
 
@@ -226,4 +235,6 @@ class Workflow:
     reduce: ReduceConfig | None = None
     error_policy: ErrorPolicy = attrs.field(factory=ErrorPolicy)
     custom_phases: tuple[CustomPhaseConfig, ...] = ()
+    isolation: IsolationMode = attrs.field(default="auto", validator=one_of(IsolationMode))
+    merge: MergeConfig | None = None
     source_path: str | None = attrs.field(default=None, eq=False)  # where it was loaded from

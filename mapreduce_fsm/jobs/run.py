@@ -14,6 +14,8 @@ from mapreduce_fsm.config.model import Workflow
 from mapreduce_fsm.console.interaction import NonInteractive, UserInteraction
 from mapreduce_fsm.console.progress import NullProgress, ProgressReporter
 from mapreduce_fsm.errors import JobStateError, UsageError
+from mapreduce_fsm.git import GitSession, decide_isolation, open_session
+from mapreduce_fsm.git.session import ignore_state_dir
 from mapreduce_fsm.phases.context import RunOptions
 from mapreduce_fsm.phases.coordinator import PhaseCoordinator, WorkflowResult
 from mapreduce_fsm.phases.registry import build_phases
@@ -116,10 +118,15 @@ async def run_workflow(
     root = resolve_state_dir(state_dir, cwd=cwd, environ=environ)
     job_id = check_job_id(job_id) if job_id is not None else new_job_id(workflow.name)
     secrets = resolve_secrets(workflow, environ)  # before the job exists: nothing to clean up
-    coordinator_phases = list(phases) if phases is not None else build_phases(workflow)
+    plan = decide_isolation(workflow, requested=services.options.isolation, cwd=cwd)
+    coordinator_phases = (list(phases) if phases is not None
+                          else build_phases(workflow, isolated=plan.isolated))
+    ignore_state_dir(root)
     store = services.watch(JobStore.create(root, job_id, text))
     coordinator = _coordinator(store, services, secrets, coordinator_phases)
     with store.lock():
+        if plan.isolated:  # the job works in its session worktree (WORKFLOW_FORMAT.md 8)
+            cwd = (await open_session(store.path, job_id=job_id, cwd=cwd)).working_dir
         return await coordinator.execute_workflow(
             workflow, working_dir=cwd, workflow_text=text, workflow_path=path.resolve()
         )
@@ -153,7 +160,8 @@ async def resume_job(
         checkpoint, workflow, secrets = load_job(
             store, force=services.options.force, environ=environ
         )
-        phase_list = list(phases) if phases is not None else build_phases(workflow)
+        phase_list = list(phases) if phases is not None else build_phases(
+            workflow, isolated=GitSession.load(store.path) is not None)
         coordinator = _coordinator(store, services, secrets, phase_list)
         return await coordinator.resume_from_checkpoint(checkpoint, workflow)
 
