@@ -55,8 +55,11 @@ class MergeIntents:
     def append(self, intent: MergeIntent) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         line = compact_json(converter.unstructure(intent)) + "\n"
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                line = "\n" + line  # a crash tore the last line: start a new one
             os.write(fd, line.encode("utf-8"))
             os.fsync(fd)
         finally:
