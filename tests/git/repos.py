@@ -17,6 +17,7 @@ file=${last%% *}
 text=${last#* }
 printf '%s\\n' "$text" > "$file"
 git add -A && git commit -q -m "agent: $last"
+if [ -n "$RAN_LOG" ]; then echo "$ITEM_ID" >> "$RAN_LOG"; fi
 """
 
 
