@@ -8,6 +8,7 @@ branch's tip when the item starts.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from pathlib import Path
 
@@ -38,6 +39,9 @@ class WorktreePool:
     # idle worktree -> the branch it still has checked out (git lets one worktree hold a branch)
     _idle: dict[Path, str] = attrs.field(factory=dict)
     _made: int = 0
+    # `git worktree add` and `checkout -B` read every worktree's metadata: one at a time, or
+    # one reads what another is half-way through writing ("failed to read .../commondir").
+    _admin: asyncio.Lock = attrs.field(factory=asyncio.Lock)
 
     async def start(self) -> None:
         """Remove worktrees a killed run left: their items run again from a fresh tip."""
@@ -57,7 +61,8 @@ class WorktreePool:
             path = holding[0] if holding else next(iter(self._idle))
             held = self._idle.pop(path)
             try:
-                await git("checkout", "--force", "--quiet", "-B", branch, tip, cwd=path)
+                async with self._admin:
+                    await git("checkout", "--force", "--quiet", "-B", branch, tip, cwd=path)
                 await git("clean", "-ffdxq", cwd=path)
             except BaseException:
                 self._idle[path] = held
@@ -65,8 +70,9 @@ class WorktreePool:
         else:
             self._made += 1
             path = self.directory / f"{POOL_PREFIX}{self._made}"
-            await git("worktree", "add", "--quiet", "-B", branch, str(path), tip,
-                      cwd=self.repo_root)
+            async with self._admin:
+                await git("worktree", "add", "--quiet", "-B", branch, str(path), tip,
+                          cwd=self.repo_root)
         return ItemWorktree(path=path, branch=branch, base=tip)
 
     def release(self, worktree: ItemWorktree) -> None:

@@ -70,7 +70,8 @@ def test_the_merge_phase_follows_reduce_only_when_isolated() -> None:
 
 
 def test_merge_block_forms_and_a_bad_isolation_value() -> None:
-    long_form = load_workflow_text(PLAIN + "merge:\n  commands: [{shell: echo hi}]\n  timeout: 60\n")
+    long_form = load_workflow_text(
+        PLAIN + "merge:\n  commands: [{shell: echo hi}]\n  timeout: 60\n")
     assert long_form.merge is not None and long_form.merge.timeout == 60
     assert [step.shell for step in long_form.merge.commands] == ["echo hi"]
     with pytest.raises(Exception, match="isolation: expected one of auto, worktree, none"):

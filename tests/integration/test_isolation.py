@@ -117,7 +117,7 @@ def test_a_conflict_fails_the_item_naming_the_path_and_dlq_retry_merges_it(
     entries = [json.loads(line) for line in listed.stdout.splitlines()]
     assert len(entries) == 1
     failed = entries[0]["item_id"]
-    error = entries[0]["attempts"][-1]["error"]
+    error = entries[0]["last_error"]
     assert "conflicts on shared.txt" in error
     assert f"mapreduce-fsm/clash/item/{failed}" in error  # the branch that is kept
     kept = git(repo, "log", "-1", "--format=%s", f"mapreduce-fsm/clash/item/{failed}")
