@@ -70,7 +70,12 @@ class ItemIsolation:
         An item whose merge now fails is not returned: it has no result and runs again.
         """
         recovered = []
-        for intent in live_intents(self.intents.load(), set(finished), dict(failed_attempts)):
+        live = live_intents(self.intents.load(), set(finished), dict(failed_attempts))
+        if live:
+            # A merge killed before its commit leaves its result staged (MERGE_HEAD is
+            # written only when git stops on a conflict): put the index back to HEAD.
+            await git("reset", "--merge", "--quiet", "HEAD", cwd=Path(self.session.worktree))
+        for intent in live:
             merged = await self.merger.merge(intent.commit, message=self._message(
                 intent.item_id, intent.branch))
             if merged.status != "failed":
