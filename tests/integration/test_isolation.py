@@ -133,3 +133,34 @@ def test_a_conflict_fails_the_item_naming_the_path_and_dlq_retry_merges_it(
     agents = [s for s in subjects(repo, "main", "--no-merges") if s.startswith("agent:")]
     assert Counter(agents)[f"agent: shared.txt {loser.strip()}"] == 1  # the conflict never merged
     assert worktrees(repo) == [str(repo)]
+
+
+DRY = """\
+name: dry
+map:
+  input: items.json
+  agent_template:
+    - shell: "echo ${{item}}"
+merge:
+  - shell: "echo ${{merge.commit_count}}"
+"""
+
+
+def test_dry_run_says_which_isolation_applies_and_why(tmp_path: Path) -> None:
+    repo, env = setup_repo(tmp_path, DRY, [1])
+    inside = run_cli(repo, "run", "wf.yml", "--dry-run", env=env)
+    assert inside.returncode == 0, inside.stderr
+    assert (f"isolation: worktree (auto: the workflow has a merge block, in the git work "
+            f"tree {repo})") in inside.stdout
+    assert "  4. merge\n       - shell: echo ${merge.commit_count}" in inside.stdout
+    off = run_cli(repo, "run", "wf.yml", "--dry-run", "--isolation", "none", env=env)
+    assert "isolation: none (--isolation none)" in off.stdout
+    assert "merge" not in off.stdout.split("plan:")[1]
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "wf.yml").write_text((repo / "wf.yml").read_text())
+    plain = run_cli(outside, "run", "wf.yml", "--dry-run", env=env)
+    assert f"isolation: none (auto: {outside} is not in a git work tree)" in plain.stdout
+    forced = run_cli(outside, "run", "wf.yml", "--isolation", "worktree", env=env)
+    assert forced.returncode == 2
+    assert "needs a git work tree" in forced.stderr and "Traceback" not in forced.stderr
