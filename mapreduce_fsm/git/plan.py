@@ -78,11 +78,15 @@ def decide_isolation(workflow: Workflow, *, requested: str | None, cwd: Path) ->
     if mode == "none":
         return IsolationPlan(mode="none", reason=source)
     top = git_top_level(cwd)
+    no_commit = top is not None and git_sync("rev-parse", "--verify", "--quiet", "HEAD",
+                                             cwd=top) is None
     if mode == "worktree":
-        if top is None:
+        if top is None or no_commit:
+            where = (f"{cwd} is not inside one" if top is None
+                     else f"the repository {top} has no commit to start from yet")
             raise UsageError(
-                f"{source}, which needs a git work tree, but {cwd} is not inside one; "
-                "run from a git repository, or use --isolation none"
+                f"{source}, which needs a git work tree with a commit, but {where}; "
+                "run from a git repository that has a commit, or use --isolation none"
             )
         return IsolationPlan(mode="worktree", reason=source)
     if mode != "auto":
@@ -90,6 +94,8 @@ def decide_isolation(workflow: Workflow, *, requested: str | None, cwd: Path) ->
     wants = workflow_wants_isolation(workflow)
     if top is None:
         return IsolationPlan(mode="none", reason=f"auto: {cwd} is not in a git work tree")
+    if no_commit:
+        return IsolationPlan(mode="none", reason=f"auto: the repository {top} has no commit")
     if wants is None:
         return IsolationPlan(
             mode="none", reason="auto: no commit_required step and no merge block")

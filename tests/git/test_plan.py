@@ -10,7 +10,7 @@ from mapreduce_fsm.config import load_workflow_text
 from mapreduce_fsm.errors import UsageError
 from mapreduce_fsm.git import decide_isolation, workflow_wants_isolation
 from mapreduce_fsm.phases.registry import build_phases
-from tests.git.repos import make_repo
+from tests.git.repos import git, make_repo
 
 PLAIN = """
 name: plain
@@ -56,6 +56,17 @@ def test_worktree_outside_a_git_work_tree_is_a_usage_error(tmp_path: Path) -> No
     with pytest.raises(UsageError, match="not inside one"):
         decide_isolation(load_workflow_text(PLAIN + "isolation: worktree\n"),
                          requested=None, cwd=tmp_path)
+
+
+def test_a_repository_without_a_commit_cannot_be_isolated(tmp_path: Path) -> None:
+    """Found before the job exists: a job directory without a checkpoint would be left."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    git(empty, "init", "-q")
+    with pytest.raises(UsageError, match="has no commit to start from yet"):
+        decide_isolation(load_workflow_text(PLAIN), requested="worktree", cwd=empty)
+    auto = decide_isolation(load_workflow_text(WITH_MERGE), requested=None, cwd=empty)
+    assert (auto.mode, auto.reason) == ("none", f"auto: the repository {empty} has no commit")
 
 
 def test_the_merge_phase_follows_reduce_only_when_isolated() -> None:
