@@ -164,3 +164,10 @@ def test_dry_run_says_which_isolation_applies_and_why(tmp_path: Path) -> None:
     forced = run_cli(outside, "run", "wf.yml", "--isolation", "worktree", env=env)
     assert forced.returncode == 2
     assert "needs a git work tree" in forced.stderr and "Traceback" not in forced.stderr
+
+
+def test_the_diagram_shows_the_merge_phase(tmp_path: Path) -> None:
+    repo, env = setup_repo(tmp_path, DRY, [1])
+    drawn = run_cli(repo, "diagram", "wf.yml", env=env)
+    assert drawn.returncode == 0, drawn.stderr
+    assert "reduce --> merge" in drawn.stdout and "merge --> completed" in drawn.stdout

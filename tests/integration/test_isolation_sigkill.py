@@ -124,3 +124,21 @@ def test_sigkill_during_an_items_merge_then_resume(tmp_path: Path) -> None:
     # the item caught in its merge was not run again: its merge was finished instead
     runs = Counter((out / "ran.log").read_text().split())
     assert runs == Counter({f"item-{n}": 1 for n in range(items)})
+
+
+def test_ctrl_c_during_the_map_removes_the_item_worktrees(tmp_path: Path) -> None:
+    repo, _, env, process = start(tmp_path, 12, parallel=3)
+    try:
+        wait_for(lambda: len(journaled(repo)) >= 2 or process.poll() is not None,
+                 timeout=60, what="two item results")
+        assert process.poll() is None, "the run ended before it could be interrupted"
+        os.killpg(process.pid, signal.SIGINT)
+        assert process.wait(timeout=60) == 130
+    finally:
+        if process.poll() is None:
+            kill_run(process, tmp_path)
+    session = repo / ".mapreduce-fsm" / "jobs" / "killed" / "worktrees" / "session"
+    assert worktrees(repo) == [str(repo), str(session)]  # the job's session stays, resumable
+    resumed = resume(repo, env)
+    assert resumed.returncode == 0, resumed.stderr
+    check_merged_exactly_once(repo, 12)
