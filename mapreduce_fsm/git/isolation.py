@@ -59,8 +59,18 @@ class ItemIsolation:
         await self.pool.start()
 
     async def close(self) -> None:
-        """Remove the item worktrees; the branches stay."""
+        """Remove the item worktrees, and the item branches merged into the session branch.
+
+        A branch that is not merged (its item's merge conflicted) stays for inspection.
+        """
         await self.pool.close()
+        prefix = f"refs/heads/{names.item_branches(self.pool.job_id)}/"
+        listed = await git("for-each-ref", "--format=%(refname:short)", prefix,
+                           cwd=Path(self.session.worktree))
+        branches = listed.split()
+        if branches:  # `-d` deletes only what HEAD (the session branch) holds
+            await git("branch", "-d", "--quiet", *branches, cwd=Path(self.session.worktree),
+                      check=False)
 
     async def recover(
         self, finished: Collection[str], failed_attempts: Mapping[str, int]

@@ -22,8 +22,13 @@ def session_branch(job_id: str) -> str:
     return f"{BRANCH_PREFIX}/{ref_component(job_id)}/session"
 
 
+def item_branches(job_id: str) -> str:
+    """Where the job's item branches live: `refs/heads/<this>/<item>`."""
+    return f"{BRANCH_PREFIX}/{ref_component(job_id)}/item"
+
+
 def item_branch(job_id: str, item_id: str) -> str:
-    return f"{BRANCH_PREFIX}/{ref_component(job_id)}/item/{ref_component(item_id)}"
+    return f"{item_branches(job_id)}/{ref_component(item_id)}"
 
 
 def worktrees_dir(job_dir: Path) -> Path:

@@ -71,6 +71,7 @@ def test_twenty_committing_agents_all_reach_the_session_and_then_the_start_branc
     assert (repo / "out-7.txt").read_text() == "work of item 7\n"
     assert git(repo, "status", "--porcelain", "--untracked-files=all") == ""
     assert worktrees(repo) == [str(repo)]  # item worktrees and the session worktree gone
+    assert git(repo, "branch", "--list", "mapreduce-fsm/twenty/item/*") == ""  # merged: gone
 
 
 def test_job_state_is_never_committed_by_a_steps_git_add(tmp_path: Path) -> None:
@@ -122,6 +123,8 @@ def test_a_conflict_fails_the_item_naming_the_path_and_dlq_retry_merges_it(
     assert f"mapreduce-fsm/clash/item/{failed}" in error  # the branch that is kept
     kept = git(repo, "log", "-1", "--format=%s", f"mapreduce-fsm/clash/item/{failed}")
     assert kept.startswith("agent: shared.txt")
+    assert git(repo, "branch", "--list", "mapreduce-fsm/clash/item/*").split() == [
+        f"mapreduce-fsm/clash/item/{failed}"]  # only the unmerged branch is kept
     winner = (repo / "shared.txt").read_text()
     assert winner in ("from a\n", "from b\n")
     retried = run_cli(repo, "dlq", "retry", "clash", "--yes", env=env)
