@@ -15,7 +15,7 @@ import attrs
 from mapreduce_fsm.convert import from_json, to_json
 from mapreduce_fsm.errors import UsageError
 from mapreduce_fsm.git import names
-from mapreduce_fsm.git.command import git, git_ok
+from mapreduce_fsm.git.command import git, git_ok, git_sync
 from mapreduce_fsm.state.atomic import write_atomic
 
 SESSION_FILE = "session.json"
@@ -82,11 +82,28 @@ class GitSession:
 
 
 def ignore_state_dir(state_dir: Path) -> None:
-    """Keep job state out of `git status` and `git add -A`, as virtual environments do."""
+    """Keep job state out of `git status` and `git add -A`, as virtual environments do.
+
+    Best effort: a state dir that cannot be written is reported when the job is created.
+    """
     marker = state_dir / ".gitignore"
-    if not marker.exists():
-        state_dir.mkdir(parents=True, exist_ok=True)
-        marker.write_text(IGNORE_ALL, encoding="utf-8")
+    try:
+        if not marker.exists():
+            state_dir.mkdir(parents=True, exist_ok=True)
+            marker.write_text(IGNORE_ALL, encoding="utf-8")
+    except OSError:
+        pass
+
+
+def check_session_branch_free(cwd: Path, job_id: str) -> None:
+    """UsageError when the job's session branch exists already (an earlier job of that id)."""
+    branch = names.session_branch(job_id)
+    if git_sync("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", cwd=cwd):
+        raise UsageError(
+            f"the branch {branch} exists already, left by an earlier job with the id "
+            f"{job_id}; it may hold that job's work. Delete it (git branch -D {branch}) "
+            "or choose another --job-id"
+        )
 
 
 async def open_session(job_dir: Path, *, job_id: str, cwd: Path) -> GitSession:

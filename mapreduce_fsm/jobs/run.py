@@ -15,7 +15,7 @@ from mapreduce_fsm.console.interaction import NonInteractive, UserInteraction
 from mapreduce_fsm.console.progress import NullProgress, ProgressReporter
 from mapreduce_fsm.errors import JobStateError, UsageError
 from mapreduce_fsm.git import GitSession, decide_isolation, open_session
-from mapreduce_fsm.git.session import ignore_state_dir
+from mapreduce_fsm.git.session import check_session_branch_free, ignore_state_dir
 from mapreduce_fsm.phases.context import RunOptions
 from mapreduce_fsm.phases.coordinator import PhaseCoordinator, WorkflowResult
 from mapreduce_fsm.phases.registry import build_phases
@@ -122,6 +122,8 @@ async def run_workflow(
     coordinator_phases = (list(phases) if phases is not None
                           else build_phases(workflow, isolated=plan.isolated))
     ignore_state_dir(root)
+    if plan.isolated:
+        check_session_branch_free(cwd, job_id)
     store = services.watch(JobStore.create(root, job_id, text))
     coordinator = _coordinator(store, services, secrets, coordinator_phases)
     with store.lock():

@@ -6,7 +6,10 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
+
 from mapreduce_fsm.console.interaction import ScriptedInteraction
+from mapreduce_fsm.errors import UsageError
 from mapreduce_fsm.jobs.run import Services, resume_job, run_workflow
 from mapreduce_fsm.phases.context import RunOptions
 from mapreduce_fsm.state import JobStore
@@ -95,3 +98,12 @@ def test_without_isolation_the_merge_phase_is_not_there(tmp_path: Path) -> None:
     # the agents committed straight onto main, as before isolation existed
     assert sorted(s for s in subjects(repo, "main") if s.startswith("item")) == [
         "item 1", "item 2", "item 3"]
+
+
+def test_a_job_id_whose_session_branch_exists_is_refused_before_the_job_exists(
+        tmp_path: Path) -> None:
+    repo = repo_with(tmp_path, COMMITTING)
+    git(repo, "branch", "mapreduce-fsm/again/session")  # left by an earlier job "again"
+    with pytest.raises(UsageError, match="exists already, left by an earlier job"):
+        run(repo, tmp_path, ScriptedInteraction([]), job_id="again")
+    assert not (tmp_path / "state" / "jobs" / "again").exists()
