@@ -1,1 +1,194 @@
-"""mapreduce_fsm: run MapReduce workflows written in YAML on a checkpointed state machine."""
+"""mapreduce_fsm: run MapReduce workflows written in YAML on a checkpointed state machine.
+
+The names in `__all__` are the public API; every other module is internal and may change.
+
+>>> from mapreduce_fsm import Services, RunOptions, run
+>>> result = run("word_stats.yml", state_dir="state",
+...              services=Services(options=RunOptions(max_parallel=4)))
+>>> result.state, result.exit_code
+('completed', 0)
+
+Names are imported on first use, so `import mapreduce_fsm` (and the command line's
+`--help`) stays quick.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mapreduce_fsm.config import Workflow, load_workflow, load_workflow_text
+    from mapreduce_fsm.config.model import CustomPhaseConfig, Step
+    from mapreduce_fsm.console.interaction import (
+        ConsoleInteraction,
+        NonInteractive,
+        ScriptedInteraction,
+        UserInteraction,
+    )
+    from mapreduce_fsm.console.progress import NullProgress, ProgressReporter
+    from mapreduce_fsm.errors import (
+        EXIT_COMPLETED,
+        EXIT_FAILED,
+        EXIT_INTERRUPTED,
+        EXIT_PAUSED,
+        EXIT_USAGE,
+        ConfigIssue,
+        ExpressionError,
+        InputError,
+        InterpolationError,
+        JobLockedError,
+        JobStateError,
+        MapReduceError,
+        UsageError,
+        WorkflowFileError,
+        describe_os_error,
+    )
+    from mapreduce_fsm.jobs import dlq
+    from mapreduce_fsm.jobs.run import (
+        NewJob,
+        Services,
+        plan_job,
+        resume,
+        resume_async,
+        run,
+        run_async,
+        start_job,
+    )
+    from mapreduce_fsm.phases.context import PhaseContext, RunOptions
+    from mapreduce_fsm.phases.coordinator import PhaseCoordinator, WorkflowResult
+    from mapreduce_fsm.phases.map import MapPhase
+    from mapreduce_fsm.phases.reduce import ReducePhase
+    from mapreduce_fsm.phases.registry import build_phases, register_phase
+    from mapreduce_fsm.phases.setup import SetupPhase
+    from mapreduce_fsm.phases.steps import run_phase_steps, steps_result
+    from mapreduce_fsm.phases.types import (
+        Complete,
+        Continue,
+        DefaultTransitionHandler,
+        Error,
+        PhaseError,
+        PhaseExecutor,
+        PhaseMetrics,
+        PhaseResult,
+        PhaseTransition,
+        PhaseTransitionHandler,
+        Skip,
+    )
+    from mapreduce_fsm.state import JobStore
+    from mapreduce_fsm.state.records import DlqEntry, Event, ItemResult
+
+# Each public name and the module it lives in; `dlq` is the module itself.
+_SOURCES = {
+    "mapreduce_fsm.jobs.run": (
+        "NewJob", "Services", "plan_job", "resume", "resume_async", "run", "run_async",
+        "start_job",
+    ),
+    "mapreduce_fsm.jobs.dlq": ("dlq",),
+    "mapreduce_fsm.config": ("Workflow", "load_workflow", "load_workflow_text"),
+    "mapreduce_fsm.config.model": ("CustomPhaseConfig", "Step"),
+    "mapreduce_fsm.phases.coordinator": ("PhaseCoordinator", "WorkflowResult"),
+    "mapreduce_fsm.phases.context": ("PhaseContext", "RunOptions"),
+    "mapreduce_fsm.phases.types": (
+        "Complete", "Continue", "DefaultTransitionHandler", "Error", "PhaseError",
+        "PhaseExecutor", "PhaseMetrics", "PhaseResult", "PhaseTransition",
+        "PhaseTransitionHandler", "Skip",
+    ),
+    "mapreduce_fsm.phases.map": ("MapPhase",),
+    "mapreduce_fsm.phases.setup": ("SetupPhase",),
+    "mapreduce_fsm.phases.reduce": ("ReducePhase",),
+    "mapreduce_fsm.phases.registry": ("build_phases", "register_phase"),
+    "mapreduce_fsm.phases.steps": ("run_phase_steps", "steps_result"),
+    "mapreduce_fsm.console.interaction": (
+        "ConsoleInteraction", "NonInteractive", "ScriptedInteraction", "UserInteraction",
+    ),
+    "mapreduce_fsm.console.progress": ("NullProgress", "ProgressReporter"),
+    "mapreduce_fsm.state": ("JobStore",),
+    "mapreduce_fsm.state.records": ("DlqEntry", "Event", "ItemResult"),
+    "mapreduce_fsm.errors": (
+        "EXIT_COMPLETED", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_PAUSED", "EXIT_USAGE",
+        "ConfigIssue", "ExpressionError", "InputError", "InterpolationError",
+        "JobLockedError", "JobStateError", "MapReduceError", "UsageError",
+        "WorkflowFileError", "describe_os_error",
+    ),
+}
+_MODULE_OF = {name: module for module, names in _SOURCES.items() for name in names}
+
+__all__ = [
+    "EXIT_COMPLETED",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_PAUSED",
+    "EXIT_USAGE",
+    "Complete",
+    "ConfigIssue",
+    "ConsoleInteraction",
+    "Continue",
+    "CustomPhaseConfig",
+    "DefaultTransitionHandler",
+    "DlqEntry",
+    "Error",
+    "Event",
+    "ExpressionError",
+    "InputError",
+    "InterpolationError",
+    "ItemResult",
+    "JobLockedError",
+    "JobStateError",
+    "JobStore",
+    "MapPhase",
+    "MapReduceError",
+    "NewJob",
+    "NonInteractive",
+    "NullProgress",
+    "PhaseContext",
+    "PhaseCoordinator",
+    "PhaseError",
+    "PhaseExecutor",
+    "PhaseMetrics",
+    "PhaseResult",
+    "PhaseTransition",
+    "PhaseTransitionHandler",
+    "ProgressReporter",
+    "ReducePhase",
+    "RunOptions",
+    "ScriptedInteraction",
+    "Services",
+    "SetupPhase",
+    "Skip",
+    "Step",
+    "UsageError",
+    "UserInteraction",
+    "Workflow",
+    "WorkflowFileError",
+    "WorkflowResult",
+    "build_phases",
+    "describe_os_error",
+    "dlq",
+    "load_workflow",
+    "load_workflow_text",
+    "plan_job",
+    "register_phase",
+    "resume",
+    "resume_async",
+    "run",
+    "run_async",
+    "run_phase_steps",
+    "start_job",
+    "steps_result",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's module on first use, and keep the name here from then on."""
+    module_name = _MODULE_OF.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(module_name)
+    value = module if name == "dlq" else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -84,6 +84,12 @@ class JobStateError(MapReduceError):
     exit_code = EXIT_USAGE
 
 
+class CheckpointWriteError(MapReduceError):
+    """The job's checkpoint could not be saved (disk full, read-only, permission): the run stops."""
+
+    exit_code = EXIT_USAGE  # what an OSError reaching the CLI gives today
+
+
 class JobLockedError(JobStateError):
     """Another live process holds the job's lock."""
 

@@ -89,6 +89,13 @@ def test_marked_blocks_are_found_with_their_line() -> None:
 
 
 @pytest.mark.parametrize("block", blocks("run"), ids=lambda block: block.label)
+def test_python_example_imports_only_the_public_api(block: Block) -> None:
+    internal = re.findall(r"^\s*(?:from|import) (mapreduce_fsm\.[\w.]+)", block.body, re.MULTILINE)
+    assert internal == [], f"{block.label} imports internal modules; use `from mapreduce_fsm`"
+    assert "from mapreduce_fsm import" in block.body
+
+
+@pytest.mark.parametrize("block", blocks("run"), ids=lambda block: block.label)
 def test_python_example_runs(block: Block, tmp_path: Path) -> None:
     script = tmp_path / "example.py"
     script.write_text(block.body, encoding="utf-8")
@@ -177,3 +184,11 @@ def test_verify_example_fails_the_job_when_a_check_fails(tmp_path: Path) -> None
                     "broken.yml"], tmp_path)
     assert done.returncode == 1
     assert "job vb failed" in done.stderr and "check 2" in done.stderr
+
+
+def test_the_architecture_doc_maps_every_package_and_is_linked_from_the_readme() -> None:
+    doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    assert "](docs/architecture.md)" in README_TEXT
+    mapped = set(re.findall(r"^\| `(\w+)/` \|", doc, re.MULTILINE))
+    packages = {path.parent.name for path in (ROOT / "mapreduce_fsm").glob("*/__init__.py")}
+    assert mapped == packages - {"examples"}

@@ -26,6 +26,27 @@ def test_importing_the_cli_does_not_import_the_lazy_modules() -> None:
     assert json.loads(done.stdout) == []
 
 
+def test_help_imports_only_the_command_line_modules() -> None:
+    """`--help` (and every command's help) loads no engine: no config, phases, jobs, state,
+    asyncio, cattrs or yaml; each command imports what it needs when it runs."""
+    code = (
+        "import json, sys\n"
+        "from click.testing import CliRunner\n"
+        "from mapreduce_fsm.cli.main import cli\n"
+        "for args in (['--help'], ['run', '--help'], ['dlq', 'retry', '--help']):\n"
+        "    assert CliRunner().invoke(cli, args).exit_code == 0, args\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('mapreduce_fsm.')\n"
+        "                        or m in ('asyncio', 'cattrs', 'yaml', 'transitions'))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert json.loads(done.stdout) == [
+        "mapreduce_fsm.cli", "mapreduce_fsm.cli.dlq", "mapreduce_fsm.cli.main",
+        "mapreduce_fsm.cli.run", "mapreduce_fsm.cli.shared", "mapreduce_fsm.cli.views",
+        "mapreduce_fsm.errors",
+    ]
+
+
 STOP_WHILE_IMPORTING_THE_CLI = """
 import importlib.abc, os, signal, sys, time
 

@@ -4,29 +4,28 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
-from mapreduce_fsm.cli.run import drive, make_services, report
-from mapreduce_fsm.cli.views import STATE_DIR_OPTION, write_output_file
-from mapreduce_fsm.console.interaction import choose_interaction
-from mapreduce_fsm.convert import converter
-from mapreduce_fsm.errors import EXIT_PAUSED, UsageError
-from mapreduce_fsm.jobs import dlq as dead_letters
-from mapreduce_fsm.jobs.run import Services
-from mapreduce_fsm.phases.coordinator import WorkflowResult
-from mapreduce_fsm.state import JobStore
-from mapreduce_fsm.state.records import DlqEntry
+from mapreduce_fsm.cli.run import make_services, report
+from mapreduce_fsm.cli.shared import (
+    STATE_DIR_OPTION,
+    drive,
+    interrupted_run,
+    open_job,
+    write_output_file,
+)
 
+if TYPE_CHECKING:
+    from mapreduce_fsm import DlqEntry
+
+EXPORT_FORMATS = ("json", "csv")  # as dlq.EXPORT_FORMATS, which is not imported for --help
 ITEM_OPTION = click.option(
     "--item", "item_ids", multiple=True, metavar="ID", help="Only this item (repeatable)."
 )
 _EXAMPLES = 3  # item ids shown per signature in `dlq list`
 _ERROR_CHARS = 120
-
-
-def _open(job_id: str, state_dir: str | None) -> JobStore:
-    return dead_letters.open_job(job_id, state_dir=state_dir)
 
 
 def _shorten(text: str | None, limit: int = _ERROR_CHARS) -> str:
@@ -47,7 +46,9 @@ def dlq() -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per entry.")
 def list_entries(job_id: str, state_dir: str | None, as_json: bool) -> None:
     """Dead-lettered items of JOB_ID, grouped by how they failed."""
-    entries = _open(job_id, state_dir).dlq.load()
+    from mapreduce_fsm import dlq as dead_letters
+
+    entries = open_job(job_id, state_dir).dlq.load()
     if as_json:
         for entry in entries:
             click.echo(json.dumps(dead_letters.entry_summary(entry), ensure_ascii=False))
@@ -77,7 +78,10 @@ def list_entries(job_id: str, state_dir: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the whole entry as JSON.")
 def show(job_id: str, item_id: str, state_dir: str | None, as_json: bool) -> None:
     """One dead-lettered item: the item and every attempt at it."""
-    (entry,) = dead_letters.find_entries(_open(job_id, state_dir), [item_id])
+    from mapreduce_fsm import dlq as dead_letters
+    from mapreduce_fsm.convert import converter
+
+    (entry,) = dead_letters.find_entries(open_job(job_id, state_dir), [item_id])
     if as_json:
         click.echo(json.dumps(converter.unstructure(entry), ensure_ascii=False))
         return
@@ -121,36 +125,28 @@ def retry_items(job_id: str, item_ids: tuple[str, ...], state_dir: str | None, y
     map (reduce) then run again over the updated results, after asking. Exits 0 when the
     job completed, 1 failed, 3 paused or the question was declined.
     """
+    from mapreduce_fsm import dlq as dead_letters
+
     services = make_services(yes=yes, quiet=quiet, max_parallel=None, force=force)
-    outcome = drive_retry(job_id, list(item_ids) or None, state_dir, services)
+    outcome = drive(
+        lambda: dead_letters.retry_dead_letters(
+            job_id, list(item_ids) or None, state_dir=state_dir, services=services),
+        # Interrupted (Ctrl-C): the job's checkpoint says where it is.
+        lambda: dead_letters.RetryReport(job_id=job_id, retried=(),
+                                         result=interrupted_run(job_id, state_dir)),
+    )
     if outcome.result is None:
         if outcome.declined:
             click.echo(f"nothing retried: job {job_id} is unchanged", err=True)
         sys.exit(outcome.exit_code)
-    click.echo(
-        f"retried {len(outcome.retried)}: {len(outcome.recovered)} succeeded and left the "
-        f"dead-letter queue, {len(outcome.still_dead_lettered)} still dead-lettered",
-        err=True,
-    )
+    if not outcome.result.interrupted:
+        click.echo(
+            f"retried {len(outcome.retried)}: {len(outcome.recovered)} succeeded and left "
+            f"the dead-letter queue, {len(outcome.still_dead_lettered)} still dead-lettered",
+            err=True,
+        )
     report(outcome.result, as_json=False, quiet=quiet, state_dir=state_dir)
     sys.exit(outcome.exit_code)
-
-
-def drive_retry(job_id: str, item_ids: list[str] | None, state_dir: str | None,
-                services: Services) -> dead_letters.RetryReport:
-    """Run the retry as `run` runs a job (Ctrl-C leaves it resumable); return its report."""
-    reports: list[dead_letters.RetryReport] = []
-
-    async def job() -> WorkflowResult:
-        outcome = await dead_letters.retry_dead_letters(
-            job_id, item_ids, state_dir=state_dir, services=services
-        )
-        reports.append(outcome)
-        # `drive` wants a job's result; when nothing ran the report alone says what happened.
-        return outcome.result or WorkflowResult(job_id=job_id, state="unchanged")
-
-    drive(job)
-    return reports[0]
 
 
 @dlq.command()
@@ -160,7 +156,11 @@ def drive_retry(job_id: str, item_ids: list[str] | None, state_dir: str | None,
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before removing every entry.")
 def purge(job_id: str, item_ids: tuple[str, ...], state_dir: str | None, yes: bool) -> None:
     """Remove dead-letter entries of JOB_ID: each --item, or all of them after asking."""
-    store = _open(job_id, state_dir)
+    from mapreduce_fsm import EXIT_PAUSED, UsageError
+    from mapreduce_fsm import dlq as dead_letters
+    from mapreduce_fsm.console.interaction import choose_interaction
+
+    store = open_job(job_id, state_dir)
     if not item_ids:
         count = len(store.dlq.load())
         if count == 0:
@@ -184,12 +184,14 @@ def purge(job_id: str, item_ids: tuple[str, ...], state_dir: str | None, yes: bo
 @dlq.command(name="export")
 @click.argument("job_id")
 @STATE_DIR_OPTION
-@click.option("--format", "fmt", required=True, type=click.Choice(dead_letters.EXPORT_FORMATS),
+@click.option("--format", "fmt", required=True, type=click.Choice(EXPORT_FORMATS),
               help="json: an array of full entries; csv: one row per entry.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here, not stdout.")
 def export(job_id: str, state_dir: str | None, fmt: str, output: str | None) -> None:
     """Write JOB_ID's dead-letter entries as JSON or CSV."""
-    text = dead_letters.export_entries(_open(job_id, state_dir).dlq.load(), fmt)
+    from mapreduce_fsm import dlq as dead_letters
+
+    text = dead_letters.export_entries(open_job(job_id, state_dir).dlq.load(), fmt)
     if output is None:
         click.echo(text, nl=False)
         return

@@ -11,6 +11,9 @@ from collections.abc import Sequence
 
 import click
 
+from mapreduce_fsm.cli.dlq import dlq
+from mapreduce_fsm.cli.run import resume, run
+from mapreduce_fsm.cli.views import diagram, events, jobs, status
 from mapreduce_fsm.errors import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -30,9 +33,9 @@ def cli() -> None:
 @click.argument("workflow", type=click.Path(dir_okay=False))
 def validate(workflow: str) -> None:
     """Check WORKFLOW without running any step; exit 0 when valid, 2 otherwise."""
+    from mapreduce_fsm import build_phases, load_workflow
     from mapreduce_fsm.commands.shell_command import raw_insertion_notes
-    from mapreduce_fsm.config import describe_workflow, load_workflow
-    from mapreduce_fsm.phases.registry import build_phases
+    from mapreduce_fsm.config import describe_workflow
 
     loaded = load_workflow(workflow)
     build_phases(loaded)  # an unknown custom phase type is found now, not at run time
@@ -41,16 +44,8 @@ def validate(workflow: str) -> None:
         click.echo(note)
 
 
-def _register_commands() -> None:
-    from mapreduce_fsm.cli.dlq import dlq
-    from mapreduce_fsm.cli.run import resume, run
-    from mapreduce_fsm.cli.views import diagram, events, jobs, status
-
-    for command in (run, resume, jobs, status, events, diagram, dlq):
-        cli.add_command(command)
-
-
-_register_commands()
+for command in (run, resume, jobs, status, events, diagram, dlq):
+    cli.add_command(command)
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -2,35 +2,31 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import shlex
-import signal
 import sys
-from collections.abc import Awaitable, Callable
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from mapreduce_fsm.config import load_workflow
-from mapreduce_fsm.console.interaction import choose_interaction
-from mapreduce_fsm.console.progress import choose_progress
-from mapreduce_fsm.errors import UsageError
-from mapreduce_fsm.git import decide_isolation
-from mapreduce_fsm.jobs.run import Services, resolve_secrets, resume_job, run_workflow
-from mapreduce_fsm.phases.context import RunOptions
-from mapreduce_fsm.phases.coordinator import WorkflowResult
-from mapreduce_fsm.state import JobStore, check_job_id, new_job_id, resolve_state_dir
-from mapreduce_fsm.state.records import Event
+from mapreduce_fsm.cli.shared import STATE_DIR_OPTION, drive, interrupted_run, resume_command
+
+if TYPE_CHECKING:
+    from mapreduce_fsm import Event, Services, Workflow, WorkflowResult
+    from mapreduce_fsm.config.model import Step
+    from mapreduce_fsm.git import IsolationPlan
 
 PHASE_EVENT_TYPES = frozenset(
     {"phase.started", "phase.completed", "phase.failed", "phase.skipped", "phase.paused"}
 )
+PLAN_COMMAND_WIDTH = 60
 
 
 def make_services(*, yes: bool, quiet: bool, max_parallel: int | None, force: bool,
                   verbose: bool = False, isolation: str | None = None) -> Services:
+    from mapreduce_fsm import RunOptions, Services
+    from mapreduce_fsm.console.interaction import choose_interaction
+    from mapreduce_fsm.console.progress import choose_progress
+
     return Services(
         interaction=choose_interaction(assume_yes=yes, quiet=quiet),
         progress=choose_progress(quiet=quiet, stream=sys.stderr),
@@ -38,26 +34,6 @@ def make_services(*, yes: bool, quiet: bool, max_parallel: int | None, force: bo
                            isolation=isolation),
         event_subscribers=(echo_phase_event,) if verbose else (),
     )
-
-
-def resume_command(job_id: str, state_dir: str | None) -> str:
-    """The command line that resumes the job, with --state-dir when the run had one."""
-    command = f"mapreduce-fsm resume {shlex.quote(job_id)}"
-    return command if state_dir is None else f"{command} --state-dir {shlex.quote(state_dir)}"
-
-
-def drive(job: Callable[[], Awaitable[WorkflowResult]]) -> WorkflowResult:
-    """Run the job; Ctrl-C or SIGTERM cancels it cleanly so it stays resumable."""
-
-    async def main() -> WorkflowResult:
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        assert task is not None
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, task.cancel)
-        return await job()
-
-    return asyncio.run(main())
 
 
 def describe_phase_event(event: Event) -> str:
@@ -116,10 +92,61 @@ def summary_json(result: WorkflowResult) -> dict[str, object]:
     }
 
 
+def step_label(step: Step) -> str:
+    """A step in a few words: its name, else the start of its command."""
+    if step.name:
+        return step.name
+    if step.write_file is not None:
+        return f"write_file {step.write_file.path}"
+    kind, text = ("claude", step.claude) if step.claude is not None else ("shell", step.shell)
+    first_line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+    if len(first_line) > PLAN_COMMAND_WIDTH:
+        first_line = first_line[: PLAN_COMMAND_WIDTH - 3] + "..."
+    return f"{kind}: {first_line}"
+
+
+def print_plan(workflow: Workflow, *, max_parallel: int | None,
+               isolation: IsolationPlan | None = None) -> None:
+    """What `run` would do: the phases in order and their steps; nothing runs."""
+    from mapreduce_fsm import build_phases
+    from mapreduce_fsm.config import describe_workflow
+    from mapreduce_fsm.phases.types import processes_items
+
+    click.echo(describe_workflow(workflow))
+    if isolation is not None:
+        click.echo(isolation.describe())
+    steps: dict[str, tuple[Step, ...]] = {
+        "setup": workflow.setup.commands if workflow.setup else (),
+        "map": workflow.map.agent_template,
+        "reduce": workflow.reduce.commands if workflow.reduce else (),
+        "merge": workflow.merge.commands if workflow.merge else (),
+    }
+    click.echo("plan:")
+    isolated = None if isolation is None else isolation.isolated
+    for number, phase in enumerate(build_phases(workflow, isolated=isolated), start=1):
+        heading = phase.name
+        if processes_items(phase):
+            parallel = max_parallel or workflow.map.max_parallel
+            heading += f": each item of {workflow.map.input}, at most {parallel} at once"
+        elif phase.name == "reduce" and workflow.reduce is not None:
+            heading += f" (confirm: {workflow.reduce.confirm})"
+        click.echo(f"  {number}. {heading}")
+        for step in steps.get(phase.name, ()):
+            click.echo(f"       - {step_label(step)}")
+    click.echo("dry run: nothing was run and no job was created")
+
+
+def _refuse_verbose_and_quiet(verbose: bool, quiet: bool) -> None:
+    if verbose and quiet:
+        from mapreduce_fsm import UsageError
+
+        raise UsageError("-v/--verbose and -q/--quiet contradict each other; give one of them")
+
+
 @click.command()
 @click.argument("workflow", type=click.Path(dir_okay=False))
 @click.option("--job-id", help="Id of the new job (default: <name>-<yyyymmdd-hhmmss>-<4 hex>).")
-@click.option("--state-dir", type=click.Path(file_okay=False), help="Where jobs live.")
+@STATE_DIR_OPTION
 @click.option("-y", "--yes", is_flag=True, help="Answer yes to every question.")
 @click.option("--max-parallel", type=click.IntRange(min=1), help="Override map.max_parallel.")
 @click.option("--isolation", type=click.Choice(["auto", "worktree", "none"]),
@@ -132,38 +159,30 @@ def run(workflow: str, job_id: str | None, state_dir: str | None, yes: bool,
         max_parallel: int | None, isolation: str | None, dry_run: bool, as_json: bool,
         verbose: bool, quiet: bool) -> None:
     """Run WORKFLOW as a new job."""
-    if verbose and quiet:
-        raise UsageError("-v/--verbose and -q/--quiet contradict each other; give one of them")
-    loaded = load_workflow(workflow)
-    resolve_secrets(loaded, os.environ)  # a missing secret stops even a dry run
-    plan = decide_isolation(loaded, requested=isolation, cwd=Path.cwd())
-    if dry_run:
-        from mapreduce_fsm.cli.views import print_plan
+    from mapreduce_fsm.git import decide_isolation
+    from mapreduce_fsm.jobs.run import plan_job, start_job
 
-        print_plan(loaded, max_parallel=max_parallel, isolation=plan)
+    _refuse_verbose_and_quiet(verbose, quiet)
+    job = plan_job(workflow, job_id=job_id, state_dir=state_dir)  # the one load and check
+    plan = decide_isolation(job.workflow, requested=isolation, cwd=job.working_dir)
+    if dry_run:
+        print_plan(job.workflow, max_parallel=max_parallel, isolation=plan)
         return
-    root = resolve_state_dir(state_dir)
-    job_id = check_job_id(job_id) if job_id is not None else new_job_id(loaded.name)
-    job_dir = JobStore(root, job_id).path
-    if job_dir.exists():
-        raise UsageError(
-            f"job {job_id} already exists in {job_dir.parent}; resume it with "
-            f"`{resume_command(job_id, state_dir)}` or choose another --job-id"
-        )
     if not quiet:
-        click.echo(f"job {job_id}: running {loaded.name} (files in {job_dir})", err=True)
+        click.echo(f"job {job.job_id}: running {job.workflow.name} (files in {job.path})",
+                   err=True)
         click.echo(plan.describe(), err=True)
     services = make_services(yes=yes, quiet=quiet, max_parallel=max_parallel, force=False,
                              verbose=verbose, isolation=isolation)
-    result = drive(lambda: run_workflow(workflow, job_id=job_id, state_dir=state_dir,
-                                        services=services))
+    result = drive(lambda: start_job(job, services=services),
+                   lambda: interrupted_run(job.job_id, state_dir))
     report(result, as_json=as_json, quiet=quiet, state_dir=state_dir)
     sys.exit(result.exit_code)
 
 
 @click.command()
 @click.argument("job_id")
-@click.option("--state-dir", type=click.Path(file_okay=False), help="Where jobs live.")
+@STATE_DIR_OPTION
 @click.option("-y", "--yes", is_flag=True, help="Answer yes to every question.")
 @click.option("--force", is_flag=True, help="Resume even if the workflow file or input changed.")
 @click.option("--max-parallel", type=click.IntRange(min=1), help="Override map.max_parallel.")
@@ -173,10 +192,12 @@ def run(workflow: str, job_id: str | None, state_dir: str | None, yes: bool,
 def resume(job_id: str, state_dir: str | None, yes: bool, force: bool,
            max_parallel: int | None, as_json: bool, verbose: bool, quiet: bool) -> None:
     """Continue JOB_ID where it stopped."""
-    if verbose and quiet:
-        raise UsageError("-v/--verbose and -q/--quiet contradict each other; give one of them")
+    from mapreduce_fsm import resume_async
+
+    _refuse_verbose_and_quiet(verbose, quiet)
     services = make_services(yes=yes, quiet=quiet, max_parallel=max_parallel, force=force,
                              verbose=verbose)
-    result = drive(lambda: resume_job(job_id, state_dir=state_dir, services=services))
+    result = drive(lambda: resume_async(job_id, state_dir=state_dir, services=services),
+                   lambda: interrupted_run(job_id, state_dir))
     report(result, as_json=as_json, quiet=quiet, state_dir=state_dir)
     sys.exit(result.exit_code)

@@ -6,8 +6,6 @@ import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Protocol, TextIO
 
-from mapreduce_fsm.errors import UsageError
-
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -28,21 +26,13 @@ class UserInteraction(Protocol):
 
     def prompt_yes_no(self, question: str, *, default: bool) -> bool: ...
 
-    def prompt_text(self, question: str, *, default: str | None = None) -> str: ...
-
     def display_info(self, message: str) -> None: ...
 
     def display_warning(self, message: str) -> None: ...
 
-    def display_error(self, message: str) -> None: ...
-
-    def display_success(self, message: str) -> None: ...
-
-    def display_progress(self, message: str) -> None: ...
-
 
 class _ConsoleMessages:
-    """Messages on a rich console (stderr by default); `quiet` drops info and progress only.
+    """Messages on a rich console (stderr by default); `quiet` drops info, never warnings.
 
     Message text is printed literally: brackets in it are never taken as rich markup.
     rich is imported only when something is printed (it is slow to import, and a quiet
@@ -78,26 +68,15 @@ class _ConsoleMessages:
         if not self.quiet:
             self._print(message)
 
-    def display_progress(self, message: str) -> None:
-        if not self.quiet:
-            self._print(message, style="dim")
-
-    def display_success(self, message: str) -> None:
-        if not self.quiet:
-            self._print(message, style="green")
-
     def display_warning(self, message: str) -> None:
         self._print_labelled("warning: ", "bold yellow", message)
-
-    def display_error(self, message: str) -> None:
-        self._print_labelled("error: ", "bold red", message)
 
 
 class ConsoleInteraction(_ConsoleMessages):
     """A person at a terminal: questions go to the console, answers are read from stdin.
 
     `prompt_yes_no` takes y/yes/n/no in any case, an empty line for the default, and asks
-    again after anything else. Closed input (end of file) raises `UsageError`, which
+    again after anything else. Closed input (end of file) answers no, with a warning that
     points at `--yes`.
     """
 
@@ -131,18 +110,6 @@ class ConsoleInteraction(_ConsoleMessages):
                 return False
             self._print(f"please answer yes or no (not {answer!r})")
 
-    def prompt_text(self, question: str, *, default: str | None = None) -> str:
-        suffix = f" [{default}]" if default is not None else ""
-        answer = self._ask(f"{question}{suffix}")
-        if answer is None:
-            raise UsageError(
-                f"no answer to the question {question!r}: standard input is closed. "
-                "Run with --yes to answer yes without asking."
-            )
-        if not answer and default is not None:
-            return default
-        return answer
-
     def _ask(self, question: str) -> str | None:
         """The answer line, stripped; None at the end of input."""
         self._print(question, end=" ")
@@ -154,8 +121,7 @@ class NonInteractive(_ConsoleMessages):
     """Nobody to ask (`--yes`, or no terminal): every yes/no question gets `answer`.
 
     Each answer is printed as "<question> -> yes (<reason>)", even with `quiet`, so a log
-    shows what was decided and why. A text question is answered with its default; one
-    without a default raises `UsageError`.
+    shows what was decided and why.
     """
 
     def __init__(self, *, answer: bool = True, reason: str = "no terminal",
@@ -173,26 +139,17 @@ class NonInteractive(_ConsoleMessages):
         self._print(f"{question} -> {word} ({self.reason})")
         return self.answer
 
-    def prompt_text(self, question: str, *, default: str | None = None) -> str:
-        if default is None:
-            raise UsageError(
-                f"the question {question!r} needs an answer and there is nobody to ask "
-                f"({self.reason}); run it from a terminal without --yes"
-            )
-        self._print(f"{question} -> {default} ({self.reason})")
-        return default
-
 
 class ScriptedInteraction:
     """For tests: answers given up front, used in order; everything said is recorded.
 
     `prompts` lists the questions asked; `messages` lists `(level, text)` in order, with
-    level one of prompt, info, warning, error, success, progress. A prompt with no answer
-    left, or with an answer of the wrong type, raises `AssertionError` naming the prompt.
+    level one of prompt, info, warning. A prompt with no answer left, or with an answer
+    that is not a bool, raises `AssertionError` naming the prompt.
     """
 
-    def __init__(self, answers: Iterable[bool | str] = ()) -> None:
-        self.answers = list(answers)
+    def __init__(self, answers: Iterable[bool] = ()) -> None:
+        self.answers: list[object] = list(answers)
         self.prompts: list[str] = []
         self.messages: list[tuple[str, str]] = []
 
@@ -207,29 +164,13 @@ class ScriptedInteraction:
                                  f"{question!r} is not a bool")
         return answer
 
-    def prompt_text(self, question: str, *, default: str | None = None) -> str:
-        answer = self._next(question)
-        if not isinstance(answer, str):
-            raise AssertionError(f"the scripted answer {answer!r} to the text prompt "
-                                 f"{question!r} is not a str")
-        return answer
-
     def display_info(self, message: str) -> None:
         self.messages.append(("info", message))
 
     def display_warning(self, message: str) -> None:
         self.messages.append(("warning", message))
 
-    def display_error(self, message: str) -> None:
-        self.messages.append(("error", message))
-
-    def display_success(self, message: str) -> None:
-        self.messages.append(("success", message))
-
-    def display_progress(self, message: str) -> None:
-        self.messages.append(("progress", message))
-
-    def _next(self, question: str) -> bool | str:
+    def _next(self, question: str) -> object:
         self.prompts.append(question)
         self.messages.append(("prompt", question))
         if not self.answers:

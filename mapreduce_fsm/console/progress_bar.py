@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskID, TextColumn
 from rich.text import Text
 
-from mapreduce_fsm.console.progress import MapCounts
+from mapreduce_fsm.console.counts import MapCounts
 
 BAR_WIDTH = 15  # leaves room on an 80-column terminal for "12000/12000 3 failed, ... ETA 3m15s"
 

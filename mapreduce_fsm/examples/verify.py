@@ -63,9 +63,6 @@ class VerifyPhase:
     def can_skip(self, context: PhaseContext) -> str | None:
         return None
 
-    def validate(self, context: PhaseContext) -> list[str]:
-        return []
-
     async def execute(self, context: PhaseContext) -> PhaseResult:
         started = time.monotonic()
         results = context.map_results()

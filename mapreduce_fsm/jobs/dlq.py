@@ -35,7 +35,7 @@ from mapreduce_fsm.jobs.run import Services, _coordinator, load_job
 from mapreduce_fsm.phases import machine as fsm
 from mapreduce_fsm.phases.coordinator import WorkflowResult
 from mapreduce_fsm.phases.registry import build_phases
-from mapreduce_fsm.phases.types import PhaseExecutor
+from mapreduce_fsm.phases.types import PhaseExecutor, item_phase
 from mapreduce_fsm.state import JobStore, check_job_id, resolve_state_dir
 from mapreduce_fsm.state.records import AttemptRecord, DlqEntry
 
@@ -181,11 +181,11 @@ class RetryReport:
 
 
 def phases_rerun_after_map(workflow: Workflow, phases: Sequence[PhaseExecutor]) -> list[str]:
-    """The phases that run again after a retry's map (a reduce without steps does nothing)."""
-    names = [phase.name for phase in phases]
-    if fsm.MAP_PHASE not in names:
+    """The phases that run again after a retry's item phase (a reduce without steps: none)."""
+    names, items_phase = [phase.name for phase in phases], item_phase(phases)
+    if items_phase is None:
         return []
-    after = names[names.index(fsm.MAP_PHASE) + 1:]
+    after = names[names.index(items_phase) + 1:]
     has_reduce_steps = workflow.reduce is not None and bool(workflow.reduce.commands)
     return [name for name in after if name != "reduce" or has_reduce_steps]
 
@@ -250,6 +250,15 @@ def _confirmed(services: Services, job_id: str, count: int, rerun: list[str]) ->
     )
 
 
-def retry(job_id: str, **kwargs: Any) -> RetryReport:
+def retry(
+    job_id: str,
+    item_ids: Sequence[str] | None = None,
+    *,
+    state_dir: str | os.PathLike[str] | None = None,
+    services: Services | None = None,
+    environ: Mapping[str, str] | None = None,
+    phases: Sequence[PhaseExecutor] | None = None,
+) -> RetryReport:
     """`retry_dead_letters` for code that is not async."""
-    return asyncio.run(retry_dead_letters(job_id, **kwargs))
+    return asyncio.run(retry_dead_letters(job_id, item_ids, state_dir=state_dir,
+                                          services=services, environ=environ, phases=phases))

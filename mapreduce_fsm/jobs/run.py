@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -90,7 +91,91 @@ def _coordinator(
     )
 
 
-async def run_workflow(
+@attrs.frozen(kw_only=True)
+class NewJob:
+    """A new job, loaded and checked by `plan_job`; nothing is written until it starts."""
+
+    workflow: Workflow
+    workflow_text: str = attrs.field(repr=False)
+    workflow_path: Path  # absolute
+    job_id: str
+    state_dir: Path
+    working_dir: Path
+    secrets: Mapping[str, str] = attrs.field(repr=False)
+
+    @property
+    def path(self) -> Path:
+        """The job's directory, made when the job starts."""
+        return self.state_dir / "jobs" / self.job_id
+
+
+def plan_job(
+    workflow_path: str | os.PathLike[str],
+    *,
+    job_id: str | None = None,
+    state_dir: str | os.PathLike[str] | None = None,
+    working_dir: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> NewJob:
+    """Read and validate the workflow file once, and check all a new job needs: its secrets,
+    the state dir and a job id that is valid and free. Writes nothing.
+
+    >>> job = plan_job("word_stats.yml", state_dir="/tmp/state")
+    >>> print(f"job {job.job_id} will keep its files in {job.path}")
+    >>> result = asyncio.run(start_job(job))
+    """
+    environ = os.environ if environ is None else environ
+    path = Path(workflow_path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        raise UsageError(f"cannot read workflow file {path}: {reason}") from None
+    workflow = load_workflow_text(text, filename=str(path), environ=environ)
+    secrets = resolve_secrets(workflow, environ)
+    cwd = Path(working_dir) if working_dir is not None else Path.cwd()
+    root = resolve_state_dir(state_dir, cwd=cwd, environ=environ)
+    job_id = check_job_id(job_id) if job_id is not None else new_job_id(workflow.name)
+    job = NewJob(workflow=workflow, workflow_text=text, workflow_path=path.resolve(),
+                 job_id=job_id, state_dir=root, working_dir=cwd, secrets=secrets)
+    if job.path.exists():
+        flag = "" if state_dir is None else f" --state-dir {shlex.quote(os.fspath(state_dir))}"
+        raise UsageError(
+            f"job {job_id} already exists in {job.path.parent}; resume it with "
+            f"`mapreduce-fsm resume {shlex.quote(job_id)}{flag}` or choose another --job-id"
+        )
+    return job
+
+
+async def start_job(
+    job: NewJob,
+    *,
+    services: Services | None = None,
+    phases: Sequence[PhaseExecutor] | None = None,
+) -> WorkflowResult:
+    """Make the planned job's directory and run the job to an end state."""
+    services = services or Services()
+    plan = decide_isolation(job.workflow, requested=services.options.isolation,
+                            cwd=job.working_dir)
+    coordinator_phases = (list(phases) if phases is not None
+                          else build_phases(job.workflow, isolated=plan.isolated))
+    ignore_state_dir(job.state_dir)
+    if plan.isolated:
+        check_session_branch_free(job.working_dir, job.job_id)
+    store = services.watch(JobStore.create(job.state_dir, job.job_id, job.workflow_text))
+    coordinator = _coordinator(store, services, job.secrets, coordinator_phases)
+    with store.lock():
+        working_dir = job.working_dir
+        if plan.isolated:  # the job works in its session worktree (WORKFLOW_FORMAT.md 8)
+            session = await open_session(store.path, job_id=job.job_id, cwd=working_dir)
+            working_dir = session.working_dir
+        return await coordinator.execute_workflow(
+            job.workflow, working_dir=working_dir, workflow_text=job.workflow_text,
+            workflow_path=job.workflow_path,
+        )
+
+
+async def run_async(
     workflow_path: str | os.PathLike[str],
     *,
     job_id: str | None = None,
@@ -102,39 +187,19 @@ async def run_workflow(
 ) -> WorkflowResult:
     """Load the workflow file, start a new job for it, and run it to an end state.
 
-    >>> result = asyncio.run(run_workflow("word_stats.yml", state_dir="/tmp/state"))
+    `plan_job` then `start_job`. Without `state_dir`, jobs go to $MAPREDUCE_FSM_HOME or
+    `.mapreduce-fsm` in `working_dir` (default: the current directory), where steps run.
+
+    >>> result = await run_async("word_stats.yml", state_dir="/tmp/state")
     >>> result.state, result.exit_code
     ('completed', 0)
     """
-    environ = os.environ if environ is None else environ
-    services = services or Services()
-    path = Path(workflow_path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise UsageError(f"cannot read workflow file {path}: {error.strerror or error}") from None
-    workflow = load_workflow_text(text, filename=str(path), environ=environ)
-    cwd = Path(working_dir) if working_dir is not None else Path.cwd()
-    root = resolve_state_dir(state_dir, cwd=cwd, environ=environ)
-    job_id = check_job_id(job_id) if job_id is not None else new_job_id(workflow.name)
-    secrets = resolve_secrets(workflow, environ)  # before the job exists: nothing to clean up
-    plan = decide_isolation(workflow, requested=services.options.isolation, cwd=cwd)
-    coordinator_phases = (list(phases) if phases is not None
-                          else build_phases(workflow, isolated=plan.isolated))
-    ignore_state_dir(root)
-    if plan.isolated:
-        check_session_branch_free(cwd, job_id)
-    store = services.watch(JobStore.create(root, job_id, text))
-    coordinator = _coordinator(store, services, secrets, coordinator_phases)
-    with store.lock():
-        if plan.isolated:  # the job works in its session worktree (WORKFLOW_FORMAT.md 8)
-            cwd = (await open_session(store.path, job_id=job_id, cwd=cwd)).working_dir
-        return await coordinator.execute_workflow(
-            workflow, working_dir=cwd, workflow_text=text, workflow_path=path.resolve()
-        )
+    job = plan_job(workflow_path, job_id=job_id, state_dir=state_dir, working_dir=working_dir,
+                   environ=environ)
+    return await start_job(job, services=services, phases=phases)
 
 
-async def resume_job(
+async def resume_async(
     job_id: str,
     *,
     state_dir: str | os.PathLike[str] | None = None,
@@ -200,11 +265,39 @@ def load_job(
     return checkpoint, workflow, secrets
 
 
-def run(workflow_path: str | os.PathLike[str], **kwargs: object) -> WorkflowResult:
-    """`run_workflow` for code that is not async."""
-    return asyncio.run(run_workflow(workflow_path, **kwargs))  # type: ignore[arg-type]
+def run(
+    workflow_path: str | os.PathLike[str],
+    *,
+    job_id: str | None = None,
+    state_dir: str | os.PathLike[str] | None = None,
+    working_dir: str | os.PathLike[str] | None = None,
+    services: Services | None = None,
+    phases: Sequence[PhaseExecutor] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> WorkflowResult:
+    """`run_async` for code that is not async.
+
+    >>> run("word_stats.yml", state_dir="/tmp/state").exit_code
+    0
+    """
+    return asyncio.run(run_async(workflow_path, job_id=job_id, state_dir=state_dir,
+                                 working_dir=working_dir, services=services, phases=phases,
+                                 environ=environ))
 
 
-def resume(job_id: str, **kwargs: object) -> WorkflowResult:
-    """`resume_job` for code that is not async."""
-    return asyncio.run(resume_job(job_id, **kwargs))  # type: ignore[arg-type]
+def resume(
+    job_id: str,
+    *,
+    state_dir: str | os.PathLike[str] | None = None,
+    services: Services | None = None,
+    phases: Sequence[PhaseExecutor] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> WorkflowResult:
+    """`resume_async` for code that is not async."""
+    return asyncio.run(resume_async(job_id, state_dir=state_dir, services=services,
+                                    phases=phases, environ=environ))
+
+
+# The names these had first; README examples and embedders may still use them.
+run_workflow = run_async
+resume_job = resume_async

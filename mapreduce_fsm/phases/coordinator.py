@@ -1,9 +1,12 @@
 """PhaseCoordinator: builds a job's machine from its phase list, drives it, and resumes it.
 
-The driver awaits one trigger at a time. Entering a state records the move in the
-checkpoint; entering a phase state then runs that phase's executor, inside the
-trigger. When the trigger returns, the driver turns the phase result into the next
-trigger (through the transition handler) and fires it. Nothing else moves a job.
+The driver loop awaits one trigger at a time; entering a state records the move and
+writes the checkpoint, inside the trigger. When the trigger has returned and the job is
+in a phase, the loop runs that phase's executor itself, then turns its result into the
+next trigger (through the transition handler). Nothing else moves a job. A cancel
+(Ctrl-C, `asyncio.timeout`) leaves the run after the checkpoint is written, with the job
+still in the phase that was running, so it resumes; a checkpoint that cannot be written
+stops the run at once with `CheckpointWriteError`.
 """
 
 from __future__ import annotations
@@ -22,10 +25,7 @@ from mapreduce_fsm.console.interaction import NonInteractive, UserInteraction
 from mapreduce_fsm.console.progress import NullProgress, ProgressReporter
 from mapreduce_fsm.convert import utc_now
 from mapreduce_fsm.errors import (
-    EXIT_COMPLETED,
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_PAUSED,
+    CheckpointWriteError,
     JobStateError,
     MapReduceError,
     describe_os_error,
@@ -42,7 +42,11 @@ from mapreduce_fsm.phases.types import (
     PhaseResult,
     PhaseTransitionHandler,
     Skip,
+    item_phase,
+    processes_items,
 )
+from mapreduce_fsm.phases.types import WorkflowResult as WorkflowResult  # re-exported here
+from mapreduce_fsm.phases.types import interrupted_result as interrupted_result
 from mapreduce_fsm.state import (
     Checkpoint,
     JobStore,
@@ -60,31 +64,6 @@ _LEAVING_STATUS: dict[str, PhaseStatus] = {
     fsm.ERROR: "failed",
     fsm.PAUSE: "paused",
 }
-
-
-@attrs.frozen(kw_only=True)
-class WorkflowResult:
-    """How a run (or resume) of a job ended."""
-
-    job_id: str
-    state: str  # completed, failed, paused, or a phase name when interrupted
-    phase_results: Mapping[str, PhaseResult] = attrs.field(factory=dict)
-    error: str | None = None
-    interrupted: bool = False
-    nothing_to_do: bool = False
-
-    @property
-    def failed_phase(self) -> str | None:
-        """The phase that failed in this run, if one did."""
-        failed = [name for name, result in self.phase_results.items()
-                  if result.outcome == "failed"]
-        return failed[-1] if failed else None
-
-    @property
-    def exit_code(self) -> int:
-        if self.interrupted:
-            return EXIT_INTERRUPTED
-        return {fsm.COMPLETED: EXIT_COMPLETED, fsm.PAUSED: EXIT_PAUSED}.get(self.state, EXIT_FAILED)
 
 
 class _JobModel:
@@ -110,9 +89,8 @@ class PhaseCoordinator:
     options: RunOptions = attrs.field(factory=RunOptions)
     progress_reporter: ProgressReporter = attrs.field(factory=NullProgress)
     secrets: Mapping[str, str] = attrs.field(factory=dict)
+    # Per-run state, set afresh at the start of each run or resume.
     _context: PhaseContext | None = None
-    _last_result: PhaseResult | None = None
-    _cancelled: bool = False  # transitions swallows a CancelledError raised inside a trigger
     _results: dict[str, PhaseResult] = attrs.field(factory=dict)
 
     def __attrs_post_init__(self) -> None:
@@ -121,6 +99,15 @@ class PhaseCoordinator:
         clashes = sorted(repeated | (set(names) & fsm.RESERVED_STATES))
         if clashes:
             raise MapReduceError(f"phase names must be unique and not reserved: {clashes}")
+        try:
+            item_phase(self.phases)
+        except ValueError as error:
+            raise MapReduceError(str(error)) from None
+
+    @property
+    def item_phase(self) -> str | None:
+        """The phase that processes items (the one `retry_items` re-enters), if any."""
+        return item_phase(self.phases)
 
     @property
     def phase_names(self) -> list[str]:
@@ -143,6 +130,7 @@ class PhaseCoordinator:
             working_dir=str(working_dir.resolve()),
             state=fsm.PENDING,
             phase_order=tuple(self.phase_names),
+            item_phase=self.item_phase,
             created_at=now,
             updated_at=now,
         )
@@ -190,15 +178,19 @@ class PhaseCoordinator:
     async def retry_items(
         self, checkpoint: Checkpoint, config: Workflow, item_ids: Collection[str]
     ) -> WorkflowResult:
-        """Re-run these items' map inside an ended job, then every phase after the map.
+        """Re-run these items in an ended job's item phase, then every phase after it.
 
-        Their old results leave the results journal, so the map (which runs exactly the
-        items without a final result) runs them again; the phases after the map start
-        over so that they see the new results. The job moves by the `retry_items` trigger.
+        Their old results leave the results journal, so the item phase (the map, which
+        runs exactly the items without a final result) runs them again; the phases after
+        it start over so that they see the new results. The job moves by the
+        `retry_items` trigger.
         """
         self._check_phase_order(checkpoint)
-        if fsm.MAP_PHASE not in self.phase_names:
-            raise JobStateError(f"job {checkpoint.job_id} has no map phase to retry items in")
+        items_phase = self.item_phase
+        if items_phase is None:
+            raise JobStateError(
+                f"job {checkpoint.job_id} has no phase that processes items to retry them in"
+            )
         if checkpoint.state not in _END_STATES:
             raise JobStateError(
                 f"job {checkpoint.job_id} is in state {checkpoint.state!r}, not completed, "
@@ -209,9 +201,9 @@ class PhaseCoordinator:
         self.store.results.rewrite(
             result for item_id, result in loaded.items() if item_id not in retried
         )
-        after_map = self.phase_names[self.phase_names.index(fsm.MAP_PHASE) + 1:]
+        after = self.phase_names[self.phase_names.index(items_phase) + 1:]
         phases = {
-            name: PhaseProgress() if name in after_map else progress
+            name: PhaseProgress() if name in after else progress
             for name, progress in checkpoint.phases.items()
         }
         retrying = attrs.evolve(checkpoint, phases=phases)
@@ -249,6 +241,9 @@ class PhaseCoordinator:
         *,
         resumed_from: str | None = None,
     ) -> WorkflowResult:
+        """The driver loop: move by a trigger, run the phase entered, repeat to an end state."""
+        if checkpoint.item_phase != self.item_phase:  # an older checkpoint lacks it
+            checkpoint = attrs.evolve(checkpoint, item_phase=self.item_phase)
         context = PhaseContext(
             workflow=config,
             store=self.store,
@@ -260,30 +255,26 @@ class PhaseCoordinator:
             progress_reporter=self.progress_reporter,
             resumed_from=resumed_from,
         )
-        self._context = context
+        self._context, self._results = context, {}
         model = _JobModel()
-        fsm.build_machine(
-            model,
-            self.phase_names,
-            initial=checkpoint.state,
-            on_enter_state=self._entered,
-            on_enter_phase=self._run_phase,
-        )
+        fsm.build_machine(model, self.phase_names, initial=checkpoint.state,
+                          item_phase=self.item_phase, on_enter_state=self._entered)
+        task = asyncio.current_task()
+        cancels_before = task.cancelling() if task is not None else 0
         try:
             while True:
-                self._last_result = None
                 await getattr(model, trigger)(**kwargs)
-                # A cancel that lands inside `transitions` before the executor started is
-                # swallowed by it: no phase result, and the job is not at an end.
-                swallowed = self._last_result is None and model.state not in _END_STATES
-                if self._cancelled or swallowed:
-                    return self._interrupted(context)
+                # `transitions` swallows a CancelledError that lands inside a trigger.
+                if task is not None and task.cancelling() > cancels_before:
+                    raise asyncio.CancelledError
                 if model.state in _END_STATES:
                     break
-                assert self._last_result is not None
-                trigger, kwargs = self._next_trigger(self._last_result)
+                result = await self._run_phase(model.state, context)
+                trigger, kwargs = self._next_trigger(result)
         except asyncio.CancelledError:
-            return self._interrupted(context)
+            state = context.keeper.checkpoint.state
+            context.emit("job.interrupted", phase=state if state in self.phase_names else None)
+            raise
         finally:
             context.store.results.sync()
         error = None
@@ -294,14 +285,6 @@ class PhaseCoordinator:
         return WorkflowResult(
             job_id=self.store.job_id, state=model.state, phase_results=dict(self._results),
             error=error,
-        )
-
-    def _interrupted(self, context: PhaseContext) -> WorkflowResult:
-        state = context.keeper.checkpoint.state
-        context.emit("job.interrupted", phase=state if state in self.phase_names else None)
-        return WorkflowResult(
-            job_id=self.store.job_id, state=state, phase_results=dict(self._results),
-            interrupted=True,
         )
 
     def _next_trigger(self, result: PhaseResult) -> tuple[str, dict[str, Any]]:
@@ -349,27 +332,30 @@ class PhaseCoordinator:
         resume_phase = keeper.checkpoint.resume_phase
         if dest in (fsm.FAILED, fsm.PAUSED):
             resume_phase = source
-        keeper.update(
-            state=dest,
-            phases=phases,
-            resume_phase=resume_phase,
-            history=(*keeper.checkpoint.history,
-                     TransitionRecord(trigger=trigger, source=source, dest=dest, at=now,
-                                      reason=reason)),
-        )
+        try:
+            keeper.update(
+                state=dest,
+                phases=phases,
+                resume_phase=resume_phase,
+                history=(*keeper.checkpoint.history,
+                         TransitionRecord(trigger=trigger, source=source, dest=dest, at=now,
+                                          reason=reason)),
+            )
+        except OSError as error:
+            raise CheckpointWriteError(
+                f"cannot save the checkpoint {self.store.checkpoint_path} of job "
+                f"{self.store.job_id} ({describe_os_error(error)}); the run stopped, and the "
+                f"job stays as it was last saved: free the space or fix the permissions, "
+                f"then resume it"
+            ) from error
         self.store.events.emit("transition", trigger=trigger, source=source, dest=dest,
                                reason=reason)
 
-    async def _run_phase(self, event: Any) -> None:
-        """Run the executor of the phase just entered; keep its result for the driver."""
-        assert self._context is not None
-        context, name = self._context, event.state.name
+    async def _run_phase(self, name: str, context: PhaseContext) -> PhaseResult:
+        """Run the executor of the phase just entered; a cancel leaves from here as it is."""
         executor = next(phase for phase in self.phases if phase.name == name)
         try:
             result = await self._execute(executor, context)
-        except asyncio.CancelledError:
-            self._cancelled = True
-            raise
         except JobStateError:
             raise  # e.g. the input changed: refuse, leaving the job resumable
         except MapReduceError as error:
@@ -380,10 +366,14 @@ class PhaseCoordinator:
             context.emit("phase.crashed", phase=name, traceback=traceback.format_exc())
             result = PhaseResult.failed(name, f"internal error: {type(error).__name__}: {error}")
         self._results[name] = result
-        self._last_result = result
+        metrics = result.metrics
+        counts = {"items_processed": metrics.items_processed,
+                  "items_successful": metrics.items_successful,
+                  "items_failed": metrics.items_failed} if processes_items(executor) else {}
         context.emit(f"phase.{result.outcome}", phase=name, error=result.error,
                      reason=result.data.get("reason"),
-                     duration_secs=round(result.metrics.duration_secs, 3))
+                     duration_secs=round(metrics.duration_secs, 3), **counts)
+        return result
 
     async def _execute(self, executor: PhaseExecutor, context: PhaseContext) -> PhaseResult:
         name = executor.name

@@ -2,9 +2,11 @@
 
 States are `pending`, one per phase, `completed`, `failed` and `paused`. Every move
 of a job is one of these triggers; an edge that is not in the table raises
-`transitions.MachineError`. `retry_items` takes an ended job back into its map to re-run
-dead-lettered items (`mapreduce-fsm dlq retry`). The same table builds the running
-`AsyncMachine` and the diagrams, and the property tests check the coordinator against it.
+`transitions.MachineError`. `retry_items` takes an ended job back into the phase that
+processes items (the executor declares `processes_items`) to re-run dead-lettered items
+(`mapreduce-fsm dlq retry`). The same table builds the running `AsyncMachine` and the
+diagrams, and the property tests check the coordinator against it. The machine only
+records and checks moves: the coordinator runs the executors, outside any trigger.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ FAILED = "failed"
 PAUSED = "paused"
 RESERVED_STATES = frozenset({PENDING, COMPLETED, FAILED, PAUSED})
 ENDED_STATES = frozenset({COMPLETED, FAILED, PAUSED})  # no process runs a job in these
-MAP_PHASE = "map"  # the phase that `retry_items` re-enters
 
 # Triggers. `continue_` has a trailing underscore because `continue` is a keyword.
 START = "start"
@@ -50,8 +51,11 @@ def states(phase_names: Sequence[str]) -> list[str]:
     return [PENDING, *phase_names, COMPLETED, FAILED, PAUSED]
 
 
-def transition_table(phase_names: Sequence[str]) -> list[Edge]:
-    """Every allowed edge for a job whose phases run in `phase_names` order."""
+def transition_table(phase_names: Sequence[str], item_phase: str | None = None) -> list[Edge]:
+    """Every allowed edge for a job whose phases run in `phase_names` order.
+
+    `item_phase` is the phase that processes items, which `retry_items` re-enters.
+    """
     if not phase_names:
         raise ValueError("a job needs at least one phase")
     edges = [Edge(trigger=START, source=PENDING, dest=phase_names[0])]
@@ -69,10 +73,12 @@ def transition_table(phase_names: Sequence[str]) -> list[Edge]:
     for phase in phase_names:
         edges.append(Edge(trigger=RESUME, source=FAILED, dest=phase))
         edges.append(Edge(trigger=RESUME, source=PAUSED, dest=phase))
-    if MAP_PHASE in phase_names:
-        # Re-run dead-lettered items inside the same job, then the phases after the map.
+    if item_phase is not None:
+        if item_phase not in phase_names:
+            raise ValueError(f"the item phase {item_phase!r} is not one of {list(phase_names)}")
+        # Re-run dead-lettered items inside the same job, then the phases after them.
         for ended in (COMPLETED, FAILED, PAUSED):
-            edges.append(Edge(trigger=RETRY_ITEMS, source=ended, dest=MAP_PHASE))
+            edges.append(Edge(trigger=RETRY_ITEMS, source=ended, dest=item_phase))
     return edges
 
 
@@ -86,9 +92,11 @@ def _resume_condition(dest: str) -> Callable[[Any], bool]:
     return condition
 
 
-def _machine_transitions(phase_names: Sequence[str]) -> list[dict[str, Any]]:
+def _machine_transitions(
+    phase_names: Sequence[str], item_phase: str | None
+) -> list[dict[str, Any]]:
     result: list[dict[str, Any]] = []
-    for edge in transition_table(phase_names):
+    for edge in transition_table(phase_names, item_phase):
         spec: dict[str, Any] = {"trigger": edge.trigger, "source": edge.source, "dest": edge.dest}
         if edge.trigger == RESUME and edge.source in (FAILED, PAUSED):
             spec["conditions"] = [_resume_condition(edge.dest)]
@@ -101,38 +109,40 @@ def build_machine(
     phase_names: Sequence[str],
     *,
     initial: str,
+    item_phase: str | None = None,
     on_enter_state: Callable[[Any], Any],
-    on_enter_phase: Callable[[Any], Any],
 ) -> AsyncMachine:
-    """The running machine for one job.
+    """The running machine for one job: it records and checks moves, and runs nothing else.
 
-    Entering any state calls `on_enter_state` first (the coordinator records the move
-    and writes the checkpoint), then, for a phase state, `on_enter_phase`, which runs
-    the phase's executor. Both are awaited inside the trigger.
+    Entering any state calls `on_enter_state` (the coordinator records the move and
+    writes the checkpoint), awaited inside the trigger; an error there leaves the
+    trigger. The phase's executor is not a callback: the coordinator runs it after the
+    trigger returned, so `transitions` never sees (or swallows) its cancellation.
     """
-    state_specs: list[dict[str, Any]] = [
-        {"name": name, "on_enter": [on_enter_state]} for name in states(phase_names)
-    ]
-    for spec in state_specs:
-        if spec["name"] in phase_names:
-            spec["on_enter"].append(on_enter_phase)
+    state_specs = [{"name": name, "on_enter": [on_enter_state]} for name in states(phase_names)]
     return AsyncMachine(
         model=model,
         states=state_specs,
-        transitions=_machine_transitions(phase_names),
+        transitions=_machine_transitions(phase_names, item_phase),
         initial=initial,
         send_event=True,
         auto_transitions=False,
     )
 
 
-def mermaid_diagram(phase_names: Sequence[str], *, active: str | None = None, title: str) -> str:
+def mermaid_diagram(
+    phase_names: Sequence[str],
+    *,
+    item_phase: str | None = None,
+    active: str | None = None,
+    title: str,
+) -> str:
     """The machine as a Mermaid state diagram; `active` is highlighted."""
     graph_machine = GraphMachine(
         states=states(phase_names),
         transitions=[
             {"trigger": e.trigger, "source": e.source, "dest": e.dest}
-            for e in transition_table(phase_names)
+            for e in transition_table(phase_names, item_phase)
         ],
         initial=active or PENDING,
         auto_transitions=False,
@@ -151,13 +161,19 @@ def mermaid_diagram(phase_names: Sequence[str], *, active: str | None = None, ti
     return text.rstrip() + "\n"
 
 
-def dot_source(phase_names: Sequence[str], *, active: str | None = None, title: str) -> str:
+def dot_source(
+    phase_names: Sequence[str],
+    *,
+    item_phase: str | None = None,
+    active: str | None = None,
+    title: str,
+) -> str:
     """The machine in Graphviz's dot language, from the same table (render with `dot -Tsvg`)."""
     lines = [f'digraph "{title}" {{', "  rankdir=LR;", '  node [shape=box, style="rounded"];']
     for name in states(phase_names):
         style = ', style="rounded,filled", fillcolor=darksalmon' if name == active else ""
         lines.append(f'  "{name}" [label="{name}"{style}];')
-    for edge in transition_table(phase_names):
+    for edge in transition_table(phase_names, item_phase):
         lines.append(f'  "{edge.source}" -> "{edge.dest}" [label="{edge.trigger}"];')
     lines.append("}")
     return "\n".join(lines) + "\n"

@@ -43,13 +43,11 @@ class MapPhase:
     config: MapConfig
     policy: ErrorPolicy = attrs.field(factory=ErrorPolicy)
     name: str = "map"
+    processes_items = True  # a capability, not a field: `dlq retry` re-enters this phase
     backend_factory: Callable[[int], Backend] = lambda capacity: LocalBackend(capacity=capacity)
 
     def can_skip(self, context: PhaseContext) -> str | None:
         return None  # whether there are items is known only once they are loaded
-
-    def validate(self, context: PhaseContext) -> list[str]:
-        return []
 
     async def execute(self, context: PhaseContext) -> PhaseResult:
         started = time.monotonic()

@@ -34,9 +34,6 @@ class ReducePhase:
                 return f"reduce.when {self.config.when!r} is false"
         return None
 
-    def validate(self, context: PhaseContext) -> list[str]:
-        return []
-
     def results_file(self, context: PhaseContext) -> Path:
         return context.store.path / "map_results.json"
 

@@ -24,9 +24,6 @@ class SetupPhase:
     def can_skip(self, context: PhaseContext) -> str | None:
         return None if self.config and self.config.commands else "no setup steps"
 
-    def validate(self, context: PhaseContext) -> list[str]:
-        return []
-
     async def execute(self, context: PhaseContext) -> PhaseResult:
         assert self.config is not None
         started = time.monotonic()

@@ -1,11 +1,15 @@
-"""The phase vocabulary: transitions, results, the executor and handler protocols."""
+"""The phase vocabulary: transitions, phase and job results, the executor and handler protocols."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import attrs
+
+from mapreduce_fsm.errors import EXIT_COMPLETED, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PAUSED
+from mapreduce_fsm.phases import machine as fsm
+from mapreduce_fsm.state import JobStore
 
 if TYPE_CHECKING:
     from mapreduce_fsm.phases.context import PhaseContext
@@ -61,6 +65,38 @@ class PhaseResult:
 
 
 @attrs.frozen(kw_only=True)
+class WorkflowResult:
+    """How a run (or resume) of a job ended."""
+
+    job_id: str
+    state: str  # completed, failed, paused, or a phase name when interrupted
+    phase_results: Mapping[str, PhaseResult] = attrs.field(factory=dict)
+    error: str | None = None
+    interrupted: bool = False
+    nothing_to_do: bool = False
+
+    @property
+    def failed_phase(self) -> str | None:
+        """The phase that failed in this run, if one did."""
+        failed = [name for name, result in self.phase_results.items()
+                  if result.outcome == "failed"]
+        return failed[-1] if failed else None
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return EXIT_INTERRUPTED
+        return {fsm.COMPLETED: EXIT_COMPLETED, fsm.PAUSED: EXIT_PAUSED}.get(self.state, EXIT_FAILED)
+
+
+def interrupted_result(store: JobStore) -> WorkflowResult:
+    """How a cancelled run ended, from its checkpoint: for reporting Ctrl-C or SIGTERM."""
+    checkpoint = store.load_checkpoint()
+    state = checkpoint.state if checkpoint is not None else fsm.PENDING
+    return WorkflowResult(job_id=store.job_id, state=state, interrupted=True)
+
+
+@attrs.frozen(kw_only=True)
 class PhaseError:
     """A failed phase, as handed to `PhaseTransitionHandler.on_phase_error`."""
 
@@ -76,8 +112,6 @@ class PhaseError:
 class Continue:
     """Go on to the next phase, as if the phase had succeeded."""
 
-    next: str | None = None  # informational: the coordinator always moves to the next phase
-
 
 @attrs.frozen(kw_only=True)
 class Skip:
@@ -90,8 +124,6 @@ class Skip:
 @attrs.frozen(kw_only=True)
 class Complete:
     """Finish the workflow now, successfully; later phases do not run."""
-
-    result: PhaseResult | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -109,6 +141,10 @@ class PhaseExecutor(Protocol):
     """One phase: decides what happens and delegates the doing.
 
     Implementations are attrs classes. `name` is the machine state the phase owns.
+    A phase that runs the job's work items also sets the class attribute
+    `processes_items = True` (see `processes_items` below): `dlq retry` re-enters it,
+    and `status`, `jobs` and `dlq` read item counts from its progress. At most one
+    phase of a job may declare it; it is False when absent.
     """
 
     @property
@@ -120,9 +156,22 @@ class PhaseExecutor(Protocol):
         """The reason this phase has nothing to do, or None when it must run."""
         ...
 
-    def validate(self, context: PhaseContext) -> list[str]:
-        """Problems that make the phase impossible to run, found before the job starts."""
-        ...
+
+def processes_items(phase: PhaseExecutor) -> bool:
+    """Whether the phase declares that it runs the job's work items."""
+    return getattr(phase, "processes_items", False) is True
+
+
+def item_phase(phases: Sequence[PhaseExecutor]) -> str | None:
+    """The name of the one phase that processes items, or None when none does.
+
+    Raises ValueError when more than one declares it: `dlq retry` would not know which
+    to re-enter.
+    """
+    names = [phase.name for phase in phases if processes_items(phase)]
+    if len(names) > 1:
+        raise ValueError(f"only one phase may process items, but {names} all declare it")
+    return names[0] if names else None
 
 
 class PhaseTransitionHandler(Protocol):

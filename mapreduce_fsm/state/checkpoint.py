@@ -56,6 +56,9 @@ class Checkpoint:
     working_dir: str  # absolute; where steps run, kept for resume
     state: str  # the machine state: pending, <phase>, completed, failed, paused
     phase_order: tuple[str, ...]
+    # The phase that processes items (its progress holds the item total); None when no
+    # phase does, and in checkpoints written before this field existed.
+    item_phase: str | None = None
     resume_phase: str | None = None  # the phase to re-enter when state is failed/paused
     history: tuple[TransitionRecord, ...] = ()
     phases: Mapping[str, PhaseProgress] = attrs.field(factory=dict)

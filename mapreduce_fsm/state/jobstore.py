@@ -204,8 +204,8 @@ def _summarize(store: JobStore) -> JobSummary:
         problem = problem or f"unreadable results: {exc}"
     total = None
     if checkpoint is not None:
-        map_data = checkpoint.phases["map"].data if "map" in checkpoint.phases else {}
-        found = map_data.get("total")
+        items_phase = checkpoint.phases.get(checkpoint.item_phase or "")
+        found = items_phase.data.get("total") if items_phase is not None else None
         total = found if isinstance(found, int) and not isinstance(found, bool) else None
     return JobSummary(
         job_id=store.job_id,

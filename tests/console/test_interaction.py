@@ -14,7 +14,6 @@ from mapreduce_fsm.console.interaction import (
     UserInteraction,
     choose_interaction,
 )
-from mapreduce_fsm.errors import UsageError
 
 
 def plain_console() -> tuple[Console, io.StringIO]:
@@ -61,51 +60,29 @@ def test_console_closed_input_answers_no_and_points_at_yes() -> None:
         output.getvalue())
 
 
-def test_console_closed_input_at_a_text_prompt_is_a_usage_error_pointing_at_yes() -> None:
-    interaction, _ = console_with_input("")
-    with pytest.raises(UsageError, match=r"standard input is closed.*--yes"):
-        interaction.prompt_text("Name?", default="anon")
-
-
-def test_console_text_prompt_uses_the_default_for_an_empty_answer() -> None:
-    interaction, output = console_with_input("\nreal answer\n")
-    assert interaction.prompt_text("Name?", default="anon") == "anon"
-    assert interaction.prompt_text("Name?") == "real answer"
-    assert "Name? [anon]" in output.getvalue()
-
-
-def test_console_quiet_drops_info_and_progress_but_never_problems_or_prompts() -> None:
+def test_console_quiet_drops_info_but_never_warnings_or_prompts() -> None:
     interaction, output = console_with_input("y\n", quiet=True)
     interaction.display_info("info text")
-    interaction.display_progress("progress text")
-    interaction.display_success("success text")
     interaction.display_warning("warning text")
-    interaction.display_error("error text")
     assert interaction.prompt_yes_no("Asked anyway?", default=False) is True
     text = output.getvalue()
-    assert "info text" not in text and "progress text" not in text
-    assert "success text" not in text
-    assert "warning: warning text" in text and "error: error text" in text
+    assert "info text" not in text
+    assert "warning: warning text" in text
     assert "Asked anyway?" in text
 
 
-def test_console_prints_every_level_when_not_quiet() -> None:
+def test_console_prints_info_when_not_quiet() -> None:
     interaction, output = console_with_input("")
-    for show in (interaction.display_info, interaction.display_progress,
-                 interaction.display_success):
-        show(f"shown by {show.__name__}")
-    text = output.getvalue()
-    assert "shown by display_info" in text
-    assert "shown by display_progress" in text
-    assert "shown by display_success" in text
+    interaction.display_info("shown by display_info")
+    assert "shown by display_info" in output.getvalue()
     assert interaction.interactive is True
 
 
 def test_messages_with_brackets_are_printed_literally() -> None:
     interaction, output = console_with_input("")
-    interaction.display_error("bad value [/red] in [bold]x[/bold]")
-    interaction.display_success("[green]")
-    assert "error: bad value [/red] in [bold]x[/bold]" in output.getvalue()
+    interaction.display_warning("bad value [/red] in [bold]x[/bold]")
+    interaction.display_info("[green]")
+    assert "warning: bad value [/red] in [bold]x[/bold]" in output.getvalue()
     assert "[green]" in output.getvalue()
 
 
@@ -124,30 +101,16 @@ def test_non_interactive_can_be_told_to_answer_no() -> None:
     assert "Go on? -> no (no terminal)" in output.getvalue()
 
 
-def test_non_interactive_text_prompts_need_a_default() -> None:
-    console, output = plain_console()
-    interaction = NonInteractive(console=console)
-    assert interaction.prompt_text("Label?", default="v1") == "v1"
-    assert "Label? -> v1 (no terminal)" in output.getvalue()
-    with pytest.raises(UsageError, match=r"'Label\?' needs an answer.*no terminal"):
-        interaction.prompt_text("Label?")
-
-
 def test_scripted_answers_in_order_and_records_everything() -> None:
-    scripted = ScriptedInteraction([True, "v2", False])
+    scripted = ScriptedInteraction([True, False])
     scripted.display_info("starting")
     assert scripted.prompt_yes_no("first?", default=False) is True
     scripted.display_warning("careful")
-    assert scripted.prompt_text("label?") == "v2"
-    scripted.display_progress("half way")
     assert scripted.prompt_yes_no("second?", default=True) is False
-    scripted.display_error("bad")
-    scripted.display_success("done")
-    assert scripted.prompts == ["first?", "label?", "second?"]
+    assert scripted.prompts == ["first?", "second?"]
     assert scripted.messages == [
         ("info", "starting"), ("prompt", "first?"), ("warning", "careful"),
-        ("prompt", "label?"), ("progress", "half way"), ("prompt", "second?"),
-        ("error", "bad"), ("success", "done"),
+        ("prompt", "second?"),
     ]
     assert scripted.interactive is True
 
@@ -161,9 +124,7 @@ def test_scripted_running_out_of_answers_names_the_prompt() -> None:
 
 def test_scripted_answer_of_the_wrong_type_names_the_prompt() -> None:
     with pytest.raises(AssertionError, match=r"'yes' to the yes/no prompt 'ok\?'"):
-        ScriptedInteraction(["yes"]).prompt_yes_no("ok?", default=True)
-    with pytest.raises(AssertionError, match=r"True to the text prompt 'name\?'"):
-        ScriptedInteraction([True]).prompt_text("name?")
+        ScriptedInteraction(["yes"]).prompt_yes_no("ok?", default=True)  # type: ignore[list-item]
 
 
 def test_every_implementation_satisfies_the_protocol() -> None:

@@ -10,14 +10,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rich.text import Text
 
+from mapreduce_fsm.console.counts import format_duration
 from mapreduce_fsm.console.progress import (
     LineProgress,
     NullProgress,
     ProgressReporter,
-    RichProgress,
     choose_progress,
-    format_duration,
 )
+from mapreduce_fsm.console.progress_bar import RichProgress
 
 
 @attrs.define

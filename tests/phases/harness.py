@@ -33,6 +33,7 @@ from mapreduce_fsm.phases import (
     WorkflowResult,
     build_phases,
 )
+from mapreduce_fsm.phases.coordinator import interrupted_result
 from mapreduce_fsm.phases.map import MapPhase
 from mapreduce_fsm.phases.types import PhaseExecutor
 from mapreduce_fsm.state import Checkpoint, JobStore
@@ -67,9 +68,6 @@ class ScriptedPhase:
 
     def can_skip(self, context: PhaseContext) -> str | None:
         return self.skip_reason
-
-    def validate(self, context: PhaseContext) -> list[str]:
-        return []
 
     async def execute(self, context: PhaseContext) -> PhaseResult:
         self.runs += 1
@@ -338,7 +336,10 @@ class Job:
             task = asyncio.ensure_future(start(coordinator))
             if isinstance(runner, ItemRunner):
                 runner.job_task = task
-            return await task
+            try:
+                return await task
+            except asyncio.CancelledError:  # the crash: the run left, its checkpoint written
+                return interrupted_result(store)
 
         try:
             with fake_phase_steps(runner):

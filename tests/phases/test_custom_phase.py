@@ -168,9 +168,6 @@ class AuditPhase:
     def can_skip(self, context: PhaseContext) -> str | None:
         return None
 
-    def validate(self, context: PhaseContext) -> list[str]:
-        return []
-
     async def execute(self, context: PhaseContext) -> PhaseResult:
         seen = len(context.map_results())
         reduce_status = context.progress("reduce").status

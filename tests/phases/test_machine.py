@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_table_has_every_documented_edge_and_no_other() -> None:
-    edges = {(e.trigger, e.source, e.dest) for e in fsm.transition_table(PHASES)}
+    edges = {(e.trigger, e.source, e.dest) for e in fsm.transition_table(PHASES, "map")}
     expected = {("start", "pending", "setup")}
     following = {"setup": "map", "map": "reduce", "reduce": "completed"}
     for phase in PHASES:
@@ -35,15 +35,23 @@ def test_table_has_every_documented_edge_and_no_other() -> None:
     assert edges == expected
 
 
-def test_retry_items_exists_only_when_there_is_a_map_phase() -> None:
-    edges = fsm.transition_table(["setup", "verify"])
+def test_retry_items_exists_only_when_a_phase_processes_items() -> None:
+    edges = fsm.transition_table(PHASES)  # a phase named "map" is not enough
     assert not [edge for edge in edges if edge.trigger == fsm.RETRY_ITEMS]
+
+
+def test_retry_items_enters_the_item_phase_whatever_its_name() -> None:
+    edges = fsm.transition_table(["setup", "items", "reduce"], item_phase="items")
+    assert {(e.source, e.dest) for e in edges if e.trigger == fsm.RETRY_ITEMS} == {
+        (ended, "items") for ended in ("completed", "failed", "paused")}
+    with pytest.raises(ValueError, match="not one of"):
+        fsm.transition_table(PHASES, item_phase="items")
 
 
 def test_retry_items_takes_an_ended_job_into_the_map_only() -> None:
     model, entered = build(initial="completed")
     asyncio.run(model.retry_items())  # type: ignore[attr-defined]
-    assert (model.state, entered) == ("map", [("state", "map"), ("phase", "map")])
+    assert (model.state, entered) == ("map", ["map"])
     model, _ = build(initial="reduce")
     with pytest.raises(MachineError):
         asyncio.run(model.retry_items())  # type: ignore[attr-defined]
@@ -53,25 +61,33 @@ class Model:
     state: str
 
 
-def build(initial: str = "pending") -> tuple[Model, list[tuple[str, str]]]:
+def build(initial: str = "pending") -> tuple[Model, list[str]]:
     model, entered = Model(), []
 
     async def on_state(event: Any) -> None:
-        entered.append(("state", event.state.name))
+        entered.append(event.state.name)
 
-    async def on_phase(event: Any) -> None:
-        entered.append(("phase", event.state.name))
-
-    fsm.build_machine(model, PHASES, initial=initial, on_enter_state=on_state,
-                      on_enter_phase=on_phase)
+    fsm.build_machine(model, PHASES, initial=initial, item_phase="map",
+                      on_enter_state=on_state)
     return model, entered
 
 
-def test_entering_a_phase_records_first_then_runs_the_executor() -> None:
+def test_entering_a_phase_only_records_the_move() -> None:
     model, entered = build()
     asyncio.run(model.start())  # type: ignore[attr-defined]
     assert model.state == "setup"
-    assert entered == [("state", "setup"), ("phase", "setup")]
+    assert entered == ["setup"]  # once: no executor runs inside the trigger
+
+
+def test_an_error_recording_the_move_leaves_the_trigger() -> None:
+    model = Model()
+
+    async def full_disk(event: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    fsm.build_machine(model, PHASES, initial="pending", on_enter_state=full_disk)
+    with pytest.raises(OSError, match="No space"):
+        asyncio.run(model.start())  # type: ignore[attr-defined]
 
 
 def test_an_edge_not_in_the_table_raises() -> None:
@@ -87,13 +103,13 @@ def test_resume_from_failed_goes_to_the_named_phase_only() -> None:
     assert model.state == "failed"
     asyncio.run(model.resume(target="reduce"))  # type: ignore[attr-defined]
     assert model.state == "reduce"
-    assert entered[-1] == ("phase", "reduce")
+    assert entered == ["reduce"]
 
 
 def test_resume_inside_a_phase_re_enters_it() -> None:
     model, entered = build(initial="map")
     asyncio.run(model.resume())  # type: ignore[attr-defined]
-    assert (model.state, entered) == ("map", [("state", "map"), ("phase", "map")])
+    assert (model.state, entered) == ("map", ["map"])
 
 
 def test_mermaid_marks_the_active_state_and_lists_every_state() -> None:
@@ -105,8 +121,8 @@ def test_mermaid_marks_the_active_state_and_lists_every_state() -> None:
 
 
 def test_dot_source_has_every_edge() -> None:
-    text = fsm.dot_source(PHASES, active="reduce", title="t")
-    for edge in fsm.transition_table(PHASES):
+    text = fsm.dot_source(PHASES, item_phase="map", active="reduce", title="t")
+    for edge in fsm.transition_table(PHASES, "map"):
         assert f'"{edge.source}" -> "{edge.dest}" [label="{edge.trigger}"]' in text
     assert '"reduce" [label="reduce", style="rounded,filled"' in text
 

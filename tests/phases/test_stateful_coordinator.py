@@ -31,7 +31,7 @@ from mapreduce_fsm.phases import (
     PhaseTransition,
     Skip,
 )
-from mapreduce_fsm.phases.coordinator import WorkflowResult
+from mapreduce_fsm.phases.coordinator import WorkflowResult, interrupted_result
 from mapreduce_fsm.state import Checkpoint, JobStore
 from tests.phases.harness import MINIMAL_WORKFLOW, ScriptedPhase, minimal_workflow
 
@@ -151,6 +151,7 @@ class CoordinatorMachine(RuleBasedStateMachine):
         self.handler = Steering(on_error="error", not_executed=frozenset())
         self.store: JobStore | None = None
         self.result: WorkflowResult | None = None
+        self.interrupted = False  # the last drive was cancelled: CancelledError left it
 
     def teardown(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
@@ -201,7 +202,7 @@ class CoordinatorMachine(RuleBasedStateMachine):
         for phase in self.phases:
             phase.block = asyncio.Event() if phase is blocked_phase else None
 
-        async def go() -> WorkflowResult:
+        async def go() -> WorkflowResult | None:
             if before is None:
                 task = asyncio.create_task(
                     coordinator.execute_workflow(minimal_workflow(), working_dir=self.root))
@@ -213,9 +214,13 @@ class CoordinatorMachine(RuleBasedStateMachine):
                 while not task.done() and blocked_phase.runs == started:
                     await asyncio.sleep(0)
                 task.cancel()
-            return await task
+            try:
+                return await task
+            except asyncio.CancelledError:
+                return None
 
         self.result = asyncio.run(go())
+        self.interrupted = self.result is None
         for phase in self.phases:
             phase.block = None
         after = self.checkpoint()
@@ -223,7 +228,7 @@ class CoordinatorMachine(RuleBasedStateMachine):
         new_moves = new_moves[len(before.history) if before else 0:]
         assert new_moves == expected.moves
         assert {p.name: p.runs - runs_before[p.name] for p in self.phases} == expected.runs
-        assert self.result.interrupted == expected.blocked
+        assert self.interrupted == expected.blocked
         if before is not None and before.state in ("failed", "paused"):
             # A resume re-enters the phase that failed or paused.
             assert new_moves[0] == ("resume", before.state, before.history[-1].source)
@@ -268,14 +273,16 @@ class CoordinatorMachine(RuleBasedStateMachine):
 
     @invariant()
     def the_result_agrees_with_the_checkpoint(self) -> None:
+        if self.interrupted:
+            checkpoint = self.checkpoint()
+            assert checkpoint.state in self.names
+            assert checkpoint.phases[checkpoint.state].status == "running"
+            assert self.store is not None and interrupted_result(self.store).exit_code == 130
+            return
         if self.result is None:
             return
         checkpoint = self.checkpoint()
-        assert self.result.state == checkpoint.state
-        if self.result.interrupted:
-            assert checkpoint.state in self.names and self.result.exit_code == 130
-            assert checkpoint.phases[checkpoint.state].status == "running"
-            return
+        assert self.result.state == checkpoint.state and not self.result.interrupted
         assert checkpoint.state in END_STATES
         assert self.result.exit_code == EXIT_CODES[checkpoint.state]
         if checkpoint.state in ("failed", "paused"):

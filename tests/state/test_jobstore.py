@@ -136,7 +136,7 @@ def checkpoint(
 ) -> Checkpoint:
     return Checkpoint(
         job_id=job_id, workflow_name="demo", workflow_digest="d", working_dir="/w",
-        state=state, phase_order=("setup", "map", "reduce"),
+        state=state, phase_order=("setup", "map", "reduce"), item_phase="map",
         phases={"map": PhaseProgress(status="running", data={"total": 5})},
         created_at=created_at, updated_at=created_at,
     )

@@ -1,0 +1,79 @@
+"""What several commands share: the --state-dir option, the resume hint, -o files, driving a job.
+
+Like every module of the command line, it imports only click at first: `--help` must be
+quick, so what a command needs is imported when the command runs.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from mapreduce_fsm.phases.types import WorkflowResult
+    from mapreduce_fsm.state import JobStore
+
+Outcome = TypeVar("Outcome")
+
+STATE_DIR_OPTION = click.option(
+    "--state-dir", type=click.Path(file_okay=False), help="Where jobs live."
+)
+
+
+def resume_command(job_id: str, state_dir: str | None) -> str:
+    """The command line that resumes the job, with --state-dir when the run had one."""
+    command = f"mapreduce-fsm resume {shlex.quote(job_id)}"
+    return command if state_dir is None else f"{command} --state-dir {shlex.quote(state_dir)}"
+
+
+def open_job(job_id: str, state_dir: str | None) -> JobStore:
+    """The existing job `job_id` in the state dir the user chose."""
+    from mapreduce_fsm.state import JobStore, check_job_id, resolve_state_dir
+
+    return JobStore.open(resolve_state_dir(state_dir), check_job_id(job_id))
+
+
+def write_output_file(output: str, text: str) -> None:
+    """`-o FILE`: write `text` there; a path that cannot be written is a usage error."""
+    from mapreduce_fsm.errors import UsageError
+
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"cannot write {output}: {error.strerror or error}") from None
+
+
+def drive(job: Callable[[], Awaitable[Outcome]],
+          interrupted: Callable[[], Outcome]) -> Outcome:
+    """Run the job; Ctrl-C or SIGTERM cancels it cleanly so it stays resumable.
+
+    The cancel propagates out of the run after the checkpoint is written; `interrupted`
+    then says how the command ended (read from that checkpoint).
+    """
+    import asyncio
+    import signal
+
+    async def main() -> Outcome:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, task.cancel)
+        try:
+            return await job()
+        except asyncio.CancelledError:
+            task.uncancel()
+            return interrupted()
+
+    return asyncio.run(main())
+
+
+def interrupted_run(job_id: str, state_dir: str | None) -> WorkflowResult:
+    """How an interrupted run or resume of `job_id` ended, from its checkpoint."""
+    from mapreduce_fsm.phases.types import interrupted_result
+
+    return interrupted_result(open_job(job_id, state_dir))
