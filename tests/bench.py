@@ -242,6 +242,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"   last {3 * PACE_WINDOW} items against the first {3 * PACE_WINDOW}: {within:.2f}x "
           f"(median of the {len(growths)} runs: {', '.join(f'{g:.2f}' for g in growths)})")
     print()
+    if shutil.which("git") is not None:
+        from tests.bench_isolation import report as isolation_report
+
+        isolation_report()
     speed = "meets" if ratio <= TARGET_RATIO else "misses"
     flat = "does not grow" if within <= 1.25 else "grows"
     print(f"verdict: {ratio:.2f}x xargs at 2000 items {speed} the <= {TARGET_RATIO:.1f}x target; "

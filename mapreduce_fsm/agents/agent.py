@@ -28,7 +28,7 @@ def order_context(order: WorkOrder) -> StepContext:
     spec = order.spec
     deadline = None if spec.timeout_secs is None else time.monotonic() + spec.timeout_secs
     return StepContext(
-        cwd=Path(spec.cwd),
+        cwd=Path(order.cwd or spec.cwd),
         env=order.env(),
         masker=SecretMasker(spec.secrets),
         deadline=deadline,

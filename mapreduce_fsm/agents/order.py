@@ -49,6 +49,7 @@ class WorkOrder:
     item_id: str
     item_index: int
     attempt: int
+    cwd: str | None = None  # where this order's steps run, when not `spec.cwd` (its worktree)
 
     def item_json(self) -> str:
         return compact_json(self.item)

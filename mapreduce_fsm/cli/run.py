@@ -13,6 +13,7 @@ from mapreduce_fsm.cli.shared import STATE_DIR_OPTION, drive, interrupted_run, r
 if TYPE_CHECKING:
     from mapreduce_fsm import Event, Services, Workflow, WorkflowResult
     from mapreduce_fsm.config.model import Step
+    from mapreduce_fsm.git import IsolationPlan
 
 PHASE_EVENT_TYPES = frozenset(
     {"phase.started", "phase.completed", "phase.failed", "phase.skipped", "phase.paused"}
@@ -21,7 +22,7 @@ PLAN_COMMAND_WIDTH = 60
 
 
 def make_services(*, yes: bool, quiet: bool, max_parallel: int | None, force: bool,
-                  verbose: bool = False) -> Services:
+                  verbose: bool = False, isolation: str | None = None) -> Services:
     from mapreduce_fsm import RunOptions, Services
     from mapreduce_fsm.console.interaction import choose_interaction
     from mapreduce_fsm.console.progress import choose_progress
@@ -29,7 +30,8 @@ def make_services(*, yes: bool, quiet: bool, max_parallel: int | None, force: bo
     return Services(
         interaction=choose_interaction(assume_yes=yes, quiet=quiet),
         progress=choose_progress(quiet=quiet, stream=sys.stderr),
-        options=RunOptions(max_parallel=max_parallel, assume_yes=yes, force=force),
+        options=RunOptions(max_parallel=max_parallel, assume_yes=yes, force=force,
+                           isolation=isolation),
         event_subscribers=(echo_phase_event,) if verbose else (),
     )
 
@@ -103,20 +105,25 @@ def step_label(step: Step) -> str:
     return f"{kind}: {first_line}"
 
 
-def print_plan(workflow: Workflow, *, max_parallel: int | None) -> None:
+def print_plan(workflow: Workflow, *, max_parallel: int | None,
+               isolation: IsolationPlan | None = None) -> None:
     """What `run` would do: the phases in order and their steps; nothing runs."""
     from mapreduce_fsm import build_phases
     from mapreduce_fsm.config import describe_workflow
     from mapreduce_fsm.phases.types import processes_items
 
     click.echo(describe_workflow(workflow))
+    if isolation is not None:
+        click.echo(isolation.describe())
     steps: dict[str, tuple[Step, ...]] = {
         "setup": workflow.setup.commands if workflow.setup else (),
         "map": workflow.map.agent_template,
         "reduce": workflow.reduce.commands if workflow.reduce else (),
+        "merge": workflow.merge.commands if workflow.merge else (),
     }
     click.echo("plan:")
-    for number, phase in enumerate(build_phases(workflow), start=1):
+    isolated = None if isolation is None else isolation.isolated
+    for number, phase in enumerate(build_phases(workflow, isolated=isolated), start=1):
         heading = phase.name
         if processes_items(phase):
             parallel = max_parallel or workflow.map.max_parallel
@@ -142,28 +149,33 @@ def _refuse_verbose_and_quiet(verbose: bool, quiet: bool) -> None:
 @STATE_DIR_OPTION
 @click.option("-y", "--yes", is_flag=True, help="Answer yes to every question.")
 @click.option("--max-parallel", type=click.IntRange(min=1), help="Override map.max_parallel.")
+@click.option("--isolation", type=click.Choice(["auto", "worktree", "none"]),
+              help="Git worktree per item and a merge phase (default: the workflow's, auto).")
 @click.option("--dry-run", is_flag=True, help="Check the workflow and show the plan; run nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
 @click.option("-v", "--verbose", is_flag=True, help="Show each phase as it starts and ends.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 @click.option("--profile", help="Lay the workflow's profiles.NAME over its env (kept for resume).")
 def run(workflow: str, job_id: str | None, state_dir: str | None, yes: bool,
-        max_parallel: int | None, dry_run: bool, as_json: bool, verbose: bool,
-        quiet: bool, profile: str | None) -> None:
+        max_parallel: int | None, isolation: str | None, dry_run: bool, as_json: bool,
+        verbose: bool, quiet: bool, profile: str | None) -> None:
     """Run WORKFLOW as a new job."""
+    from mapreduce_fsm.git import decide_isolation
     from mapreduce_fsm.jobs.run import plan_job, start_job
 
     _refuse_verbose_and_quiet(verbose, quiet)
     job = plan_job(workflow, job_id=job_id, state_dir=state_dir,  # the one load and check
                    profile=profile)
+    plan = decide_isolation(job.workflow, requested=isolation, cwd=job.working_dir)
     if dry_run:
-        print_plan(job.workflow, max_parallel=max_parallel)
+        print_plan(job.workflow, max_parallel=max_parallel, isolation=plan)
         return
     if not quiet:
         click.echo(f"job {job.job_id}: running {job.workflow.name} (files in {job.path})",
                    err=True)
+        click.echo(plan.describe(), err=True)
     services = make_services(yes=yes, quiet=quiet, max_parallel=max_parallel, force=False,
-                             verbose=verbose)
+                             verbose=verbose, isolation=isolation)
     result = drive(lambda: start_job(job, services=services),
                    lambda: interrupted_run(job.job_id, state_dir))
     report(result, as_json=as_json, quiet=quiet, state_dir=state_dir)

@@ -38,6 +38,7 @@ ErrorCollection = Literal["aggregate", "immediate", "batched"]
 TimeoutPolicy = Literal["per_agent", "per_command", "hybrid"]
 TimeoutAction = Literal["dlq", "skip", "fail", "graceful_terminate"]
 SecretProvider = Literal["env", "file"]
+IsolationMode = Literal["auto", "worktree", "none"]  # WORKFLOW_FORMAT.md section 8
 
 DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024
 DEFAULT_MAX_PARALLEL = 10
@@ -281,6 +282,14 @@ class CustomPhaseConfig:
 
 
 @attrs.frozen(kw_only=True)
+class MergeConfig:
+    """Top-level `merge:`: the user's steps that replace the merge phase's default merge."""
+
+    commands: tuple[Step, ...] = ()
+    timeout: float | None = attrs.field(default=None, validator=SECONDS.or_none())  # whole phase
+
+
+@attrs.frozen(kw_only=True)
 class Workflow:
     """A whole, validated workflow file."""
 
@@ -296,4 +305,6 @@ class Workflow:
     custom_phases: tuple[CustomPhaseConfig, ...] = ()
     profiles: Mapping[str, Profile] = attrs.field(factory=dict)
     profile: str | None = None  # the profile applied to env, if any
+    isolation: IsolationMode = attrs.field(default="auto", validator=one_of(IsolationMode))
+    merge: MergeConfig | None = None
     source_path: str | None = attrs.field(default=None, eq=False)  # where it was loaded from

@@ -21,6 +21,7 @@ from mapreduce_fsm.config.model import (
     CaptureSpec,
     MapConfig,
     ReduceConfig,
+    Workflow,
 )
 from mapreduce_fsm.config.policy_section import POLICY_KEYS, PolicyReader
 from mapreduce_fsm.config.rules import field_rule
@@ -42,6 +43,8 @@ MISPLACED_MAP_KEYS = {
 }
 REDUCE_KEYS = ("commands", "when", "confirm")
 PHASE_KEYS = ("type", "name", "after", "before", "options")
+GIT_TOP_KEYS = ("isolation", "merge")  # WORKFLOW_FORMAT.md section 8
+MERGE_KEYS = ("commands", "timeout")
 BUILTIN_PHASES = ("pending", "setup", "map", "reduce", "completed", "failed", "paused")
 _PHASE_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
 
@@ -57,7 +60,7 @@ class WorkflowReader:
 
     def workflow(self, data: object) -> dict[str, Any]:
         f = self.fields
-        top = f.mapping(data, (), TOP_KEYS, required=("name", "map"),
+        top = f.mapping(data, (), (*TOP_KEYS, *GIT_TOP_KEYS), required=("name", "map"),
                         what="a mapping of workflow keys at the top level")
         if top is None:
             return {}
@@ -96,7 +99,25 @@ class WorkflowReader:
         if top.get("custom_phases") is not None:
             workflow["custom_phases"] = self._custom_phases(top["custom_phases"],
                                                             ("custom_phases",))
+        self._git_keys(top, workflow)
         return workflow
+
+    def _git_keys(self, top: dict[str, Any], workflow: dict[str, Any]) -> None:
+        """`isolation:` and `merge:` (a list of steps, or `{commands, timeout}`)."""
+        f = self.fields
+        if "isolation" in top and (mode := f.checked(
+                top["isolation"], ("isolation",), field_rule(Workflow, "isolation"))):
+            workflow["isolation"] = mode
+        value, path = top.get("merge"), ("merge",)
+        if isinstance(value, list):
+            workflow["merge"] = {"commands": self.steps.steps(value, path)}
+        elif value is not None and (raw := f.mapping(
+                value, path, MERGE_KEYS, what="a list of steps or {commands: [...], timeout}")):
+            merge: dict[str, Any] = {
+                "commands": self.steps.steps(raw.get("commands") or [], (*path, "commands"))}
+            if "timeout" in raw and (timeout := f.duration(raw["timeout"], (*path, "timeout"))):
+                merge["timeout"] = timeout
+            workflow["merge"] = merge
 
     def _setup(self, value: object, path: Path) -> dict[str, Any] | None:
         f = self.fields

@@ -30,6 +30,7 @@ import attrs
 from mapreduce_fsm.config.model import Workflow
 from mapreduce_fsm.convert import converter
 from mapreduce_fsm.errors import EXIT_COMPLETED, EXIT_PAUSED, JobStateError, UsageError
+from mapreduce_fsm.git import GitSession
 from mapreduce_fsm.jobs.run import Services, _coordinator, load_job
 from mapreduce_fsm.phases import machine as fsm
 from mapreduce_fsm.phases.coordinator import WorkflowResult
@@ -223,7 +224,8 @@ async def retry_dead_letters(
                 f"job {job_id} is in state {checkpoint.state!r} (it was interrupted or is "
                 f"starting); run `mapreduce-fsm resume {job_id}` to finish it, then retry"
             )
-        phase_list = list(phases) if phases is not None else build_phases(workflow)
+        phase_list = list(phases) if phases is not None else build_phases(
+            workflow, isolated=GitSession.load(store.path) is not None)
         rerun = phases_rerun_after_map(workflow, phase_list)
         if rerun and not _confirmed(services, job_id, len(retried), rerun):
             return RetryReport(job_id=job_id, retried=retried, declined=True)

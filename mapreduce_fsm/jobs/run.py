@@ -15,6 +15,8 @@ from mapreduce_fsm.config.model import Workflow
 from mapreduce_fsm.console.interaction import NonInteractive, UserInteraction
 from mapreduce_fsm.console.progress import NullProgress, ProgressReporter
 from mapreduce_fsm.errors import JobStateError, UsageError
+from mapreduce_fsm.git import GitSession, decide_isolation, open_session
+from mapreduce_fsm.git.session import check_session_branch_free, ignore_state_dir
 from mapreduce_fsm.phases.context import RunOptions
 from mapreduce_fsm.phases.coordinator import PhaseCoordinator, WorkflowResult
 from mapreduce_fsm.phases.registry import build_phases
@@ -162,14 +164,24 @@ async def start_job(
 ) -> WorkflowResult:
     """Make the planned job's directory and run the job to an end state."""
     services = services or Services()
-    coordinator_phases = list(phases) if phases is not None else build_phases(job.workflow)
+    plan = decide_isolation(job.workflow, requested=services.options.isolation,
+                            cwd=job.working_dir)
+    coordinator_phases = (list(phases) if phases is not None
+                          else build_phases(job.workflow, isolated=plan.isolated))
+    ignore_state_dir(job.state_dir)
+    if plan.isolated:
+        check_session_branch_free(job.working_dir, job.job_id)
     store = services.watch(JobStore.create(job.state_dir, job.job_id, job.workflow_text))
     if job.profile is not None:
         (store.path / PROFILE_FILE).write_text(job.profile, encoding="utf-8")
     coordinator = _coordinator(store, services, job.secrets, coordinator_phases)
     with store.lock():
+        working_dir = job.working_dir
+        if plan.isolated:  # the job works in its session worktree (WORKFLOW_FORMAT.md 8)
+            session = await open_session(store.path, job_id=job.job_id, cwd=working_dir)
+            working_dir = session.working_dir
         return await coordinator.execute_workflow(
-            job.workflow, working_dir=job.working_dir, workflow_text=job.workflow_text,
+            job.workflow, working_dir=working_dir, workflow_text=job.workflow_text,
             workflow_path=job.workflow_path,
         )
 
@@ -229,7 +241,8 @@ async def resume_async(
         checkpoint, workflow, secrets = load_job(
             store, force=services.options.force, environ=environ
         )
-        phase_list = list(phases) if phases is not None else build_phases(workflow)
+        phase_list = list(phases) if phases is not None else build_phases(
+            workflow, isolated=GitSession.load(store.path) is not None)
         coordinator = _coordinator(store, services, secrets, phase_list)
         return await coordinator.resume_from_checkpoint(checkpoint, workflow)
 

@@ -26,6 +26,7 @@ class RunOptions:
     assume_yes: bool = False
     force: bool = False  # resume even though the workflow or its input changed
     kill_grace_secs: float = 2.0
+    isolation: str | None = None  # --isolation: overrides the workflow's `isolation`
 
 
 @attrs.define

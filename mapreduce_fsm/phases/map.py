@@ -18,6 +18,7 @@ from mapreduce_fsm.commands import interpolate
 from mapreduce_fsm.config.model import ErrorPolicy, MapConfig, RetryConfig
 from mapreduce_fsm.convert import format_timestamp, parse_timestamp
 from mapreduce_fsm.errors import JobStateError
+from mapreduce_fsm.git import GitSession, ItemIsolation
 from mapreduce_fsm.phases import machine as fsm
 from mapreduce_fsm.phases.context import PhaseContext
 from mapreduce_fsm.phases.failure_report import FailureReport
@@ -51,21 +52,42 @@ class MapPhase:
 
     async def execute(self, context: PhaseContext) -> PhaseResult:
         started = time.monotonic()
+        isolation = self.isolation(context)
+        if isolation is not None:
+            await isolation.prepare_session()  # the input is read in the session worktree
         items = await self.load_items(context)
         if not items.items:
             return PhaseResult.skipped(self.name, f"no work items in {items.origin}")
+        if isolation is None:
+            return await self.run_items(context, items, started, None)
+        await isolation.start()
+        try:
+            return await self.run_items(context, items, started, isolation)
+        finally:
+            await isolation.close()
+
+    def isolation(self, context: PhaseContext) -> ItemIsolation | None:
+        session = GitSession.load(context.store.path)
+        if session is None:
+            return None
+        return ItemIsolation.for_job(session, context.store.path, context.job_id)
+
+    async def run_items(self, context: PhaseContext, items: WorkItems, started: float,
+                        isolation: ItemIsolation | None) -> PhaseResult:
         ledger = MapLedger.load(context.store)
+        recorder = _ItemRecorder(context, self.name, self.policy, ledger)
+        recorder.report = FailureReport(mode=self.policy.error_collection, note=recorder.note,
+                                        batch_size=self.policy.error_batch_size or 1)
+        timeouts = self.config.timeout_config
+        recorder.skip_timeouts = timeouts is not None and timeouts.timeout_action == "skip"
+        if isolation is not None:
+            await self.recover_merges(isolation, items, ledger, recorder)
         pending = self.pending_items(items, ledger)
         total, already = len(items.items), len(items.items) - len(pending)
         context.emit("map.started", phase=self.name, total=total, already_done=already,
                      origin=items.origin)
         context.update_progress(self.name, data={**context.progress(self.name).data,
                                                  "total": total})
-        recorder = _ItemRecorder(context, self.name, self.policy, ledger)
-        recorder.report = FailureReport(mode=self.policy.error_collection, note=recorder.note,
-                                        batch_size=self.policy.error_batch_size or 1)
-        timeouts = self.config.timeout_config
-        recorder.skip_timeouts = timeouts is not None and timeouts.timeout_action == "skip"
         scheduler = ItemScheduler(
             backend=self.backend_factory(context.options.max_parallel or self.config.max_parallel),
             spec=self.agent_spec(context, total),
@@ -73,6 +95,7 @@ class MapPhase:
             budget=self.budget(context, ledger.finished),
             retry=effective_retry(self.policy),
             breaker=self.breaker(context),
+            isolation=isolation,
         )
         pending_ids = {entry.item.id for entry in pending}
         already_failed = sum(1 for item_id, result in ledger.finished.items()
@@ -118,6 +141,16 @@ class MapPhase:
         if recorded != items.digest:
             context.keeper.update(input_digest=items.digest)
         return items
+
+    async def recover_merges(self, isolation: ItemIsolation, items: WorkItems,
+                             ledger: MapLedger, recorder: _ItemRecorder) -> None:
+        """Journal the items whose merge a crash cut, once their merge is finished."""
+        failed_attempts = {item.id: max((a.attempt for a in ledger.attempts_of(item.id)),
+                                        default=0) for item in items.items}
+        by_id = {item.id: item for item in items.items}
+        for outcome in await isolation.recover(set(ledger.finished), failed_attempts):
+            if outcome.result.item_id in by_id:
+                recorder.recovered(by_id[outcome.result.item_id], outcome)
 
     def pending_items(self, items: WorkItems, ledger: MapLedger) -> list[PendingItem]:
         """Items with no final result, with their attempt count and backoff kept across a crash."""
@@ -233,6 +266,15 @@ class _ItemRecorder:
                           status=result.status, attempts=result.attempts,
                           duration_secs=result.duration_secs, error=result.error)
         return result.status
+
+    def recovered(self, item: WorkItem, outcome: ItemOutcome) -> None:
+        """A succeeded item whose merge was finished after a crash: journal its result now."""
+        result = outcome.result
+        self.ledger.record_result(result, dead_letter_signature=None)
+        self.context.emit("item.finished", phase=self.phase, item_id=item.id,
+                          status=result.status, attempts=result.attempts,
+                          duration_secs=result.duration_secs, error=result.error,
+                          recovered=True)
 
     def note(self, message: str) -> None:
         self.context.progress_reporter.note(message)

@@ -24,6 +24,7 @@ import attrs
 from mapreduce_fsm.agents import AgentSpec, ItemOutcome
 from mapreduce_fsm.backends import Backend
 from mapreduce_fsm.config.model import RetryConfig
+from mapreduce_fsm.git import ItemIsolation
 from mapreduce_fsm.policy import CircuitBreaker, FailureBudget, StopDecision, retry_delay
 from mapreduce_fsm.workitems import WorkItem
 
@@ -58,6 +59,7 @@ class ItemScheduler:
     budget: FailureBudget
     retry: RetryConfig | None = None
     breaker: CircuitBreaker | None = None
+    isolation: ItemIsolation | None = None  # worktree per item, merged before it is journaled
     rng: random.Random = attrs.field(factory=random.Random)
     stop_decision: StopDecision | None = None
     _ready: deque[PendingItem] = attrs.field(factory=deque)
@@ -133,9 +135,12 @@ class ItemScheduler:
             self.hooks.started(entry.item, entry.attempt)
             try:
                 item = entry.item
-                outcome = await self.backend.run(self.spec.order(
-                    item=item.value, item_id=item.id, item_index=item.index,
-                    attempt=entry.attempt))
+                order = self.spec.order(item=item.value, item_id=item.id,
+                                        item_index=item.index, attempt=entry.attempt)
+                if self.isolation is None:
+                    outcome = await self.backend.run(order)
+                else:
+                    outcome = await self.isolation.run(order, self.backend.run)
             except asyncio.CancelledError:
                 if self.breaker is not None:
                     self.breaker.release()

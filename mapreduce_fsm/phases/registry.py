@@ -16,7 +16,9 @@ from typing import Any, Protocol, TypeVar
 
 from mapreduce_fsm.config.model import CustomPhaseConfig, Workflow
 from mapreduce_fsm.errors import ConfigIssue, WorkflowFileError
+from mapreduce_fsm.git.plan import workflow_wants_isolation
 from mapreduce_fsm.phases.map import MapPhase
+from mapreduce_fsm.phases.merge import MergePhase
 from mapreduce_fsm.phases.reduce import ReducePhase
 from mapreduce_fsm.phases.setup import SetupPhase
 from mapreduce_fsm.phases.types import PhaseExecutor
@@ -103,13 +105,22 @@ def _find_phase_type(type_name: str) -> object:
     )
 
 
-def build_phases(workflow: Workflow) -> list[PhaseExecutor]:
-    """setup, map, reduce, with each custom phase inserted where its `after`/`before` says."""
+def build_phases(workflow: Workflow, *, isolated: bool | None = None) -> list[PhaseExecutor]:
+    """setup, map, reduce, with each custom phase inserted where its `after`/`before` says.
+
+    With worktree isolation the built-in merge phase follows reduce. `isolated=None`
+    (a diagram or a check of the file) means: as `auto` would decide in a git work tree.
+    """
+    if isolated is None:
+        isolated = workflow.isolation == "worktree" or (
+            workflow.isolation == "auto" and workflow_wants_isolation(workflow) is not None)
     phases: list[PhaseExecutor] = [
         SetupPhase(config=workflow.setup),
         MapPhase(config=workflow.map, policy=workflow.error_policy),
         ReducePhase(config=workflow.reduce),
     ]
+    if isolated:
+        phases.append(MergePhase(config=workflow.merge))
     issues = []
     for index, custom in enumerate(workflow.custom_phases):
         try:
