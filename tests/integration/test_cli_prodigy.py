@@ -80,9 +80,35 @@ def test_commit_required_passes_when_every_item_commits(
               commit_required: true
         """)
     (repo / ".gitignore").write_text("state/\nwf.yml\n")
-    code, _, stderr = cli("run", str(workflow))
+    code, _, stderr = cli("run", str(workflow), "--isolation", "none")
     assert code == 0, stderr
     assert commit_count(repo) == 3
+
+
+def test_commit_required_isolates_each_item_and_merges_every_commit_home(
+    cli: Cli, write_workflow: WriteWorkflow, repo: Path
+) -> None:
+    workflow = write_workflow("wf.yml", f"""
+        name: committing
+        map:
+          input: "echo '[1, 2]'"
+          agent_template:
+            - shell: '{COMMITS}'
+              commit_required: true
+        """)
+    (repo / ".gitignore").write_text("wf.yml\n")
+    subprocess.run(["git", "add", ".gitignore"], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-qm", "ignore"], cwd=repo, check=True)
+    code, _, stderr = cli("run", str(workflow), "--yes")
+    assert code == 0, stderr
+    assert "isolation: worktree (auto: the workflow has a commit_required step" in stderr
+    subjects = subprocess.run(["git", "log", "--format=%s"], cwd=repo, check=True,
+                              capture_output=True, text=True).stdout.splitlines()
+    assert {"item 1", "item 2"} <= set(subjects)
+    assert (repo / "f-1.txt").read_text() == "1\n" and (repo / "f-2.txt").read_text() == "2\n"
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=repo, check=True,
+                            capture_output=True, text=True).stdout
+    assert status == "", status
 
 
 def test_claude_agent_commits_with_prodigys_flags(
