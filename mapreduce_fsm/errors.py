@@ -11,6 +11,7 @@ EXIT_COMPLETED = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_PAUSED = 3
+EXIT_ENVIRONMENT = 5
 EXIT_INTERRUPTED = 130
 
 
@@ -82,6 +83,12 @@ class JobStateError(MapReduceError):
     """A job directory that is missing, corrupt, locked or does not match the workflow."""
 
     exit_code = EXIT_USAGE
+
+
+class EnvironmentFailure(MapReduceError):
+    """The environment failed: an unreachable scheduler, a directory workers cannot see."""
+
+    exit_code = EXIT_ENVIRONMENT
 
 
 class JobLockedError(JobStateError):

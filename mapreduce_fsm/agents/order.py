@@ -80,3 +80,5 @@ class ItemOutcome:
     result: ItemResult
     stderr_tail: str = ""
     fail_workflow: bool = False  # the failed step's on_failure says: fail the whole job
+    worker: str | None = None  # where it ran, when a backend runs orders elsewhere
+    worker_losses: int = 0  # workers that died running it before it ran to the end

@@ -7,7 +7,15 @@ import sys
 
 import click
 
-from mapreduce_fsm.cli.run import drive, make_services, report
+from mapreduce_fsm.cli.run import (
+    BACKEND_OPTION,
+    SCHEDULER_OPTION,
+    drive,
+    job_working_dir,
+    make_services,
+    on_backend,
+    report,
+)
 from mapreduce_fsm.cli.views import STATE_DIR_OPTION, write_output_file
 from mapreduce_fsm.console.interaction import choose_interaction
 from mapreduce_fsm.convert import converter
@@ -113,8 +121,10 @@ def _describe(entry: DlqEntry) -> str:
 @click.option("-y", "--yes", is_flag=True, help="Answer yes to every question.")
 @click.option("--force", is_flag=True, help="Go on even if the workflow file changed.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@BACKEND_OPTION
+@SCHEDULER_OPTION
 def retry_items(job_id: str, item_ids: tuple[str, ...], state_dir: str | None, yes: bool,
-                force: bool, quiet: bool) -> None:
+                force: bool, quiet: bool, backend: str | None, scheduler: str | None) -> None:
     """Re-run dead-lettered items of JOB_ID (all of them, or each --item) inside the job.
 
     New results replace the old; items that succeed leave the DLQ. The phases after the
@@ -122,7 +132,8 @@ def retry_items(job_id: str, item_ids: tuple[str, ...], state_dir: str | None, y
     job completed, 1 failed, 3 paused or the question was declined.
     """
     services = make_services(yes=yes, quiet=quiet, max_parallel=None, force=force)
-    outcome = drive_retry(job_id, list(item_ids) or None, state_dir, services)
+    outcome = drive_retry(job_id, list(item_ids) or None, state_dir, services,
+                          backend=backend, scheduler=scheduler)
     if outcome.result is None:
         if outcome.declined:
             click.echo(f"nothing retried: job {job_id} is unchanged", err=True)
@@ -137,19 +148,20 @@ def retry_items(job_id: str, item_ids: tuple[str, ...], state_dir: str | None, y
 
 
 def drive_retry(job_id: str, item_ids: list[str] | None, state_dir: str | None,
-                services: Services) -> dead_letters.RetryReport:
+                services: Services, *, backend: str | None = None,
+                scheduler: str | None = None) -> dead_letters.RetryReport:
     """Run the retry as `run` runs a job (Ctrl-C leaves it resumable); return its report."""
     reports: list[dead_letters.RetryReport] = []
 
-    async def job() -> WorkflowResult:
+    async def job(chosen: Services) -> WorkflowResult:
         outcome = await dead_letters.retry_dead_letters(
-            job_id, item_ids, state_dir=state_dir, services=services
+            job_id, item_ids, state_dir=state_dir, services=chosen
         )
         reports.append(outcome)
         # `drive` wants a job's result; when nothing ran the report alone says what happened.
         return outcome.result or WorkflowResult(job_id=job_id, state="unchanged")
 
-    drive(job)
+    drive(on_backend(backend, scheduler, job_working_dir(job_id, state_dir), services, job))
     return reports[0]
 
 

@@ -223,7 +223,8 @@ async def retry_dead_letters(
                 f"job {job_id} is in state {checkpoint.state!r} (it was interrupted or is "
                 f"starting); run `mapreduce-fsm resume {job_id}` to finish it, then retry"
             )
-        phase_list = list(phases) if phases is not None else build_phases(workflow)
+        phase_list = (list(phases) if phases is not None
+                      else build_phases(workflow, backend=services.backend))
         rerun = phases_rerun_after_map(workflow, phase_list)
         if rerun and not _confirmed(services, job_id, len(retried), rerun):
             return RetryReport(job_id=job_id, retried=retried, declined=True)

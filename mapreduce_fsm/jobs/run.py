@@ -9,6 +9,7 @@ from pathlib import Path
 
 import attrs
 
+from mapreduce_fsm.backends.base import BackendFactory
 from mapreduce_fsm.config import load_workflow_text
 from mapreduce_fsm.config.model import Workflow
 from mapreduce_fsm.console.interaction import NonInteractive, UserInteraction
@@ -63,6 +64,8 @@ class Services:
     options: RunOptions = attrs.field(factory=RunOptions)
     # Called with every event of the job, from the first one on, as it is written.
     event_subscribers: Sequence[EventCallback] = ()
+    # Where map items run: capacity in, backend out (backends.dask.dask_backend); None: here.
+    backend: BackendFactory | None = None
 
     def watch(self, store: JobStore) -> JobStore:
         """Subscribe `event_subscribers` to the job's events; returns the store."""
@@ -116,7 +119,8 @@ async def run_workflow(
     root = resolve_state_dir(state_dir, cwd=cwd, environ=environ)
     job_id = check_job_id(job_id) if job_id is not None else new_job_id(workflow.name)
     secrets = resolve_secrets(workflow, environ)  # before the job exists: nothing to clean up
-    coordinator_phases = list(phases) if phases is not None else build_phases(workflow)
+    coordinator_phases = (list(phases) if phases is not None
+                          else build_phases(workflow, backend=services.backend))
     store = services.watch(JobStore.create(root, job_id, text))
     coordinator = _coordinator(store, services, secrets, coordinator_phases)
     with store.lock():
@@ -153,7 +157,8 @@ async def resume_job(
         checkpoint, workflow, secrets = load_job(
             store, force=services.options.force, environ=environ
         )
-        phase_list = list(phases) if phases is not None else build_phases(workflow)
+        phase_list = (list(phases) if phases is not None
+                      else build_phases(workflow, backend=services.backend))
         coordinator = _coordinator(store, services, secrets, phase_list)
         return await coordinator.resume_from_checkpoint(checkpoint, workflow)
 

@@ -12,6 +12,9 @@ import importlib
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
+import attrs
+
+from mapreduce_fsm.backends.base import BackendFactory
 from mapreduce_fsm.config.model import CustomPhaseConfig, Workflow
 from mapreduce_fsm.errors import ConfigIssue, WorkflowFileError
 from mapreduce_fsm.phases.map import MapPhase
@@ -77,11 +80,19 @@ def phase_type(type_name: str) -> PhaseType:
     )
 
 
-def build_phases(workflow: Workflow) -> list[PhaseExecutor]:
-    """setup, map, reduce, with each custom phase inserted where its `after`/`before` says."""
+def build_phases(
+    workflow: Workflow, *, backend: BackendFactory | None = None
+) -> list[PhaseExecutor]:
+    """setup, map, reduce, with each custom phase inserted where its `after`/`before` says.
+
+    The map runs its items on `backend` (default: this machine).
+    """
+    map_phase = MapPhase(config=workflow.map, policy=workflow.error_policy)
+    if backend is not None:
+        map_phase = attrs.evolve(map_phase, backend_factory=backend)
     phases: list[PhaseExecutor] = [
         SetupPhase(config=workflow.setup),
-        MapPhase(config=workflow.map, policy=workflow.error_policy),
+        map_phase,
         ReducePhase(config=workflow.reduce),
     ]
     issues = []
