@@ -198,7 +198,7 @@ async def connect(address: str | None) -> AsyncIterator[Client]:
     """An asynchronous client of the scheduler at `address`, or of a new local cluster of
     worker processes (one per core) when it is None; closed (and the cluster stopped) after.
     """
-    logging.getLogger("distributed").setLevel(logging.CRITICAL)  # we say what went wrong
+    _quiet_dask_logs()
     cluster = None
     try:
         if address is None:
@@ -215,6 +215,13 @@ async def connect(address: str | None) -> AsyncIterator[Client]:
     finally:
         if cluster is not None:
             await _quietly(cluster.close(timeout=CLOSE_TIMEOUT_SECS))
+
+
+def _quiet_dask_logs() -> None:
+    """Dask logs tracebacks when a connection drops; the run says itself what went wrong."""
+    for name in ["distributed", *logging.root.manager.loggerDict]:
+        if name.startswith("distributed"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 async def _client(address: str) -> Client:
