@@ -10,7 +10,7 @@ import pytest
 
 # Each is imported only where it is used: a progress bar, a table, a json_path, a phase
 # type that is not built in, or the first message printed.
-LAZY_MODULES = ("importlib.metadata", "jsonpath_ng", "rich")
+LAZY_MODULES = ("importlib.metadata", "jsonpath_ng", "rich", "dask", "distributed")
 
 
 def test_importing_the_cli_does_not_import_the_lazy_modules() -> None:

@@ -30,7 +30,9 @@ map:
   input: items.json
   max_parallel: 8
   agent_template:
-    - shell: "echo ${item} $PPID >> ran.log; sleep %(sleep)s; [ $((${item} %% 50)) -ne 0 ] || [ -e fixed ]"
+    - shell: >-
+        echo ${item} $PPID >> ran.log; sleep %(sleep)s;
+        [ $((${item} %% 50)) -ne 0 ] || [ -e fixed ]
 reduce:
   - shell: "echo ${map.successful} of ${map.total} > reduce.log"
 """
