@@ -238,3 +238,23 @@ def test_backend_dask_without_an_address_runs_on_a_local_cluster_it_then_stops(
     assert started.data["backend"].startswith("dask tcp://127.0.0.1:")
     pids = {pid for _, pid in runs(tmp_path)}
     assert all(not Path(f"/proc/{pid}").exists() for pid in pids), "a local worker was left"
+
+
+def test_ctrl_c_exits_130_and_leaves_no_step_running_on_the_workers(
+    tmp_path: Path, state_dir: Path, cluster: DaskCluster
+) -> None:
+    (tmp_path / "items.json").write_text(json.dumps(list(range(8))), encoding="utf-8")
+    (tmp_path / "wf.yml").write_text(
+        "name: long\nmap:\n  input: items.json\n  max_parallel: 4\n  agent_template:\n"
+        '    - shell: "echo $$ >> steps.pid; exec sleep 60"\n', encoding="utf-8")
+    pids = tmp_path / "steps.pid"
+    process = start_run(tmp_path, state_dir, "--scheduler", cluster.address)
+    wait_for(lambda: pids.exists() and len(pids.read_text().split()) >= 4, timeout=60,
+             what="four steps running on the workers")
+
+    os.killpg(process.pid, signal.SIGINT)
+
+    assert process.wait(timeout=60) == 130, (tmp_path / "run.err").read_text()
+    steps = [int(pid) for pid in pids.read_text().split()]
+    wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in steps), timeout=30,
+             what="the steps on the workers to be killed")
