@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import attrs
 from distributed import Client, LocalCluster
 from distributed.client import FutureCancelledError
+from distributed.comm.core import CommClosedError
 
 from mapreduce_fsm.agents import ItemOutcome, WorkOrder
 from mapreduce_fsm.backends.base import BackendFactory
@@ -68,6 +69,9 @@ class DaskBackend:
     client: Client
     capacity: int = attrs.field(validator=attrs.validators.ge(1))
     batch_size: int | None = None
+    # Called when the scheduler is lost; the runs waiting then stay pending for it to stop
+    # the job. None: they fail with EnvironmentFailure instead.
+    on_lost: Callable[[], None] | None = None
     _pending: list[tuple[WorkOrder, asyncio.Future[ItemOutcome]]] = attrs.field(factory=list)
     _flush: asyncio.TimerHandle | None = None
     _started_on: dict[str, list[str]] = attrs.field(factory=lambda: defaultdict(list))
@@ -129,7 +133,11 @@ class DaskBackend:
                     losses += len(self._started_on.pop(batch.key, ()))
                     batch.key = f"mapreduce-fsm-{uuid.uuid4().hex}"
                     continue
-                _fail(batch, error)
+                if self._lost(error):
+                    assert self.on_lost is not None
+                    self.on_lost()  # the job stops as Ctrl-C would, cancelling the waiters
+                else:
+                    _fail(batch, error)
                 return
             break
         if reply is None:  # every waiter was cancelled
@@ -142,6 +150,12 @@ class DaskBackend:
             if not waiter.done():
                 waiter.set_result(attrs.evolve(outcome, worker=data["worker"],
                                                worker_losses=losses))
+
+    def _lost(self, error: Exception) -> bool:
+        """Did the connection to the scheduler go, with someone to tell?"""
+        gone = isinstance(error, CommClosedError | FutureCancelledError) or \
+            self.client.status != "running"
+        return gone and self.on_lost is not None
 
     def _task_started(self, event: tuple[float, dict[str, str]]) -> None:
         _, message = event
@@ -162,9 +176,9 @@ async def _first_of(future: Any, waiters: list[asyncio.Future[ItemOutcome]]) -> 
 
 
 def _fail(batch: _Batch, error: Exception) -> None:
-    if isinstance(error, FutureCancelledError):
+    if isinstance(error, CommClosedError | FutureCancelledError):
         failure: Exception = EnvironmentFailure(
-            "the dask scheduler cancelled the items' task (it was restarted or lost)")
+            f"lost the dask scheduler, or it cancelled the items' task: {error}")
     elif isinstance(error, MapReduceError):
         failure = error
     else:
@@ -183,14 +197,16 @@ async def _quietly(awaitable: Awaitable[Any] | None) -> None:
         await asyncio.wait_for(asyncio.ensure_future(awaitable), CLOSE_TIMEOUT_SECS)
 
 
-def dask_backend(client: Client, *, batch_size: int | None = None) -> BackendFactory:
+def dask_backend(
+    client: Client, *, batch_size: int | None = None, on_lost: Callable[[], None] | None = None
+) -> BackendFactory:
     """What `Services(backend=...)` takes: the map's capacity in, a DaskBackend out.
 
     >>> client = await Client("tcp://scheduler:8786", asynchronous=True)
     >>> services = Services(backend=dask_backend(client))
     """
     return lambda capacity: DaskBackend(client=client, capacity=capacity,
-                                        batch_size=batch_size)
+                                        batch_size=batch_size, on_lost=on_lost)
 
 
 @contextlib.asynccontextmanager
@@ -278,16 +294,24 @@ async def run_on_dask(
         job_task = asyncio.current_task()
         assert job_task is not None
 
+        scheduler = client.scheduler.address
+        stopping: list[bool] = []
+
+        def lost() -> None:
+            if not stopping:
+                stopping.append(True)
+                warn(f"lost the dask scheduler at {scheduler}; "
+                     "stopping the job as Ctrl-C would")
+                job_task.cancel()
+
         async def watch() -> None:
             while client.status == "running":
                 await asyncio.sleep(WATCH_SECS)
-            warn(f"lost the dask scheduler at {client.scheduler.address}; stopping the job "
-                 "as Ctrl-C would")
-            job_task.cancel()
+            lost()
 
         watcher = asyncio.create_task(watch())
         try:
-            return await job(dask_backend(client))
+            return await job(dask_backend(client, on_lost=lost))
         finally:
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)

@@ -200,3 +200,43 @@ def test_the_flags_choose_the_backend(backend: str | None, scheduler: str | None
 def test_a_scheduler_for_the_local_backend_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="--scheduler tcp://h:1 is for --backend dask"):
         BackendChoice.from_flags("local", "tcp://h:1", {})
+
+
+@attrs.define
+class DroppedConnection:
+    """A client whose scheduler connection drops under a task: the race the watcher can lose."""
+
+    status: str = "running"
+
+    def subscribe_topic(self, topic: str, handler: object) -> None:
+        pass
+
+    def submit(self, *args: object, **kwargs: object) -> DroppedConnection:
+        return self
+
+    async def result(self) -> str:
+        from distributed.comm.core import CommClosedError
+
+        raise CommClosedError("in <TCP (closed) ConnectionPool.gather>: Stream is closed")
+
+
+def test_a_dropped_scheduler_connection_stops_the_job_instead_of_failing_the_item(
+    tmp_path: Path
+) -> None:
+    (work,) = orders(tmp_path, 1, Step(shell="true"))
+    told: list[str] = []
+
+    async def main() -> str:
+        backend = DaskBackend(client=DroppedConnection(), capacity=1,
+                              on_lost=lambda: told.append("lost"))
+        run = asyncio.create_task(backend.run(work))
+        while not told:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        state = "pending" if not run.done() else f"ended: {run.exception()!r}"
+        run.cancel()  # what on_lost's cancel of the job does to it
+        await asyncio.gather(run, return_exceptions=True)
+        return state
+
+    assert asyncio.run(asyncio.wait_for(main(), 30)) == "pending"
+    assert told == ["lost"]
