@@ -27,7 +27,7 @@ from distributed.comm.core import CommClosedError
 
 from mapreduce_fsm.agents import ItemOutcome, WorkOrder
 from mapreduce_fsm.backends.base import BackendFactory
-from mapreduce_fsm.backends.dask_tasks import STARTED_TOPIC, can_see, run_orders
+from mapreduce_fsm.backends.dask_tasks import STARTED_TOPIC, batch_json, can_see, run_orders
 from mapreduce_fsm.convert import converter
 from mapreduce_fsm.errors import EnvironmentFailure, MapReduceError, UsageError
 
@@ -110,17 +110,20 @@ class DaskBackend:
         if self._flush is not None:
             self._flush.cancel()
             self._flush = None
-        pending, self._pending = self._pending, []
-        if pending:
-            batch = _Batch(orders=[order for order, _ in pending],
-                           waiters=[waiter for _, waiter in pending])
+        by_spec: dict[int, _Batch] = {}  # a task's orders share their spec
+        for order, waiter in self._pending:
+            batch = by_spec.setdefault(id(order.spec), _Batch(orders=[], waiters=[]))
+            batch.orders.append(order)
+            batch.waiters.append(waiter)
+        self._pending = []
+        for batch in by_spec.values():
             asyncio.get_running_loop().create_task(self._run_batch(batch))
 
     async def _run_batch(self, batch: _Batch) -> None:
         """Submit the batch and hand each waiter its outcome; cancel the task when every
         waiter was cancelled (Ctrl-C). A task that killed too many workers (KilledWorker)
         is submitted once more under a new key."""
-        orders_json = json.dumps(converter.unstructure(batch.orders, list[WorkOrder]))
+        orders_json = batch_json(batch.orders)
         losses, submissions = 0, 0
         while True:
             submissions += 1

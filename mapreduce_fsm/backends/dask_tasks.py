@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from mapreduce_fsm.agents import ItemOutcome, WorkOrder, run_work_order
+from mapreduce_fsm.agents import AgentSpec, ItemOutcome, WorkOrder, run_work_order
 from mapreduce_fsm.convert import converter
 
 STARTED_TOPIC = "mapreduce-fsm.task-started"  # one event each time a worker starts a task
@@ -27,9 +27,26 @@ def can_see(path: str) -> bool:
     return os.path.isdir(path)
 
 
+def batch_json(orders: list[WorkOrder]) -> str:
+    """Orders of one map as a task's JSON: the spec they share once, then each item."""
+    (spec,) = {id(order.spec): order.spec for order in orders}.values()
+    return json.dumps({
+        "spec": converter.unstructure(spec),
+        "orders": [{"item": order.item, "item_id": order.item_id,
+                    "item_index": order.item_index, "attempt": order.attempt}
+                   for order in orders],
+    })
+
+
+def read_batch(text: str) -> list[WorkOrder]:
+    data = json.loads(text)
+    spec = converter.structure(data["spec"], AgentSpec)
+    return [spec.order(**order) for order in data["orders"]]
+
+
 def run_orders(orders_json: str) -> str:
     """The Dask task: run each order, return {"worker", "pid", "outcomes"} as JSON."""
-    orders = converter.structure(json.loads(orders_json), list[WorkOrder])
+    orders = read_batch(orders_json)
     where, still_wanted = _this_task()
     outcomes = asyncio.run(_run_while_wanted(orders, still_wanted))
     return json.dumps({

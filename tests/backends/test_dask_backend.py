@@ -29,7 +29,7 @@ from mapreduce_fsm.backends.dask import (
     auto_batch_size,
     probe_working_dir,
 )
-from mapreduce_fsm.backends.dask_tasks import STARTED_TOPIC
+from mapreduce_fsm.backends.dask_tasks import STARTED_TOPIC, batch_json, read_batch
 
 T = TypeVar("T")
 
@@ -109,7 +109,16 @@ def test_a_batch_travels_in_one_task_and_each_item_gets_its_own_outcome(tmp_path
     assert len(task_keys) == 2
 
 
-def test_batches_form_only_once_items_prove_short() -> None:
+def test_a_batch_carries_its_shared_spec_once_and_reads_back_as_the_same_orders(
+    tmp_path: Path
+) -> None:
+    work = orders(tmp_path, 3, Step(shell="echo ${item.n}", env={"MODE": "strict"}))
+    text = batch_json(work)
+    assert read_batch(text) == work
+    assert text.count('"MODE"') == 1
+
+
+def test_the_batch_size_rule() -> None:
     assert auto_batch_size(capacity=200, threads=4) == 25
     assert auto_batch_size(capacity=1000, threads=1) == MAX_BATCH
     assert auto_batch_size(capacity=3, threads=8) == 1
