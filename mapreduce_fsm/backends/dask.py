@@ -74,8 +74,10 @@ class DaskBackend:
     on_lost: Callable[[], None] | None = None
     _pending: list[tuple[WorkOrder, asyncio.Future[ItemOutcome]]] = attrs.field(factory=list)
     _flush: asyncio.TimerHandle | None = None
+    _batches: set[asyncio.Task[None]] = attrs.field(factory=set)  # submitted, not yet back
     _started_on: dict[str, list[str]] = attrs.field(factory=lambda: defaultdict(list))
-    _durations: list[float] = attrs.field(factory=lambda: [0.0, 0.0])  # sum, count
+    _seconds_run: float = 0.0  # by the items whose outcome came back
+    _items_run: int = 0
 
     def __attrs_post_init__(self) -> None:
         self.client.subscribe_topic(STARTED_TOPIC, self._task_started)
@@ -87,8 +89,7 @@ class DaskBackend:
     def current_batch_size(self) -> int:
         if self.batch_size is not None:
             return self.batch_size
-        total, count = self._durations
-        if count == 0 or total / count >= SHORT_ITEM_SECS:
+        if self._items_run == 0 or self._seconds_run / self._items_run >= SHORT_ITEM_SECS:
             return 1
         threads = int(self.client.scheduler_info().get("total_threads") or 1)
         return auto_batch_size(self.capacity, threads)
@@ -102,8 +103,8 @@ class DaskBackend:
         elif self._flush is None:
             self._flush = loop.call_later(LINGER_SECS, self._submit_pending)
         outcome = await waiter
-        total, count = self._durations
-        self._durations[:] = [total + outcome.result.duration_secs, count + 1]
+        self._seconds_run += outcome.result.duration_secs
+        self._items_run += 1
         return outcome
 
     def _submit_pending(self) -> None:
@@ -117,7 +118,9 @@ class DaskBackend:
             batch.waiters.append(waiter)
         self._pending = []
         for batch in by_spec.values():
-            asyncio.get_running_loop().create_task(self._run_batch(batch))
+            task = asyncio.get_running_loop().create_task(self._run_batch(batch))
+            self._batches.add(task)
+            task.add_done_callback(self._batches.discard)
 
     async def _run_batch(self, batch: _Batch) -> None:
         """Submit the batch and hand each waiter its outcome; cancel the task when every
