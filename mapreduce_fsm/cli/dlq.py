@@ -7,15 +7,13 @@ import sys
 
 import click
 
-from mapreduce_fsm.cli.run import (
+from mapreduce_fsm.cli.backend_flags import (
     BACKEND_OPTION,
     SCHEDULER_OPTION,
-    drive,
     job_working_dir,
-    make_services,
     on_backend,
-    report,
 )
+from mapreduce_fsm.cli.run import drive, make_services, report
 from mapreduce_fsm.cli.views import STATE_DIR_OPTION, write_output_file
 from mapreduce_fsm.console.interaction import choose_interaction
 from mapreduce_fsm.convert import converter

@@ -10,56 +10,24 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
 
-import attrs
 import click
 
-from mapreduce_fsm.backends.choice import (
-    BACKEND_NAMES,
-    SCHEDULER_ENV,
-    BackendChoice,
-    run_on_backend,
+from mapreduce_fsm.cli.backend_flags import (
+    BACKEND_OPTION,
+    SCHEDULER_OPTION,
+    job_working_dir,
+    on_backend,
 )
 from mapreduce_fsm.config import load_workflow
 from mapreduce_fsm.console.interaction import choose_interaction
 from mapreduce_fsm.console.progress import choose_progress
-from mapreduce_fsm.errors import MapReduceError, UsageError
+from mapreduce_fsm.errors import UsageError
 from mapreduce_fsm.jobs.run import Services, resolve_secrets, resume_job, run_workflow
 from mapreduce_fsm.phases.context import RunOptions
 from mapreduce_fsm.phases.coordinator import WorkflowResult
 from mapreduce_fsm.state import JobStore, check_job_id, new_job_id, resolve_state_dir
 from mapreduce_fsm.state.records import Event
-
-T = TypeVar("T")
-
-BACKEND_OPTION = click.option(
-    "--backend", type=click.Choice(BACKEND_NAMES),
-    help="Where map items run (default local; dask when --scheduler is given).")
-SCHEDULER_OPTION = click.option(
-    "--scheduler", metavar="ADDRESS",
-    help=f"Dask scheduler, e.g. tcp://host:8786 (or ${SCHEDULER_ENV}); none: a local cluster.")
-
-
-def on_backend(
-    backend: str | None, scheduler: str | None, working_dir: Path | None, services: Services,
-    job: Callable[[Services], Awaitable[T]],
-) -> Callable[[], Awaitable[T]]:
-    """The job, run with the backend the flags choose open around it."""
-    choice = BackendChoice.from_flags(backend, scheduler, os.environ)
-    return lambda: run_on_backend(
-        choice, working_dir, lambda factory: job(attrs.evolve(services, backend=factory)),
-        warn=lambda message: click.echo(message, err=True))
-
-
-def job_working_dir(job_id: str, state_dir: str | None) -> Path | None:
-    """The working directory a job runs in, when its checkpoint can be read."""
-    try:
-        checkpoint = JobStore(resolve_state_dir(state_dir), check_job_id(job_id)).load_checkpoint()
-    except (OSError, MapReduceError):
-        return None  # the job's own checks say what is wrong with it
-    return None if checkpoint is None else Path(checkpoint.working_dir)
-
 
 PHASE_EVENT_TYPES = frozenset(
     {"phase.started", "phase.completed", "phase.failed", "phase.skipped", "phase.paused"}
