@@ -11,6 +11,7 @@ EXIT_COMPLETED = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_PAUSED = 3
+EXIT_ENVIRONMENT = 5
 EXIT_INTERRUPTED = 130
 
 
@@ -84,10 +85,15 @@ class JobStateError(MapReduceError):
     exit_code = EXIT_USAGE
 
 
-class CheckpointWriteError(MapReduceError):
-    """The job's checkpoint could not be saved (disk full, read-only, permission): the run stops."""
+class EnvironmentFailure(MapReduceError):
+    """The environment failed: a full disk, a read-only file system, a permission, an
+    unreachable scheduler, a directory workers cannot see. The message names what and where."""
 
-    exit_code = EXIT_USAGE  # what an OSError reaching the CLI gives today
+    exit_code = EXIT_ENVIRONMENT
+
+
+class CheckpointWriteError(EnvironmentFailure):
+    """The job's checkpoint could not be saved (disk full, read-only, permission): the run stops."""
 
 
 class JobLockedError(JobStateError):

@@ -1,5 +1,7 @@
 """`make bench`: the engine's wall time and memory against `xargs -P` on trivial items.
 
+Part 3 (tests/bench_dask.py) sets the Dask backend against the local backend.
+
 Run as `python -m tests.bench` from the repository root. Every map item runs one
 step, `true`; our shell steps run as `sh -c`, so the baseline runs `sh -c true`
 through `xargs -P` with the same parallelism. Timings never fail anything: the
@@ -22,6 +24,8 @@ from datetime import datetime
 from pathlib import Path
 
 import attrs
+
+from tests.bench_dask import dask_section
 
 PARALLEL = 8
 PACE_WINDOW = 1000
@@ -227,7 +231,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             ratio = compare(bench, 2000, options.runs)
             startup = bench.sample(bench.engine, 1, options.runs).wall_secs
             rows = scale(bench, [(1000, options.runs), (10_000, options.large_runs)], startup)
-        except BenchError as error:
+            print()
+            dask_ratio = dask_section(Path(scratch), min(options.runs, 3))
+        except (BenchError, RuntimeError) as error:
             print(f"bench: cannot run: {error}", file=sys.stderr)
             return 2
     small, large = rows[0], rows[-1]
@@ -252,6 +258,10 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"the time per item {flat} as a job gets longer ({within:.2f}x from its first "
           f"to its last {3 * PACE_WINDOW} items; {growth:.2f}x from a {small.items}- to a "
           f"{large.items}-item job)")
+    if dask_ratio is not None:
+        dask_verdict = "meets" if dask_ratio <= TARGET_RATIO else "misses"
+        print(f"         batched dask backend {dask_ratio:.2f}x the local backend's per-item "
+              f"cost {dask_verdict} the <= {TARGET_RATIO:.1f}x target")
     return 0
 
 

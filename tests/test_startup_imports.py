@@ -10,7 +10,7 @@ import pytest
 
 # Each is imported only where it is used: a progress bar, a table, a json_path, a phase
 # type that is not built in, or the first message printed.
-LAZY_MODULES = ("importlib.metadata", "jsonpath_ng", "rich")
+LAZY_MODULES = ("importlib.metadata", "jsonpath_ng", "rich", "dask", "distributed")
 
 
 def test_importing_the_cli_does_not_import_the_lazy_modules() -> None:
@@ -41,9 +41,9 @@ def test_help_imports_only_the_command_line_modules() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120, check=True)
     assert json.loads(done.stdout) == [
-        "mapreduce_fsm.cli", "mapreduce_fsm.cli.dlq", "mapreduce_fsm.cli.main",
-        "mapreduce_fsm.cli.run", "mapreduce_fsm.cli.shared", "mapreduce_fsm.cli.views",
-        "mapreduce_fsm.errors",
+        "mapreduce_fsm.cli", "mapreduce_fsm.cli.backend_flags", "mapreduce_fsm.cli.dlq",
+        "mapreduce_fsm.cli.main", "mapreduce_fsm.cli.run", "mapreduce_fsm.cli.shared",
+        "mapreduce_fsm.cli.views", "mapreduce_fsm.errors",
     ]
 
 

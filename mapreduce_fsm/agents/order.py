@@ -83,3 +83,5 @@ class ItemOutcome:
     stderr_tail: str = ""
     fail_workflow: bool = False  # the failed step's on_failure says: fail the whole job
     fail_reason: str = "on_failure has fail_workflow: true"  # why, for the job's error
+    worker: str | None = None  # where it ran, when a backend runs orders elsewhere
+    worker_losses: int = 0  # workers that died running it before it ran to the end

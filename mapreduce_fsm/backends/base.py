@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from mapreduce_fsm.agents import ItemOutcome, WorkOrder
@@ -15,8 +16,17 @@ class Backend(Protocol):
     """
 
     @property
+    def name(self) -> str:
+        """Where orders run, as the events record it: "local", "dask tcp://host:8786"."""
+        ...
+
+    @property
     def capacity(self) -> int:
         """How many orders may run at the same time."""
         ...
 
     async def run(self, order: WorkOrder) -> ItemOutcome: ...
+
+
+# What the map phase is given: its capacity (max_parallel) in, the backend out.
+BackendFactory = Callable[[int], Backend]

@@ -12,6 +12,7 @@ class LocalBackend:
     """Runs `capacity` orders at once on this machine."""
 
     capacity: int = attrs.field(validator=attrs.validators.ge(1))
+    name: str = "local"
 
     async def run(self, order: WorkOrder) -> ItemOutcome:
         return await run_work_order(order)

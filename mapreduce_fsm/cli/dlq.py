@@ -8,6 +8,12 @@ from typing import TYPE_CHECKING
 
 import click
 
+from mapreduce_fsm.cli.backend_flags import (
+    BACKEND_OPTION,
+    SCHEDULER_OPTION,
+    job_working_dir,
+    on_backend,
+)
 from mapreduce_fsm.cli.run import make_services, report
 from mapreduce_fsm.cli.shared import (
     STATE_DIR_OPTION,
@@ -117,8 +123,10 @@ def _describe(entry: DlqEntry) -> str:
 @click.option("-y", "--yes", is_flag=True, help="Answer yes to every question.")
 @click.option("--force", is_flag=True, help="Go on even if the workflow file changed.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@BACKEND_OPTION
+@SCHEDULER_OPTION
 def retry_items(job_id: str, item_ids: tuple[str, ...], state_dir: str | None, yes: bool,
-                force: bool, quiet: bool) -> None:
+                force: bool, quiet: bool, backend: str | None, scheduler: str | None) -> None:
     """Re-run dead-lettered items of JOB_ID (all of them, or each --item) inside the job.
 
     New results replace the old; items that succeed leave the DLQ. The phases after the
@@ -129,8 +137,9 @@ def retry_items(job_id: str, item_ids: tuple[str, ...], state_dir: str | None, y
 
     services = make_services(yes=yes, quiet=quiet, max_parallel=None, force=force)
     outcome = drive(
-        lambda: dead_letters.retry_dead_letters(
-            job_id, list(item_ids) or None, state_dir=state_dir, services=services),
+        on_backend(backend, scheduler, job_working_dir(job_id, state_dir), services,
+                   lambda chosen: dead_letters.retry_dead_letters(
+                       job_id, list(item_ids) or None, state_dir=state_dir, services=chosen)),
         # Interrupted (Ctrl-C): the job's checkpoint says where it is.
         lambda: dead_letters.RetryReport(job_id=job_id, retried=(),
                                          result=interrupted_run(job_id, state_dir)),

@@ -8,6 +8,12 @@ from typing import TYPE_CHECKING
 
 import click
 
+from mapreduce_fsm.cli.backend_flags import (
+    BACKEND_OPTION,
+    SCHEDULER_OPTION,
+    job_working_dir,
+    on_backend,
+)
 from mapreduce_fsm.cli.shared import STATE_DIR_OPTION, drive, interrupted_run, resume_command
 
 if TYPE_CHECKING:
@@ -156,9 +162,12 @@ def _refuse_verbose_and_quiet(verbose: bool, quiet: bool) -> None:
 @click.option("-v", "--verbose", is_flag=True, help="Show each phase as it starts and ends.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 @click.option("--profile", help="Lay the workflow's profiles.NAME over its env (kept for resume).")
+@BACKEND_OPTION
+@SCHEDULER_OPTION
 def run(workflow: str, job_id: str | None, state_dir: str | None, yes: bool,
         max_parallel: int | None, isolation: str | None, dry_run: bool, as_json: bool,
-        verbose: bool, quiet: bool, profile: str | None) -> None:
+        verbose: bool, quiet: bool, profile: str | None, backend: str | None,
+        scheduler: str | None) -> None:
     """Run WORKFLOW as a new job."""
     from mapreduce_fsm.git import decide_isolation
     from mapreduce_fsm.jobs.run import plan_job, start_job
@@ -176,7 +185,8 @@ def run(workflow: str, job_id: str | None, state_dir: str | None, yes: bool,
         click.echo(plan.describe(), err=True)
     services = make_services(yes=yes, quiet=quiet, max_parallel=max_parallel, force=False,
                              verbose=verbose, isolation=isolation)
-    result = drive(lambda: start_job(job, services=services),
+    result = drive(on_backend(backend, scheduler, job.working_dir, services,
+                              lambda chosen: start_job(job, services=chosen)),
                    lambda: interrupted_run(job.job_id, state_dir))
     report(result, as_json=as_json, quiet=quiet, state_dir=state_dir)
     sys.exit(result.exit_code)
@@ -191,15 +201,20 @@ def run(workflow: str, job_id: str | None, state_dir: str | None, yes: bool,
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
 @click.option("-v", "--verbose", is_flag=True, help="Show each phase as it starts and ends.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@BACKEND_OPTION
+@SCHEDULER_OPTION
 def resume(job_id: str, state_dir: str | None, yes: bool, force: bool,
-           max_parallel: int | None, as_json: bool, verbose: bool, quiet: bool) -> None:
+           max_parallel: int | None, as_json: bool, verbose: bool, quiet: bool,
+           backend: str | None, scheduler: str | None) -> None:
     """Continue JOB_ID where it stopped."""
     from mapreduce_fsm import resume_async
 
     _refuse_verbose_and_quiet(verbose, quiet)
     services = make_services(yes=yes, quiet=quiet, max_parallel=max_parallel, force=force,
                              verbose=verbose)
-    result = drive(lambda: resume_async(job_id, state_dir=state_dir, services=services),
+    result = drive(on_backend(backend, scheduler, job_working_dir(job_id, state_dir), services,
+                              lambda chosen: resume_async(job_id, state_dir=state_dir,
+                                                          services=chosen)),
                    lambda: interrupted_run(job_id, state_dir))
     report(result, as_json=as_json, quiet=quiet, state_dir=state_dir)
     sys.exit(result.exit_code)

@@ -225,7 +225,8 @@ async def retry_dead_letters(
                 f"starting); run `mapreduce-fsm resume {job_id}` to finish it, then retry"
             )
         phase_list = list(phases) if phases is not None else build_phases(
-            workflow, isolated=GitSession.load(store.path) is not None)
+            workflow, isolated=GitSession.load(store.path) is not None,
+            backend=services.backend)
         rerun = phases_rerun_after_map(workflow, phase_list)
         if rerun and not _confirmed(services, job_id, len(retried), rerun):
             return RetryReport(job_id=job_id, retried=retried, declined=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import attrs
 
+from mapreduce_fsm.backends.base import BackendFactory
 from mapreduce_fsm.config import load_workflow_text
 from mapreduce_fsm.config.model import Workflow
 from mapreduce_fsm.console.interaction import NonInteractive, UserInteraction
@@ -72,6 +73,8 @@ class Services:
     options: RunOptions = attrs.field(factory=RunOptions)
     # Called with every event of the job, from the first one on, as it is written.
     event_subscribers: Sequence[EventCallback] = ()
+    # Where map items run: capacity in, backend out (backends.dask.dask_backend); None: here.
+    backend: BackendFactory | None = None
 
     def watch(self, store: JobStore) -> JobStore:
         """Subscribe `event_subscribers` to the job's events; returns the store."""
@@ -167,7 +170,8 @@ async def start_job(
     plan = decide_isolation(job.workflow, requested=services.options.isolation,
                             cwd=job.working_dir)
     coordinator_phases = (list(phases) if phases is not None
-                          else build_phases(job.workflow, isolated=plan.isolated))
+                          else build_phases(job.workflow, isolated=plan.isolated,
+                                                       backend=services.backend))
     ignore_state_dir(job.state_dir)
     if plan.isolated:
         check_session_branch_free(job.working_dir, job.job_id)
@@ -242,7 +246,8 @@ async def resume_async(
             store, force=services.options.force, environ=environ
         )
         phase_list = list(phases) if phases is not None else build_phases(
-            workflow, isolated=GitSession.load(store.path) is not None)
+            workflow, isolated=GitSession.load(store.path) is not None,
+            backend=services.backend)
         coordinator = _coordinator(store, services, secrets, phase_list)
         return await coordinator.resume_from_checkpoint(checkpoint, workflow)
 

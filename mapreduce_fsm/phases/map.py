@@ -84,12 +84,13 @@ class MapPhase:
             await self.recover_merges(isolation, items, ledger, recorder)
         pending = self.pending_items(items, ledger)
         total, already = len(items.items), len(items.items) - len(pending)
+        backend = self.backend_factory(context.options.max_parallel or self.config.max_parallel)
         context.emit("map.started", phase=self.name, total=total, already_done=already,
-                     origin=items.origin)
+                     origin=items.origin, backend=backend.name)
         context.update_progress(self.name, data={**context.progress(self.name).data,
                                                  "total": total})
         scheduler = ItemScheduler(
-            backend=self.backend_factory(context.options.max_parallel or self.config.max_parallel),
+            backend=backend,
             spec=self.agent_spec(context, total),
             hooks=recorder.hooks(),
             budget=self.budget(context, ledger.finished),
@@ -230,6 +231,7 @@ class _ItemRecorder:
         self.context.emit("item.started", phase=self.phase, item_id=item.id, attempt=attempt)
 
     def attempt_failed(self, item: WorkItem, outcome: ItemOutcome, delay: float | None) -> None:
+        self.worker_lost(item, outcome)
         result = outcome.result
         retry_at = None
         if delay is not None:
@@ -244,7 +246,14 @@ class _ItemRecorder:
                               attempt=result.attempts, delay_secs=round(delay, 3),
                               error=result.error)
 
+    def worker_lost(self, item: WorkItem, outcome: ItemOutcome) -> None:
+        """A backend re-ran the attempt after its worker died: an event, not an attempt."""
+        if outcome.worker_losses:
+            self.context.emit("item.worker_lost", phase=self.phase, item_id=item.id,
+                              losses=outcome.worker_losses, finished_on=outcome.worker)
+
     def finished(self, item: WorkItem, outcome: ItemOutcome) -> str:
+        self.worker_lost(item, outcome)
         result = outcome.result
         skip = self.policy.on_item_failure == "skip" or (
             self.skip_timeouts and result.status == "timeout")

@@ -14,6 +14,9 @@ import importlib
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
+import attrs
+
+from mapreduce_fsm.backends.base import BackendFactory
 from mapreduce_fsm.config.model import CustomPhaseConfig, Workflow
 from mapreduce_fsm.errors import ConfigIssue, WorkflowFileError
 from mapreduce_fsm.git.plan import workflow_wants_isolation
@@ -105,18 +108,24 @@ def _find_phase_type(type_name: str) -> object:
     )
 
 
-def build_phases(workflow: Workflow, *, isolated: bool | None = None) -> list[PhaseExecutor]:
+def build_phases(
+    workflow: Workflow, *, isolated: bool | None = None, backend: BackendFactory | None = None
+) -> list[PhaseExecutor]:
     """setup, map, reduce, with each custom phase inserted where its `after`/`before` says.
 
     With worktree isolation the built-in merge phase follows reduce. `isolated=None`
     (a diagram or a check of the file) means: as `auto` would decide in a git work tree.
+    The map runs its items on `backend` (default: this machine).
     """
     if isolated is None:
         isolated = workflow.isolation == "worktree" or (
             workflow.isolation == "auto" and workflow_wants_isolation(workflow) is not None)
+    map_phase = MapPhase(config=workflow.map, policy=workflow.error_policy)
+    if backend is not None:
+        map_phase = attrs.evolve(map_phase, backend_factory=backend)
     phases: list[PhaseExecutor] = [
         SetupPhase(config=workflow.setup),
-        MapPhase(config=workflow.map, policy=workflow.error_policy),
+        map_phase,
         ReducePhase(config=workflow.reduce),
     ]
     if isolated:

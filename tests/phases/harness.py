@@ -109,6 +109,7 @@ class FakeBackend:
     capacity: int
     runner: StepsRunner
     orders: list[WorkOrder] = attrs.field(factory=list)
+    name: str = "fake"
 
     async def run(self, order: WorkOrder) -> ItemOutcome:
         sent = json.dumps(converter.unstructure(order))
