@@ -226,11 +226,22 @@ class PhaseCoordinator:
         self.store.events.emit("job.resume_refused", state=checkpoint.state, reason=str(refusal))
 
     def _check_phase_order(self, checkpoint: Checkpoint) -> None:
+        """The checkpoint fits this machine: same phases, a state and resume phase it has."""
         if list(checkpoint.phase_order) != self.phase_names:
             raise JobStateError(
                 f"job {checkpoint.job_id} ran the phases {list(checkpoint.phase_order)}, "
                 f"but this workflow has {self.phase_names}; resume it with the same phases"
             )
+        for field, value, allowed in (
+            ("state", checkpoint.state, fsm.states(self.phase_names)),
+            ("resume_phase", checkpoint.resume_phase, [None, *self.phase_names]),
+        ):
+            if value not in allowed:
+                known = ", ".join(str(name) for name in allowed)
+                raise JobStateError(
+                    f"checkpoint {self.store.checkpoint_path} is not a valid checkpoint: "
+                    f"$.{field}: {value!r} is not one of this job's: {known}"
+                )
 
     async def _drive(
         self,
