@@ -47,6 +47,9 @@ class JsonLinesFile(Generic[T]):
     path: Path
     record_type: type[T]
     what: str  # how a line is called in messages, e.g. "item result"
+    # A log that nothing is resumed from (the events) skips a corrupt line with a warning
+    # instead of refusing the file.
+    skip_corrupt: bool = False
     _handle: io.FileIO | None = attrs.field(default=None, init=False)
     _unsynced: bool = attrs.field(default=False, init=False)
     _last_fsync: float = attrs.field(default=0.0, init=False)
@@ -94,6 +97,10 @@ class JsonLinesFile(Generic[T]):
             try:
                 records.append(self.parse(line))
             except ValueError as exc:
+                if self.skip_corrupt and not (is_last and _looks_torn(line)):
+                    warnings.append(f"{self.path}:{number}: skipped a corrupt {self.what} "
+                                    f"line ({exc})")
+                    continue
                 if not (is_last and _looks_torn(line)):
                     raise self._corrupt(number, exc) from exc
                 warnings.append(
@@ -179,6 +186,10 @@ class JsonLinesFile(Generic[T]):
             self.parse(line)
         except ValueError as exc:
             if not _looks_torn(line):
+                if self.skip_corrupt:
+                    log.warning("warning: %s, last line: a corrupt %s line (%s); "
+                                "appending after it", self.path, self.what, exc)
+                    return
                 raise self._corrupt(None, exc) from exc
             log.warning("%s: cutting off a torn last line at byte %d (%s)", self.path, start, exc)
             os.ftruncate(fd, start)

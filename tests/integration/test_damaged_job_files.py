@@ -1,4 +1,4 @@
-"""A job whose checkpoint or event log was damaged: a clear message, or a warning and a usable job."""
+"""A job whose checkpoint or event log was damaged: a clear message, or a warning and on."""
 
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ COUNTED_SETUP = """
 @pytest.fixture
 def failed_in_setup(cli: Cli, write_workflow: WriteWorkflow, tmp_path: Path) -> Path:
     """A job `c-1` failed at setup's second step; returns its checkpoint file."""
-    assert cli("run", str(write_workflow("counted.yml", COUNTED_SETUP)), "--job-id", "c-1").code == 1
+    workflow = write_workflow("counted.yml", COUNTED_SETUP)
+    assert cli("run", str(workflow), "--job-id", "c-1").code == 1
     (tmp_path / "go").touch()
     return tmp_path / "state" / "jobs" / "c-1" / "checkpoint.json"
 

@@ -156,7 +156,8 @@ def test_a_checkpoint_without_format_version_is_refused_naming_the_field(tmp_pat
     data = _raw()
     del data["format_version"]
     path = _write_raw(tmp_path, data)
-    with pytest.raises(JobStateError, match=r"\$\.format_version: required field missing") as caught:
+    expected = r"\$\.format_version: required field missing"
+    with pytest.raises(JobStateError, match=expected) as caught:
         read_checkpoint(path)
     assert str(path) in str(caught.value)
 
@@ -166,7 +167,8 @@ def test_a_negative_step_index_is_refused_naming_the_field(tmp_path: Path, next_
     data = _raw()
     data["phases"] = {"setup": {"status": "failed", "next_step": next_step}}
     path = _write_raw(tmp_path, data)
-    with pytest.raises(JobStateError, match=r"\$\.phases\['setup'\]: next_step must be 0 or more"):
+    expected = r"\$\.phases\['setup'\]: next_step must be 0 or more"
+    with pytest.raises(JobStateError, match=expected):
         read_checkpoint(path)
 
 
