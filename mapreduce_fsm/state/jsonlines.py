@@ -14,7 +14,7 @@ import attrs
 import cattrs
 
 from mapreduce_fsm.convert import describe_structure_error, from_json, to_json
-from mapreduce_fsm.errors import JobStateError
+from mapreduce_fsm.errors import JobStateError, failing_as_environment
 from mapreduce_fsm.state.atomic import fsync_dir, write_atomic
 
 T = TypeVar("T")
@@ -62,8 +62,9 @@ class JsonLinesFile(Generic[T]):
         data = (line + "\n").encode("utf-8")
         handle = self.open_for_append()
         view = memoryview(data)
-        while view:  # a regular file takes it all at once; loop in case it does not
-            view = view[handle.write(view) or 0:]
+        with failing_as_environment("write", self.path):
+            while view:  # a regular file takes it all at once; loop in case it does not
+                view = view[handle.write(view) or 0:]
         self._unsynced = True
         if time.monotonic() - self._last_fsync >= FSYNC_INTERVAL_SECS:
             self.sync()
@@ -71,15 +72,20 @@ class JsonLinesFile(Generic[T]):
     def sync(self) -> None:
         """Make every appended line durable now."""
         if self._handle is not None and self._unsynced:
-            os.fsync(self._handle.fileno())
+            with failing_as_environment("write", self.path):
+                os.fsync(self._handle.fileno())
             self._unsynced = False
         self._last_fsync = time.monotonic()
 
     def close(self) -> None:
+        """Sync and close; the file is closed even when the sync fails."""
         if self._handle is not None:
-            self.sync()
-            self._handle.close()
-            self._handle = None
+            handle = self._handle
+            try:
+                self.sync()
+            finally:
+                self._handle = None
+                handle.close()
 
     def rewrite(self, records: Iterable[T]) -> None:
         """Replace the whole file atomically (compaction, removal)."""
@@ -163,7 +169,8 @@ class JsonLinesFile(Generic[T]):
         """Open the file (once) for appending, cutting off a torn last line first."""
         if self._handle is None:
             existed = self.path.exists()
-            handle = io.FileIO(self.path, "ab")
+            with failing_as_environment("write", self.path):
+                handle = io.FileIO(self.path, "ab")
             try:
                 self._cut_torn_tail(handle.fileno())
             except BaseException:
