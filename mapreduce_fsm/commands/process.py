@@ -314,8 +314,7 @@ async def run_process(
                 start_error=f"program {argv[0]!r} not found", missing_program=True)
         reason = error.strerror or str(error)
         if error.errno == errno.E2BIG:
-            size = sum(len(arg.encode()) for arg in argv)
-            reason = f"its command line is too long ({size} bytes)"
+            reason = _too_big(argv, env)
         return ProcessOutcome(start_error=f"cannot start {argv[0]!r}: {reason}")
     timed_out = False
     try:
@@ -347,3 +346,19 @@ async def run_process(
 async def _kill_after_cancel(child: _Child, kill_grace_secs: float) -> None:
     await kill_group(child.pid, kill_grace_secs)
     await asyncio.wait({child.exited}, timeout=kill_grace_secs)
+
+
+def _too_big(argv: Sequence[str], env: Mapping[bytes, bytes]) -> str:
+    """Which limit E2BIG hit: one string over 128 KiB (MAX_ARG_STRLEN), or all of them
+    together over the system's ARG_MAX."""
+    strings = [os.fsencode(arg) for arg in argv]
+    strings += [name + b"=" + value for name, value in env.items()]
+    longest = max(strings, key=len)
+    if len(longest) + 1 > 128 * 1024:
+        name = longest.split(b"=", 1)[0].decode(errors="replace")
+        what = "an argument" if longest in strings[:len(argv)] else f"the variable {name}"
+        return (f"{what} is {len(longest) + 1} bytes; Linux limits one argument or "
+                "environment string to 128 KiB (MAX_ARG_STRLEN)")
+    total = sum(len(string) + 1 for string in strings)
+    return (f"its arguments and environment are {total} bytes together, more than the "
+            f"system allows (ARG_MAX: {os.sysconf('SC_ARG_MAX')} bytes)")
