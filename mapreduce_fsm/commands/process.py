@@ -48,6 +48,7 @@ class ProcessOutcome:
     timed_out: bool = False
     truncated: bool = False
     stdout_dropped: int = 0  # bytes of stdout beyond the cap
+    stdout_non_utf8_at: int | None = None  # the first byte of stdout that is not UTF-8
     duration_secs: float = 0.0
     start_error: str | None = None
     missing_program: bool = False  # the start error is that argv[0] was not found
@@ -68,6 +69,14 @@ class _CappedBuffer:
 
     def text(self) -> str:
         return self.kept.decode("utf-8", errors="replace")
+
+    def first_non_utf8_byte(self) -> int | None:
+        """The offset of the first byte that is not UTF-8 (shown as U+FFFD), or None."""
+        try:
+            self.kept.decode("utf-8")
+        except UnicodeDecodeError as error:
+            return error.start
+        return None
 
     def noted_text(self) -> str:
         if not self.dropped:
@@ -339,6 +348,7 @@ async def run_process(
         timed_out=timed_out,
         truncated=bool(out.dropped or err.dropped),
         stdout_dropped=out.dropped,
+        stdout_non_utf8_at=out.first_non_utf8_byte(),
         duration_secs=time.monotonic() - started,
     )
 

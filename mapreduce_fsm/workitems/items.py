@@ -142,6 +142,7 @@ async def load_work_items(
         raise InputError(f"map.input {input_spec.strip()!r}: the data is nested too deeply "
                          f"to read (items may be nested at most {MAX_ITEM_DEPTH} levels)") from None
     values, warnings = apply_json_path(loaded.document, map_config.json_path, origin=loaded.origin)
+    warnings[:0] = loaded.warnings
     check_depth(values, loaded.origin)
     selected = select_items(values, map_config)
     if values and not selected:
