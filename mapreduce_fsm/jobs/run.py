@@ -16,7 +16,11 @@ from mapreduce_fsm.console.interaction import NonInteractive, UserInteraction
 from mapreduce_fsm.console.progress import NullProgress, ProgressReporter
 from mapreduce_fsm.errors import JobStateError, UsageError
 from mapreduce_fsm.phases.context import RunOptions
-from mapreduce_fsm.phases.coordinator import PhaseCoordinator, WorkflowResult
+from mapreduce_fsm.phases.coordinator import (
+    PhaseCoordinator,
+    WorkflowResult,
+    check_machine_state,
+)
 from mapreduce_fsm.phases.registry import build_phases
 from mapreduce_fsm.phases.types import (
     DefaultTransitionHandler,
@@ -232,6 +236,7 @@ def load_job(
     checkpoint = store.load_checkpoint()
     if checkpoint is None:
         raise JobStateError(f"job {job_id} has no checkpoint in {store.path}; it never started")
+    check_machine_state(checkpoint, store.checkpoint_path)
     text, source = store.read_workflow_text(), str(store.path / "workflow.yml")
     original = Path(checkpoint.workflow_path) if checkpoint.workflow_path else None
     if original is not None and original.is_file():

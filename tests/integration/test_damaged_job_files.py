@@ -55,6 +55,8 @@ def test_an_unknown_state_is_refused_naming_the_file_and_the_field(
     _edit(failed_in_setup, lambda data: data.update(state="exploded"))
     code, _, stderr = cli("resume", "c-1")
     _clean_refusal(code, stderr, str(failed_in_setup), "state", "'exploded'")
+    code, _, stderr = cli("status", "c-1")
+    _clean_refusal(code, stderr, str(failed_in_setup), "state", "'exploded'")
     assert (tmp_path / "setup-runs.txt").read_text().count("run") == 1
 
 
@@ -114,3 +116,25 @@ def test_a_corrupt_event_line_is_skipped_with_a_warning(
             if event]
     after = [json.loads(line)["seq"] for line in lines if not line.startswith("garbage")]
     assert seqs[-1] > max(after)  # numbering goes on after the skipped line
+
+
+def test_dlq_retry_refuses_a_checkpoint_with_an_unknown_state(
+    cli: Cli, write_workflow: WriteWorkflow, tmp_path: Path
+) -> None:
+    workflow = write_workflow("one_fails.yml", """
+        name: one-fails
+        map:
+          input: "echo '[1, 2]'"
+          agent_template:
+            - shell: "echo ran >> runs-${item}.txt; test ${item} -ne 2"
+        error_policy:
+          on_item_failure: dlq
+          continue_on_failure: true
+        """)
+    assert cli("run", str(workflow), "--job-id", "d-1").code in (0, 4)
+    checkpoint = tmp_path / "state" / "jobs" / "d-1" / "checkpoint.json"
+    _edit(checkpoint, lambda data: data.update(state="exploded"))
+    code, _, stderr = cli("dlq", "retry", "d-1", "-y", "--state-dir", str(tmp_path / "state"),
+                          state_dir=False)
+    _clean_refusal(code, stderr, str(checkpoint), "state", "'exploded'")
+    assert (tmp_path / "runs-2.txt").read_text().count("ran") == 1
