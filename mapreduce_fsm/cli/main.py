@@ -129,9 +129,11 @@ def _report_failure(error: MapReduceError | OSError) -> int:
 def _raised_while_handling(error: BaseException) -> BaseException | None:
     """The exception being handled when `error` (or the cause it was raised from) was raised."""
     link = error
-    while link.__cause__ is not None and link.__context__ is link.__cause__:
+    while link.__suppress_context__:  # raised `from` its cause, or `from None`
+        if link.__cause__ is None:
+            return None
         link = link.__cause__
-    return None if link.__context__ is link.__cause__ else link.__context__
+    return link.__context__
 
 
 def _describe(error: MapReduceError | OSError) -> str:
