@@ -4,14 +4,16 @@ Both are plain values that `convert.converter` turns into JSON and back unchange
 backend may run an order in another process or on another machine.
 
 The item reaches each step's process in `ITEM_JSON_FILE`, a file written where the order
-runs (in a temporary directory of its own, removed when the order is done), and also in
+runs (in a temporary directory of the job, removed when the order is done), and also in
 `ITEM_JSON` when it fits in one environment string: Linux limits one to 128 KiB
 (MAX_ARG_STRLEN), and a larger `ITEM_JSON` would keep every step from starting.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import itertools
 import os
 import shutil
 import tempfile
@@ -91,14 +93,31 @@ class WorkOrder:
     @contextlib.contextmanager
     def item_environment(self) -> Iterator[dict[str, str]]:
         """`env()` with the item written to `ITEM_JSON_FILE`, a file that lives while this
-        block runs (in a new temporary directory where the order runs)."""
-        directory = Path(tempfile.mkdtemp(prefix=f"mapreduce-fsm-item-{self.item_index}-"))
+        block runs, in the job's temporary directory where the order runs."""
+        job = self.spec.variables.get("job")
+        job_id = str(job.get("id")) if isinstance(job, Mapping) else "job"
+        item_file = _item_area(job_id) / f"item-{self.item_index}-{next(_item_numbers)}.json"
+        item_file.write_text(self.item_json(), encoding="utf-8")
         try:
-            item_file = directory / "item.json"
-            item_file.write_text(self.item_json(), encoding="utf-8")
             yield self.env(item_file)
         finally:
-            shutil.rmtree(directory, ignore_errors=True)
+            item_file.unlink(missing_ok=True)
+
+
+# Item files go in one temporary directory per job and process (made once: a directory
+# per item would cost more than a short step), removed when the process exits.
+_item_areas: dict[str, Path] = {}
+_item_numbers = itertools.count()
+
+
+def _item_area(job_id: str) -> Path:
+    area = _item_areas.get(job_id)
+    if area is None or not area.is_dir():
+        safe = "".join(c if c.isalnum() or c in "._-" else "-" for c in job_id)[:100]
+        area = Path(tempfile.mkdtemp(prefix=f"mapreduce-fsm-{safe}-"))
+        _item_areas[job_id] = area
+        atexit.register(shutil.rmtree, area, ignore_errors=True)
+    return area
 
 
 @attrs.frozen(kw_only=True)

@@ -132,4 +132,5 @@ def test_the_item_file_holds_the_item_json_while_the_order_runs() -> None:
         item_file = Path(env["ITEM_JSON_FILE"])
         assert item_file.read_text(encoding="utf-8") == order.item_json()
         assert "ITEM_JSON" not in env  # 400 KB of UTF-8
-    assert not item_file.exists() and not item_file.parent.exists()
+    assert not item_file.exists()
+    assert item_file.parent.name.startswith("mapreduce-fsm-job-1-")  # the job's area
