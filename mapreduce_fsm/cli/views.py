@@ -68,7 +68,7 @@ def jobs(state_dir: str | None, as_json: bool) -> None:
 def status(job_id: str, state_dir: str | None, as_json: bool) -> None:
     """Show a job's state, each phase's progress and its items' counts by status."""
     from mapreduce_fsm.convert import converter
-    from mapreduce_fsm.phases.coordinator import check_machine_state
+    from mapreduce_fsm.phases.machine import check_machine_state
 
     store = open_job(job_id, state_dir)
     checkpoint = store.load_checkpoint()

@@ -16,11 +16,8 @@ from mapreduce_fsm.console.interaction import NonInteractive, UserInteraction
 from mapreduce_fsm.console.progress import NullProgress, ProgressReporter
 from mapreduce_fsm.errors import JobStateError, UsageError
 from mapreduce_fsm.phases.context import RunOptions
-from mapreduce_fsm.phases.coordinator import (
-    PhaseCoordinator,
-    WorkflowResult,
-    check_machine_state,
-)
+from mapreduce_fsm.phases.coordinator import PhaseCoordinator, WorkflowResult
+from mapreduce_fsm.phases.machine import check_machine_state
 from mapreduce_fsm.phases.registry import build_phases
 from mapreduce_fsm.phases.types import (
     DefaultTransitionHandler,

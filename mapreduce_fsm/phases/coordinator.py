@@ -60,18 +60,6 @@ from mapreduce_fsm.state import (
 
 _END_STATES = (fsm.COMPLETED, fsm.FAILED, fsm.PAUSED)
 
-
-def check_machine_state(checkpoint: Checkpoint, path: Path) -> None:
-    """JobStateError naming `path` and the field unless the checkpoint's `state` and
-    `resume_phase` are in the machine of its `phase_order`."""
-    for field, value, allowed in (
-        ("state", checkpoint.state, fsm.states(checkpoint.phase_order)),
-        ("resume_phase", checkpoint.resume_phase, [None, *checkpoint.phase_order]),
-    ):
-        if value not in allowed:
-            known = ", ".join(str(name) for name in allowed)
-            raise JobStateError(f"checkpoint {path} is not a valid checkpoint: $.{field}: "
-                                f"{value!r} is not one of this job's: {known}")
 _LEAVING_STATUS: dict[str, PhaseStatus] = {
     fsm.CONTINUE: "completed",
     fsm.COMPLETE: "completed",
@@ -247,7 +235,7 @@ class PhaseCoordinator:
                 f"job {checkpoint.job_id} ran the phases {list(checkpoint.phase_order)}, "
                 f"but this workflow has {self.phase_names}; resume it with the same phases"
             )
-        check_machine_state(checkpoint, self.store.checkpoint_path)
+        fsm.check_machine_state(checkpoint, self.store.checkpoint_path)
 
     async def _drive(
         self,
