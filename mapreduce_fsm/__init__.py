@@ -29,11 +29,13 @@ if TYPE_CHECKING:
     from mapreduce_fsm.console.progress import NullProgress, ProgressReporter
     from mapreduce_fsm.errors import (
         EXIT_COMPLETED,
+        EXIT_ENVIRONMENT,
         EXIT_FAILED,
         EXIT_INTERRUPTED,
         EXIT_PAUSED,
         EXIT_USAGE,
         ConfigIssue,
+        EnvironmentFailure,
         ExpressionError,
         InputError,
         InterpolationError,
@@ -106,8 +108,9 @@ _SOURCES = {
     "mapreduce_fsm.state": ("JobStore",),
     "mapreduce_fsm.state.records": ("DlqEntry", "Event", "ItemResult"),
     "mapreduce_fsm.errors": (
-        "EXIT_COMPLETED", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_PAUSED", "EXIT_USAGE",
-        "ConfigIssue", "ExpressionError", "InputError", "InterpolationError",
+        "EXIT_COMPLETED", "EXIT_ENVIRONMENT", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_PAUSED",
+        "EXIT_USAGE", "ConfigIssue", "EnvironmentFailure", "ExpressionError", "InputError",
+        "InterpolationError",
         "JobLockedError", "JobStateError", "MapReduceError", "UsageError",
         "WorkflowFileError", "describe_os_error",
     ),
@@ -116,6 +119,7 @@ _MODULE_OF = {name: module for module, names in _SOURCES.items() for name in nam
 
 __all__ = [
     "EXIT_COMPLETED",
+    "EXIT_ENVIRONMENT",
     "EXIT_FAILED",
     "EXIT_INTERRUPTED",
     "EXIT_PAUSED",
@@ -127,6 +131,7 @@ __all__ = [
     "CustomPhaseConfig",
     "DefaultTransitionHandler",
     "DlqEntry",
+    "EnvironmentFailure",
     "Error",
     "Event",
     "ExpressionError",

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import errno
+import os
+from collections.abc import Iterator, Sequence
 
 import attrs
 
@@ -98,6 +101,35 @@ class CheckpointWriteError(EnvironmentFailure):
 
 class JobLockedError(JobStateError):
     """Another live process holds the job's lock."""
+
+
+# What the machine, not the user's input, is to blame for.
+ENVIRONMENT_ERRNOS = frozenset({
+    errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO,
+})
+
+
+def is_environment_error(error: BaseException) -> bool:
+    """Whether `error` is the disk, the file system or a permission failing, not bad input."""
+    return isinstance(error, OSError) and error.errno in ENVIRONMENT_ERRNOS
+
+
+@contextlib.contextmanager
+def failing_as_environment(operation: str, path: str | os.PathLike[str]) -> Iterator[None]:
+    """Turn an environment OSError inside into EnvironmentFailure "cannot <operation> <path>:
+    <reason>"; any other OSError leaves with `path` as its file name if it had none.
+
+    A write or an fsync that fails has no file name; this is where it gets one.
+    """
+    try:
+        yield
+    except OSError as error:
+        reason = error.strerror or str(error)
+        if is_environment_error(error):
+            raise EnvironmentFailure(f"cannot {operation} {os.fspath(path)}: {reason}") from error
+        if error.filename is None:
+            raise OSError(error.errno, reason, os.fspath(path)) from error
+        raise
 
 
 def describe_os_error(error: OSError) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from mapreduce_fsm.agents.order import ItemOutcome, WorkOrder
@@ -23,13 +24,14 @@ def describe_failure(step: StepResult) -> str:
     return f"step {step.step!r} exited with code {step.exit_code}"
 
 
-def order_context(order: WorkOrder) -> StepContext:
-    """The setting the order's steps run in; the item's time limit starts now."""
+def order_context(order: WorkOrder, env: Mapping[str, str] | None = None) -> StepContext:
+    """The setting the order's steps run in, with `env` (default `order.env()`); the item's
+    time limit starts now."""
     spec = order.spec
     deadline = None if spec.timeout_secs is None else time.monotonic() + spec.timeout_secs
     return StepContext(
         cwd=Path(order.cwd or spec.cwd),
-        env=order.env(),
+        env=order.env() if env is None else dict(env),
         masker=SecretMasker(spec.secrets),
         deadline=deadline,
         deadline_name="the item's time limit",
@@ -40,7 +42,8 @@ def order_context(order: WorkOrder) -> StepContext:
 async def run_work_order(order: WorkOrder) -> ItemOutcome:
     """Run the order's steps here, as local subprocesses, and make the item's outcome."""
     started_at, started = utc_now(), time.monotonic()
-    outcome = await run_steps(order.spec.steps, order.variables(), order_context(order))
+    with order.item_environment() as env:
+        outcome = await run_steps(order.spec.steps, order.variables(), order_context(order, env))
     return item_outcome(order, outcome, started_at=started_at,
                         duration_secs=time.monotonic() - started)
 

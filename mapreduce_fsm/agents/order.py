@@ -2,11 +2,23 @@
 
 Both are plain values that `convert.converter` turns into JSON and back unchanged, so a
 backend may run an order in another process or on another machine.
+
+The item reaches each step's process in `ITEM_JSON_FILE`, a file written where the order
+runs (in a temporary directory of the job, removed when the order is done), and also in
+`ITEM_JSON` when it fits in one environment string: Linux limits one to 128 KiB
+(MAX_ARG_STRLEN), and a larger `ITEM_JSON` would keep every step from starting.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import atexit
+import contextlib
+import itertools
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -15,6 +27,7 @@ from mapreduce_fsm.config.model import Step
 from mapreduce_fsm.convert import compact_json
 from mapreduce_fsm.state.records import ItemResult
 
+MAX_ENV_STRING_BYTES = 128 * 1024  # MAX_ARG_STRLEN: one "NAME=value" string, NUL included
 OUTPUT_CAP_BYTES = 64 * 1024  # of an item's combined stdout kept in its result
 STDERR_TAIL_CHARS = 2000
 
@@ -65,14 +78,48 @@ class WorkOrder:
             "item_json": self.item_json(),
         }
 
-    def env(self) -> dict[str, str]:
-        """What every step's process gets on top of the environment where the order runs."""
-        return {
-            **self.spec.env,
-            "ITEM_JSON": self.item_json(),
-            "ITEM_INDEX": str(self.item_index),
-            "ITEM_ID": self.item_id,
-        }
+    def env(self, item_file: Path | None = None) -> dict[str, str]:
+        """What every step's process gets on top of the environment where the order runs.
+
+        `ITEM_JSON` only when it fits in one environment string; `ITEM_JSON_FILE` when
+        the item was written to `item_file` (see `item_environment`).
+        """
+        item_json = self.item_json()
+        env = {**self.spec.env, "ITEM_INDEX": str(self.item_index), "ITEM_ID": self.item_id}
+        if len(os.fsencode(f"ITEM_JSON={item_json}")) + 1 <= MAX_ENV_STRING_BYTES:
+            env["ITEM_JSON"] = item_json
+        if item_file is not None:
+            env["ITEM_JSON_FILE"] = str(item_file)
+        return env
+
+    @contextlib.contextmanager
+    def item_environment(self) -> Iterator[dict[str, str]]:
+        """`env()` with the item written to `ITEM_JSON_FILE`, a file that lives while this
+        block runs, in the job's temporary directory where the order runs."""
+        job = self.spec.variables.get("job")
+        job_id = str(job.get("id")) if isinstance(job, Mapping) else "job"
+        item_file = _item_area(job_id) / f"item-{self.item_index}-{next(_item_numbers)}.json"
+        item_file.write_text(self.item_json(), encoding="utf-8")
+        try:
+            yield self.env(item_file)
+        finally:
+            item_file.unlink(missing_ok=True)
+
+
+# Item files go in one temporary directory per job and process (made once: a directory
+# per item would cost more than a short step), removed when the process exits.
+_item_areas: dict[str, Path] = {}
+_item_numbers = itertools.count()
+
+
+def _item_area(job_id: str) -> Path:
+    area = _item_areas.get(job_id)
+    if area is None or not area.is_dir():
+        safe = "".join(c if c.isalnum() or c in "._-" else "-" for c in job_id)[:100]
+        area = Path(tempfile.mkdtemp(prefix=f"mapreduce-fsm-{safe}-"))
+        _item_areas[job_id] = area
+        atexit.register(shutil.rmtree, area, ignore_errors=True)
+    return area
 
 
 @attrs.frozen(kw_only=True)

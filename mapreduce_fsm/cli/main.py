@@ -15,11 +15,13 @@ from mapreduce_fsm.cli.dlq import dlq
 from mapreduce_fsm.cli.run import resume, run
 from mapreduce_fsm.cli.views import diagram, events, jobs, status
 from mapreduce_fsm.errors import (
+    EXIT_ENVIRONMENT,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
     MapReduceError,
     describe_os_error,
+    is_environment_error,
 )
 
 
@@ -53,30 +55,47 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point of `mapreduce-fsm`: turns every failure into a message and an exit code."""
+    """Entry point of `mapreduce-fsm`: turns every failure into a message and an exit code.
+
+    Once the exit code is decided, SIGINT and SIGTERM are ignored: a signal that lands
+    while the process exits cannot turn 130 (or any code) into death by that signal.
+    """
     with contextlib.suppress(ValueError):  # only the main thread may set handlers
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        code = _run_cli(argv)
+    except KeyboardInterrupt:  # a second signal while the first was being reported
+        code = EXIT_INTERRUPTED
+    with contextlib.suppress(ValueError):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sys.exit(code)
+
+
+def _run_cli(argv: Sequence[str] | None) -> int:
+    """Run the command; the exit code it ends with, its message printed."""
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="mapreduce-fsm",
                  standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        return EXIT_INTERRUPTED
     except click.ClickException as error:
         error.show()
-        sys.exit(EXIT_USAGE if isinstance(error, click.UsageError) else error.exit_code)
+        return EXIT_USAGE if isinstance(error, click.UsageError) else error.exit_code
     except click.exceptions.Exit as done:
-        sys.exit(done.exit_code)
-    except MapReduceError as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(error.exit_code)
+        return int(done.exit_code)
+    except SystemExit as done:  # a command's own sys.exit(code)
+        if done.code is None or isinstance(done.code, int):
+            return done.code or 0
+        click.echo(done.code, err=True)
+        return EXIT_FAILED
+    except (MapReduceError, OSError) as error:
+        return _report_failure(error)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    except OSError as error:  # a job directory or state dir that cannot be used as it is
-        click.echo(f"error: {describe_os_error(error)}", err=True)
-        sys.exit(EXIT_USAGE)
+        return EXIT_INTERRUPTED
     except Exception as error:  # a bug: say so plainly, keep the traceback for debugging
         if os.environ.get("MAPREDUCE_FSM_DEBUG"):
             traceback.print_exc()
@@ -85,5 +104,37 @@ def main(argv: Sequence[str] | None = None) -> None:
             "This is a bug in mapreduce-fsm; set MAPREDUCE_FSM_DEBUG=1 to see the traceback.",
             err=True,
         )
-        sys.exit(EXIT_FAILED)
-    sys.exit(0)
+        return EXIT_FAILED
+    return 0
+
+
+def _report_failure(error: MapReduceError | OSError) -> int:
+    """Print the FIRST failure (one raised while handling another comes after, as "then:")
+    and return its exit code: a full disk is not hidden by the failed cleanup it caused."""
+    chain = [error]
+    while True:
+        earlier = _raised_while_handling(chain[-1])
+        if not isinstance(earlier, MapReduceError | OSError) or earlier in chain:
+            break
+        chain.append(earlier)
+    first, *later = reversed(chain)
+    click.echo(f"error: {_describe(first)}", err=True)
+    for failure in later:
+        click.echo(f"then: {_describe(failure)}", err=True)
+    if isinstance(first, MapReduceError):
+        return first.exit_code
+    return EXIT_ENVIRONMENT if is_environment_error(first) else EXIT_USAGE
+
+
+def _raised_while_handling(error: BaseException) -> BaseException | None:
+    """The exception being handled when `error` (or the cause it was raised from) was raised."""
+    link = error
+    while link.__suppress_context__:  # raised `from` its cause, or `from None`
+        if link.__cause__ is None:
+            return None
+        link = link.__cause__
+    return link.__context__
+
+
+def _describe(error: MapReduceError | OSError) -> str:
+    return describe_os_error(error) if isinstance(error, OSError) else str(error)

@@ -207,11 +207,16 @@ def resume(job_id: str, state_dir: str | None, yes: bool, force: bool,
            max_parallel: int | None, as_json: bool, verbose: bool, quiet: bool,
            backend: str | None, scheduler: str | None) -> None:
     """Continue JOB_ID where it stopped."""
-    from mapreduce_fsm import resume_async
-
     _refuse_verbose_and_quiet(verbose, quiet)
-    services = make_services(yes=yes, quiet=quiet, max_parallel=max_parallel, force=force,
-                             verbose=verbose)
+    try:
+        from mapreduce_fsm import resume_async
+
+        services = make_services(yes=yes, quiet=quiet, max_parallel=max_parallel, force=force,
+                                 verbose=verbose)
+    except KeyboardInterrupt:  # before drive() handles signals: nothing has changed yet
+        click.echo(f"interrupted before job {job_id} was loaded; nothing changed; "
+                   f"resume with: {resume_command(job_id, state_dir)}", err=True)
+        sys.exit(130)
     result = drive(on_backend(backend, scheduler, job_working_dir(job_id, state_dir), services,
                               lambda chosen: resume_async(job_id, state_dir=state_dir,
                                                           services=chosen)),

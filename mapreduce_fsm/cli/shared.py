@@ -52,7 +52,8 @@ def drive(job: Callable[[], Awaitable[Outcome]],
     """Run the job; Ctrl-C or SIGTERM cancels it cleanly so it stays resumable.
 
     The cancel propagates out of the run after the checkpoint is written; `interrupted`
-    then says how the command ended (read from that checkpoint).
+    then says how the command ended (read from that checkpoint). The signal handlers of
+    before are put back after (asyncio leaves SIGTERM at its default, which kills).
     """
     import asyncio
     import signal
@@ -69,7 +70,13 @@ def drive(job: Callable[[], Awaitable[Outcome]],
             task.uncancel()
             return interrupted()
 
-    return asyncio.run(main())
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return asyncio.run(main())
+    finally:
+        for signum, handler in saved.items():
+            if handler is not None:
+                signal.signal(signum, handler)
 
 
 def interrupted_run(job_id: str, state_dir: str | None) -> WorkflowResult:

@@ -68,9 +68,12 @@ def jobs(state_dir: str | None, as_json: bool) -> None:
 def status(job_id: str, state_dir: str | None, as_json: bool) -> None:
     """Show a job's state, each phase's progress and its items' counts by status."""
     from mapreduce_fsm.convert import converter
+    from mapreduce_fsm.phases.machine import check_machine_state
 
     store = open_job(job_id, state_dir)
     checkpoint = store.load_checkpoint()
+    if checkpoint is not None:
+        check_machine_state(checkpoint, store.checkpoint_path)
     loaded = store.results.load()
     for warning in loaded.warnings:
         click.echo(f"warning: {warning}", err=True)

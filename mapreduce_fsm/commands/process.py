@@ -48,6 +48,7 @@ class ProcessOutcome:
     timed_out: bool = False
     truncated: bool = False
     stdout_dropped: int = 0  # bytes of stdout beyond the cap
+    stdout_non_utf8_at: int | None = None  # the first byte of stdout that is not UTF-8
     duration_secs: float = 0.0
     start_error: str | None = None
     missing_program: bool = False  # the start error is that argv[0] was not found
@@ -68,6 +69,14 @@ class _CappedBuffer:
 
     def text(self) -> str:
         return self.kept.decode("utf-8", errors="replace")
+
+    def first_non_utf8_byte(self) -> int | None:
+        """The offset of the first byte that is not UTF-8 (shown as U+FFFD), or None."""
+        try:
+            self.kept.decode("utf-8")
+        except UnicodeDecodeError as error:
+            return error.start
+        return None
 
     def noted_text(self) -> str:
         if not self.dropped:
@@ -314,8 +323,7 @@ async def run_process(
                 start_error=f"program {argv[0]!r} not found", missing_program=True)
         reason = error.strerror or str(error)
         if error.errno == errno.E2BIG:
-            size = sum(len(arg.encode()) for arg in argv)
-            reason = f"its command line is too long ({size} bytes)"
+            reason = _too_big(argv, env)
         return ProcessOutcome(start_error=f"cannot start {argv[0]!r}: {reason}")
     timed_out = False
     try:
@@ -340,6 +348,7 @@ async def run_process(
         timed_out=timed_out,
         truncated=bool(out.dropped or err.dropped),
         stdout_dropped=out.dropped,
+        stdout_non_utf8_at=out.first_non_utf8_byte(),
         duration_secs=time.monotonic() - started,
     )
 
@@ -347,3 +356,19 @@ async def run_process(
 async def _kill_after_cancel(child: _Child, kill_grace_secs: float) -> None:
     await kill_group(child.pid, kill_grace_secs)
     await asyncio.wait({child.exited}, timeout=kill_grace_secs)
+
+
+def _too_big(argv: Sequence[str], env: Mapping[bytes, bytes]) -> str:
+    """Which limit E2BIG hit: one string over 128 KiB (MAX_ARG_STRLEN), or all of them
+    together over the system's ARG_MAX."""
+    strings = [os.fsencode(arg) for arg in argv]
+    strings += [name + b"=" + value for name, value in env.items()]
+    longest = max(strings, key=len)
+    if len(longest) + 1 > 128 * 1024:
+        name = longest.split(b"=", 1)[0].decode(errors="replace")
+        what = "an argument" if longest in strings[:len(argv)] else f"the variable {name}"
+        return (f"{what} is {len(longest) + 1} bytes; Linux limits one argument or "
+                "environment string to 128 KiB (MAX_ARG_STRLEN)")
+    total = sum(len(string) + 1 for string in strings)
+    return (f"its arguments and environment are {total} bytes together, more than the "
+            f"system allows (ARG_MAX: {os.sysconf('SC_ARG_MAX')} bytes)")

@@ -20,6 +20,7 @@ from mapreduce_fsm.git import GitSession, decide_isolation, open_session
 from mapreduce_fsm.git.session import check_session_branch_free, ignore_state_dir
 from mapreduce_fsm.phases.context import RunOptions
 from mapreduce_fsm.phases.coordinator import PhaseCoordinator, WorkflowResult
+from mapreduce_fsm.phases.machine import check_machine_state
 from mapreduce_fsm.phases.registry import build_phases
 from mapreduce_fsm.phases.types import (
     DefaultTransitionHandler,
@@ -264,6 +265,7 @@ def load_job(
     checkpoint = store.load_checkpoint()
     if checkpoint is None:
         raise JobStateError(f"job {job_id} has no checkpoint in {store.path}; it never started")
+    check_machine_state(checkpoint, store.checkpoint_path)
     text, source = store.read_workflow_text(), str(store.path / "workflow.yml")
     original = Path(checkpoint.workflow_path) if checkpoint.workflow_path else None
     if original is not None and original.is_file():

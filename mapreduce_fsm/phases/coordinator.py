@@ -26,9 +26,11 @@ from mapreduce_fsm.console.progress import NullProgress, ProgressReporter
 from mapreduce_fsm.convert import utc_now
 from mapreduce_fsm.errors import (
     CheckpointWriteError,
+    EnvironmentFailure,
     JobStateError,
     MapReduceError,
     describe_os_error,
+    is_environment_error,
 )
 from mapreduce_fsm.phases import machine as fsm
 from mapreduce_fsm.phases.context import CheckpointKeeper, PhaseContext, RunOptions
@@ -57,6 +59,7 @@ from mapreduce_fsm.state import (
 )
 
 _END_STATES = (fsm.COMPLETED, fsm.FAILED, fsm.PAUSED)
+
 _LEAVING_STATUS: dict[str, PhaseStatus] = {
     fsm.CONTINUE: "completed",
     fsm.COMPLETE: "completed",
@@ -226,11 +229,13 @@ class PhaseCoordinator:
         self.store.events.emit("job.resume_refused", state=checkpoint.state, reason=str(refusal))
 
     def _check_phase_order(self, checkpoint: Checkpoint) -> None:
+        """The checkpoint fits this machine: same phases, a state and resume phase it has."""
         if list(checkpoint.phase_order) != self.phase_names:
             raise JobStateError(
                 f"job {checkpoint.job_id} ran the phases {list(checkpoint.phase_order)}, "
                 f"but this workflow has {self.phase_names}; resume it with the same phases"
             )
+        fsm.check_machine_state(checkpoint, self.store.checkpoint_path)
 
     async def _drive(
         self,
@@ -341,10 +346,11 @@ class PhaseCoordinator:
                          TransitionRecord(trigger=trigger, source=source, dest=dest, at=now,
                                           reason=reason)),
             )
-        except OSError as error:
+        except (OSError, EnvironmentFailure) as error:
+            reason = describe_os_error(error) if isinstance(error, OSError) else str(error)
             raise CheckpointWriteError(
                 f"cannot save the checkpoint {self.store.checkpoint_path} of job "
-                f"{self.store.job_id} ({describe_os_error(error)}); the run stopped, and the "
+                f"{self.store.job_id} ({reason}); the run stopped, and the "
                 f"job stays as it was last saved: free the space or fix the permissions, "
                 f"then resume it"
             ) from error
@@ -356,11 +362,13 @@ class PhaseCoordinator:
         executor = next(phase for phase in self.phases if phase.name == name)
         try:
             result = await self._execute(executor, context)
-        except JobStateError:
-            raise  # e.g. the input changed: refuse, leaving the job resumable
+        except (JobStateError, EnvironmentFailure):
+            raise  # the input changed, the disk is full: stop, leaving the job resumable
         except MapReduceError as error:
             result = PhaseResult.failed(name, str(error))
         except OSError as error:  # the job directory or the disk: not a bug, say what
+            if is_environment_error(error):
+                raise EnvironmentFailure(describe_os_error(error)) from error
             result = PhaseResult.failed(name, describe_os_error(error))
         except Exception as error:  # an executor's bug must not lose the job
             context.emit("phase.crashed", phase=name, traceback=traceback.format_exc())

@@ -13,11 +13,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from transitions.extensions.asyncio import AsyncMachine
 from transitions.extensions.diagrams import GraphMachine
+
+from mapreduce_fsm.errors import JobStateError
+
+if TYPE_CHECKING:
+    from mapreduce_fsm.state import Checkpoint
 
 PENDING = "pending"
 COMPLETED = "completed"
@@ -49,6 +55,19 @@ class Edge:
 
 def states(phase_names: Sequence[str]) -> list[str]:
     return [PENDING, *phase_names, COMPLETED, FAILED, PAUSED]
+
+
+def check_machine_state(checkpoint: Checkpoint, path: Path) -> None:
+    """JobStateError naming `path` and the field unless the checkpoint's `state` and
+    `resume_phase` are in the machine of its `phase_order`."""
+    for field, value, allowed in (
+        ("state", checkpoint.state, states(checkpoint.phase_order)),
+        ("resume_phase", checkpoint.resume_phase, [None, *checkpoint.phase_order]),
+    ):
+        if value not in allowed:
+            known = ", ".join(str(name) for name in allowed)
+            raise JobStateError(f"checkpoint {path} is not a valid checkpoint: $.{field}: "
+                                f"{value!r} is not one of this job's: {known}")
 
 
 def transition_table(phase_names: Sequence[str], item_phase: str | None = None) -> list[Edge]:

@@ -10,6 +10,7 @@ from mapreduce_fsm.agents import describe_failure
 from mapreduce_fsm.commands import StepsOutcome, run_steps
 from mapreduce_fsm.commands.result import StepResult
 from mapreduce_fsm.config.model import Step
+from mapreduce_fsm.errors import JobStateError
 from mapreduce_fsm.phases.context import PhaseContext
 from mapreduce_fsm.phases.types import PhaseMetrics, PhaseResult
 
@@ -41,6 +42,12 @@ async def run_phase_steps(
 ) -> StepsOutcome:
     """Run `steps` from the first one not yet done; save progress after every step."""
     progress = context.progress(phase)
+    if progress.next_step > len(steps):
+        raise JobStateError(
+            f"checkpoint {context.store.checkpoint_path} is not a valid checkpoint: "
+            f"$.phases['{phase}'].next_step: {progress.next_step} is past the phase's "
+            f"{len(steps)} steps"
+        )
     saved: Mapping[str, Any] = progress.data.get("variables", {})
     data: dict[str, Any] = dict(progress.data)
 

@@ -7,13 +7,21 @@ import os
 import tempfile
 from pathlib import Path
 
+from mapreduce_fsm.errors import failing_as_environment
+
 
 def write_atomic(path: Path, data: str) -> None:
     """Replace `path` with `data` (UTF-8): temp file beside it, fsync, rename, fsync the dir.
 
     If anything fails before the rename, the old file is untouched and the temp file
-    is removed.
+    is removed. A full disk, a read-only file system or a permission is EnvironmentFailure
+    naming `path`.
     """
+    with failing_as_environment("write", path):
+        _write_atomic(path, data)
+
+
+def _write_atomic(path: Path, data: str) -> None:
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as temp:

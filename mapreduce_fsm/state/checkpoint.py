@@ -31,12 +31,19 @@ class TransitionRecord:
     reason: str | None = None
 
 
+def _not_negative(_: object, field: attrs.Attribute[int], value: int) -> None:
+    if value < 0:
+        raise ValueError(f"{field.name} must be 0 or more, not {value}")
+
+
 @attrs.frozen(kw_only=True)
 class PhaseProgress:
     """How far one phase got."""
 
     status: PhaseStatus = "pending"
-    next_step: int = 0  # setup/reduce/custom: index of the first step not yet done
+    # setup/reduce/custom: index of the first step not yet done; a resume checks that it
+    # is not past the phase's last step (`phases.steps.run_phase_steps`)
+    next_step: int = attrs.field(default=0, validator=_not_negative)
     data: Mapping[str, Any] = attrs.field(factory=dict)  # phase-specific JSON
     error: str | None = None
     started_at: str | None = None
@@ -96,6 +103,12 @@ def read_checkpoint(path: Path) -> Checkpoint | None:
             f"checkpoint {path} is not valid JSON (line {exc.lineno}, column {exc.colno}: "
             f"{exc.msg}); the job cannot be resumed from it"
         ) from exc
+    if isinstance(data, dict) and "format_version" not in data:
+        raise JobStateError(
+            f"checkpoint {path} is not a valid checkpoint: $.format_version: required field "
+            "missing (every checkpoint this program writes has one; the file was changed by "
+            "something else)"
+        )
     version = data.get("format_version") if isinstance(data, dict) else None
     if isinstance(version, int) and version != CHECKPOINT_FORMAT_VERSION:
         advice = (

@@ -13,7 +13,6 @@ from typing import Any
 import attrs
 
 from mapreduce_fsm.convert import converter, json_line, utc_now
-from mapreduce_fsm.errors import JobStateError
 from mapreduce_fsm.state.jsonlines import JsonLinesFile
 from mapreduce_fsm.state.records import Event
 
@@ -34,7 +33,7 @@ class EventLog:
     _lock: threading.Lock = attrs.field(factory=threading.Lock, init=False)
 
     def __attrs_post_init__(self) -> None:
-        self._file = JsonLinesFile(self.path, Event, "event")
+        self._file = JsonLinesFile(self.path, Event, "event", skip_corrupt=True)
 
     def emit(self, type: str, *, phase: str | None = None, **data: Any) -> Event:
         """Append one event (written and flushed before this returns), then tell subscribers.
@@ -45,6 +44,9 @@ class EventLog:
             if self._next_seq is None:
                 self._file.open_for_append()  # a torn last event is cut off first
                 last = self._file.last_record()
+                if last is None:  # no event yet, or a corrupt last line: the one before it
+                    earlier = self._file.scan().records
+                    last = earlier[-1] if earlier else None
                 self._next_seq = 1 if last is None else last.seq + 1
             event = Event(
                 seq=self._next_seq, at=utc_now(), type=type, job_id=self.job_id,
@@ -77,8 +79,14 @@ class EventLog:
         return unsubscribe
 
     def read(self, *, types: Collection[str] | None = None) -> Iterator[Event]:
-        """Every event on file, oldest first, optionally only these types."""
-        for event in self._file.scan().records:
+        """Every event on file, oldest first, optionally only these types.
+
+        A corrupt line is skipped with a warning naming the file and the line.
+        """
+        scanned = self._file.scan()
+        for warning in scanned.warnings:
+            log.warning("warning: %s", warning)
+        for event in scanned.records:
             if types is None or event.type in types:
                 yield event
 
@@ -92,7 +100,8 @@ class EventLog:
         """Like `tail -f`: every event on file, then each new one as it is written.
 
         Ends once `stop()` is true and nothing new is left to read (never without `stop`).
-        A line still being written is held back until its newline arrives.
+        A line still being written is held back until its newline arrives; a corrupt
+        line is skipped with a warning naming the file and the line.
         """
         position = 0
         number = 0
@@ -109,9 +118,9 @@ class EventLog:
                 try:
                     event = self._file.parse(line + b"\n")
                 except ValueError as exc:
-                    raise JobStateError(
-                        f"{self.path}:{number}: corrupt event line ({exc})"
-                    ) from exc
+                    log.warning("warning: %s:%d: skipped a corrupt event line (%s)",
+                                self.path, number, exc)
+                    continue
                 if types is None or event.type in types:
                     yield event
             if not chunk:

@@ -13,7 +13,12 @@ from pathlib import Path
 import attrs
 
 from mapreduce_fsm.convert import format_timestamp
-from mapreduce_fsm.errors import JobStateError, UsageError
+from mapreduce_fsm.errors import (
+    EnvironmentFailure,
+    JobStateError,
+    UsageError,
+    is_environment_error,
+)
 from mapreduce_fsm.state.atomic import fsync_dir, write_atomic
 from mapreduce_fsm.state.checkpoint import Checkpoint, read_checkpoint, write_checkpoint
 from mapreduce_fsm.state.dlq import DeadLetterStore
@@ -112,7 +117,10 @@ class JobStore:
                 f"`mapreduce-fsm resume {job_id}` or choose another --job-id"
             ) from None
         except OSError as exc:
-            raise JobStateError(f"cannot create the job directory {store.path}: {exc}") from exc
+            failure = EnvironmentFailure if is_environment_error(exc) else JobStateError
+            raise failure(
+                f"cannot create the job directory {store.path}: {exc.strerror or exc}"
+            ) from exc
         fsync_dir(store.path.parent)
         store.save_workflow_text(workflow_text)
         return store

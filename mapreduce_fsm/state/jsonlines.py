@@ -14,7 +14,7 @@ import attrs
 import cattrs
 
 from mapreduce_fsm.convert import describe_structure_error, from_json, to_json
-from mapreduce_fsm.errors import JobStateError
+from mapreduce_fsm.errors import JobStateError, failing_as_environment
 from mapreduce_fsm.state.atomic import fsync_dir, write_atomic
 
 T = TypeVar("T")
@@ -47,6 +47,9 @@ class JsonLinesFile(Generic[T]):
     path: Path
     record_type: type[T]
     what: str  # how a line is called in messages, e.g. "item result"
+    # A log that nothing is resumed from (the events) skips a corrupt line with a warning
+    # instead of refusing the file.
+    skip_corrupt: bool = False
     _handle: io.FileIO | None = attrs.field(default=None, init=False)
     _unsynced: bool = attrs.field(default=False, init=False)
     _last_fsync: float = attrs.field(default=0.0, init=False)
@@ -59,8 +62,9 @@ class JsonLinesFile(Generic[T]):
         data = (line + "\n").encode("utf-8")
         handle = self.open_for_append()
         view = memoryview(data)
-        while view:  # a regular file takes it all at once; loop in case it does not
-            view = view[handle.write(view) or 0:]
+        with failing_as_environment("write", self.path):
+            while view:  # a regular file takes it all at once; loop in case it does not
+                view = view[handle.write(view) or 0:]
         self._unsynced = True
         if time.monotonic() - self._last_fsync >= FSYNC_INTERVAL_SECS:
             self.sync()
@@ -68,15 +72,20 @@ class JsonLinesFile(Generic[T]):
     def sync(self) -> None:
         """Make every appended line durable now."""
         if self._handle is not None and self._unsynced:
-            os.fsync(self._handle.fileno())
+            with failing_as_environment("write", self.path):
+                os.fsync(self._handle.fileno())
             self._unsynced = False
         self._last_fsync = time.monotonic()
 
     def close(self) -> None:
+        """Sync and close; the file is closed even when the sync fails."""
         if self._handle is not None:
-            self.sync()
-            self._handle.close()
-            self._handle = None
+            handle = self._handle
+            try:
+                self.sync()
+            finally:
+                self._handle = None
+                handle.close()
 
     def rewrite(self, records: Iterable[T]) -> None:
         """Replace the whole file atomically (compaction, removal)."""
@@ -94,6 +103,10 @@ class JsonLinesFile(Generic[T]):
             try:
                 records.append(self.parse(line))
             except ValueError as exc:
+                if self.skip_corrupt and not (is_last and _looks_torn(line)):
+                    warnings.append(f"{self.path}:{number}: skipped a corrupt {self.what} "
+                                    f"line ({exc})")
+                    continue
                 if not (is_last and _looks_torn(line)):
                     raise self._corrupt(number, exc) from exc
                 warnings.append(
@@ -156,7 +169,8 @@ class JsonLinesFile(Generic[T]):
         """Open the file (once) for appending, cutting off a torn last line first."""
         if self._handle is None:
             existed = self.path.exists()
-            handle = io.FileIO(self.path, "ab")
+            with failing_as_environment("write", self.path):
+                handle = io.FileIO(self.path, "ab")
             try:
                 self._cut_torn_tail(handle.fileno())
             except BaseException:
@@ -179,6 +193,10 @@ class JsonLinesFile(Generic[T]):
             self.parse(line)
         except ValueError as exc:
             if not _looks_torn(line):
+                if self.skip_corrupt:
+                    log.warning("warning: %s, last line: a corrupt %s line (%s); "
+                                "appending after it", self.path, self.what, exc)
+                    return
                 raise self._corrupt(None, exc) from exc
             log.warning("%s: cutting off a torn last line at byte %d (%s)", self.path, start, exc)
             os.ftruncate(fd, start)

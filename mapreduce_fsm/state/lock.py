@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 from mapreduce_fsm.convert import utc_now
-from mapreduce_fsm.errors import JobLockedError, JobStateError
+from mapreduce_fsm.errors import JobLockedError, JobStateError, failing_as_environment
 from mapreduce_fsm.state.atomic import remove_temp_files
 
 _ATTEMPTS = 5
@@ -76,16 +76,25 @@ class JobLock:
         )
 
     def release(self) -> None:
-        """Remove the lock file if it is still ours (someone may have broken it meanwhile)."""
+        """Remove the lock file if it is still ours (someone may have broken it meanwhile).
+
+        The file is removed even when `on_release` fails; a lock file that cannot be
+        removed is EnvironmentFailure naming it (a later run takes it over: its process
+        is gone).
+        """
         mine, self._mine = self._mine, None
         if mine is None:
             return
-        if self.on_release is not None:
-            self.on_release()
-        _held_here.discard(self.path)
-        with contextlib.suppress(FileNotFoundError):
-            if self._read() == mine:
-                self.path.unlink()
+        try:
+            if self.on_release is not None:
+                self.on_release()
+        finally:
+            _held_here.discard(self.path)
+            with contextlib.suppress(FileNotFoundError), failing_as_environment(
+                "remove the lock", self.path
+            ):
+                if self._read() == mine:
+                    self.path.unlink()
 
     def live_holder(self) -> LockHolder | None:
         """Who runs the job now: the holder on file if its process lives, else None.
@@ -110,14 +119,19 @@ class JobLock:
         self.release()
 
     def _create(self, me: LockHolder) -> bool:
-        try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            return False
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            json.dump(attrs.asdict(me), file)
-            file.flush()
-            os.fsync(file.fileno())
+        with failing_as_environment("create the lock", self.path):
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                return False
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as file:
+                    json.dump(attrs.asdict(me), file)
+                    file.flush()
+                    os.fsync(file.fileno())
+            except BaseException:
+                self.path.unlink()  # a half-written lock would read as unreadable: stale
+                raise
         return True
 
     def _remove_if_stale(self) -> None:

@@ -23,6 +23,8 @@ DUPLICATES_SHOWN = 5
 # Deeper items are refused when loaded: every stage after (filter, sort, the results
 # journal, interpolation) walks items recursively. Real data is a handful of levels deep.
 MAX_ITEM_DEPTH = 100
+# The largest item, as compact JSON: a step reads it from ITEM_JSON_FILE (README, "Large items").
+MAX_ITEM_JSON_BYTES = 16 * 1024 * 1024
 
 
 @attrs.frozen(kw_only=True)
@@ -105,6 +107,18 @@ def _refuse_duplicates(items: Sequence[WorkItem], id_field: str) -> None:
     raise InputError(f"map.id_field {id_field!r}: duplicate ids: {shown}{rest}")
 
 
+def check_item_sizes(items: Sequence[WorkItem], origin: str) -> None:
+    """InputError naming the first item whose JSON is over MAX_ITEM_JSON_BYTES."""
+    for item in items:
+        size = len(json.dumps(item.value, ensure_ascii=False, separators=(",", ":")).encode())
+        if size > MAX_ITEM_JSON_BYTES:
+            raise InputError(
+                f"map.input {origin}: item {item.index} (id {item.id!r}) is {size} bytes of "
+                f"JSON; an item may be at most {MAX_ITEM_JSON_BYTES // (1024 * 1024)} MiB. "
+                "Put the large data in a file and make the item name the file"
+            )
+
+
 def items_digest(items: Sequence[WorkItem]) -> str:
     """sha256 hex of the canonical JSON (sorted keys, compact) of the [[id, value], ...] list."""
     text = canonical_json([[item.id, item.value] for item in items])
@@ -128,11 +142,13 @@ async def load_work_items(
         raise InputError(f"map.input {input_spec.strip()!r}: the data is nested too deeply "
                          f"to read (items may be nested at most {MAX_ITEM_DEPTH} levels)") from None
     values, warnings = apply_json_path(loaded.document, map_config.json_path, origin=loaded.origin)
+    warnings[:0] = loaded.warnings
     check_depth(values, loaded.origin)
     selected = select_items(values, map_config)
     if values and not selected:
         warnings.append(_nothing_selected_warning(values, map_config, loaded.origin))
     items = assign_ids(selected, map_config.id_field)
+    check_item_sizes(items, loaded.origin)
     return WorkItems(
         items=items, digest=items_digest(items), warnings=tuple(warnings), origin=loaded.origin
     )

@@ -54,6 +54,7 @@ class LoadedInput:
 
     document: Any
     origin: str  # "file items.json" / "command `ls *.md`"
+    warnings: tuple[str, ...] = ()
 
 
 async def load_input(
@@ -74,8 +75,14 @@ async def load_input(
         raise InputError(f"map.input: file {name!r} not found in {cwd.resolve()}")
     if timeout is None:
         timeout = input_timeout({**os.environ, **env})
-    output = await _run_command(spec, cwd=cwd, env=env, timeout=timeout)
-    return LoadedInput(document=_parse_command_output(output), origin=f"command `{spec}`")
+    output, non_utf8_at = await _run_command(spec, cwd=cwd, env=env, timeout=timeout)
+    warnings = () if non_utf8_at is None else (
+        f"map.input: the output of command `{spec}` is not UTF-8 at byte {non_utf8_at} "
+        "(and maybe later); each such byte became U+FFFD (\N{REPLACEMENT CHARACTER}) in the "
+        "items",
+    )
+    return LoadedInput(document=_parse_command_output(output), origin=f"command `{spec}`",
+                       warnings=warnings)
 
 
 def input_timeout(environ: Mapping[str, str]) -> float:
@@ -254,7 +261,9 @@ def _parse_command_output(output: str) -> Any:
         return lines
 
 
-async def _run_command(command: str, *, cwd: Path, env: Mapping[str, str], timeout: float) -> str:
+async def _run_command(command: str, *, cwd: Path, env: Mapping[str, str],
+                       timeout: float) -> tuple[str, int | None]:
+    """The command's output, and where its first byte that is not UTF-8 is (None: none)."""
     environ = dict(os.environb)
     environ.update((os.fsencode(name), os.fsencode(value)) for name, value in env.items())
     outcome = await run_process(
@@ -274,7 +283,7 @@ async def _run_command(command: str, *, cwd: Path, env: Mapping[str, str], timeo
             f"map.input: command `{command}` printed more than {INPUT_MAX_OUTPUT_BYTES} bytes, "
             "the limit for a map.input command; write its output to a file and name the file "
             "in map.input")
-    return outcome.raw_stdout
+    return outcome.raw_stdout, outcome.stdout_non_utf8_at
 
 
 def _failure_message(command: str, returncode: int | None, stderr: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from mapreduce_fsm.agents import AgentSpec, ItemOutcome, WorkOrder
@@ -114,3 +115,22 @@ def test_the_order_gives_the_steps_the_item_variables_and_environment() -> None:
     assert (env["ITEM_ID"], env["ITEM_INDEX"], env["ITEM_JSON"]) == ("item-1", "1",
                                                                    '{"name":"b"}')
     assert env["JOB_ID"] == "job-1"
+
+
+def test_item_json_is_in_the_environment_only_while_it_fits_in_one_env_string() -> None:
+    room = 128 * 1024 - len("ITEM_JSON=") - 1  # MAX_ARG_STRLEN, the NUL included
+    fits = "x" * (room - 2)  # its JSON adds the two quotes
+    fits_order = spec().order(item=fits, item_id="a", item_index=0, attempt=1)
+    too_big = spec().order(item=fits + "x", item_id="b", item_index=1, attempt=1)
+    assert fits_order.env()["ITEM_JSON"] == json.dumps(fits)
+    assert "ITEM_JSON" not in too_big.env()
+
+
+def test_the_item_file_holds_the_item_json_while_the_order_runs() -> None:
+    order = spec().order(item={"name": "é" * 200_000}, item_id="a", item_index=0, attempt=1)
+    with order.item_environment() as env:
+        item_file = Path(env["ITEM_JSON_FILE"])
+        assert item_file.read_text(encoding="utf-8") == order.item_json()
+        assert "ITEM_JSON" not in env  # 400 KB of UTF-8
+    assert not item_file.exists()
+    assert item_file.parent.name.startswith("mapreduce-fsm-job-1-")  # the job's area

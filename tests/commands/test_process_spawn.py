@@ -117,3 +117,12 @@ def test_a_program_starts_with_sigpipe_at_its_default(
     step = Step(shell="yes | head -n 1")
     result = asyncio.run(run_step(step, {}, StepContext(cwd=cwd)))
     assert (result.exit_code, result.stdout, result.stderr) == (0, "y\n", "")
+
+
+def test_an_environment_string_over_128_kib_is_named_with_the_real_limit(tmp_path: Path) -> None:
+    step = Step(shell="echo hello", env={"HUGE": "x" * 200_000})
+    result = asyncio.run(run_step(step, {}, StepContext(cwd=tmp_path)))
+    assert result.status == "failed"
+    assert result.error is not None
+    assert "the variable HUGE is 200006 bytes" in result.error
+    assert "128 KiB (MAX_ARG_STRLEN)" in result.error

@@ -150,3 +150,28 @@ def test_workflow_digest_is_sha256_of_the_text() -> None:
         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
     )
     assert workflow_digest("name: a\n") != workflow_digest("name: b\n")
+
+
+def test_a_checkpoint_without_format_version_is_refused_naming_the_field(tmp_path: Path) -> None:
+    data = _raw()
+    del data["format_version"]
+    path = _write_raw(tmp_path, data)
+    expected = r"\$\.format_version: required field missing"
+    with pytest.raises(JobStateError, match=expected) as caught:
+        read_checkpoint(path)
+    assert str(path) in str(caught.value)
+
+
+@pytest.mark.parametrize("next_step", [-1, -(10**30)])
+def test_a_negative_step_index_is_refused_naming_the_field(tmp_path: Path, next_step: int) -> None:
+    data = _raw()
+    data["phases"] = {"setup": {"status": "failed", "next_step": next_step}}
+    path = _write_raw(tmp_path, data)
+    expected = r"\$\.phases\['setup'\]: next_step must be 0 or more"
+    with pytest.raises(JobStateError, match=expected):
+        read_checkpoint(path)
+
+
+def test_a_negative_step_index_cannot_be_made_in_code() -> None:
+    with pytest.raises(ValueError, match="next_step"):
+        PhaseProgress(next_step=-1)

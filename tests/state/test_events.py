@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from mapreduce_fsm.errors import JobStateError
 from mapreduce_fsm.state import EventLog
 from mapreduce_fsm.state.records import Event
 
@@ -140,11 +139,46 @@ def test_follow_filters_and_holds_back_a_partial_line(tmp_path: Path) -> None:
     assert path.read_bytes().startswith(whole)
 
 
-def test_follow_reports_a_corrupt_line(tmp_path: Path) -> None:
+def _log_with_garbage_at(path: Path, line: int) -> None:
+    """Three events, with a garbage line inserted so that it is line number `line`."""
+    log = EventLog(path, "job-1")
+    for number in range(3):
+        log.emit("item.finished", item_id=str(number))
+    log.close()
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines.insert(line - 1, b"garbage\n")
+    path.write_bytes(b"".join(lines))
+
+
+@pytest.mark.parametrize("line", [2, 4])
+def test_follow_skips_a_corrupt_line_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, line: int
+) -> None:
     path = tmp_path / "events.jsonl"
-    path.write_bytes(b"garbage\n")
-    with pytest.raises(JobStateError, match=r"events\.jsonl:1: corrupt event line"):
-        next(EventLog(path, "job-1").follow(stop=lambda: True))
+    _log_with_garbage_at(path, line)
+    followed = list(EventLog(path, "job-1").follow(stop=lambda: True))
+    assert [event.seq for event in followed] == [1, 2, 3]
+    assert f"{path}:{line}: skipped a corrupt event line" in caplog.text
+
+
+@pytest.mark.parametrize("line", [2, 4])
+def test_read_skips_a_corrupt_line_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, line: int
+) -> None:
+    path = tmp_path / "events.jsonl"
+    _log_with_garbage_at(path, line)
+    assert [event.seq for event in EventLog(path, "job-1").read()] == [1, 2, 3]
+    assert f"{path}:{line}: skipped a corrupt event line" in caplog.text
+
+
+def test_emit_after_a_corrupt_last_line_goes_on_numbering(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "events.jsonl"
+    _log_with_garbage_at(path, 4)
+    assert EventLog(path, "job-1").emit("job.resumed").seq == 4
+    assert f"{path}, last line: a corrupt event line" in caplog.text
+    assert [event.seq for event in EventLog(path, "job-1").read()] == [1, 2, 3, 4]
 
 
 def test_an_event_line_is_exactly_what_the_converter_writes(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mapreduce_fsm.errors import JobLockedError
+from mapreduce_fsm.errors import EnvironmentFailure, JobLockedError
 from mapreduce_fsm.state import JobLock
 
 HOLDER = """
@@ -119,3 +119,32 @@ def test_release_after_the_lock_file_vanished_is_quiet(tmp_path: Path) -> None:
     path.unlink()
     lock.release()
     assert not lock.held
+
+
+def test_the_lock_file_is_removed_even_when_closing_the_journals_fails(tmp_path: Path) -> None:
+    def disk_full() -> None:
+        raise OSError(28, "No space left on device")
+
+    lock = JobLock(tmp_path / "lock", "job-1", on_release=disk_full)
+    lock.acquire()
+    with pytest.raises(OSError, match="No space left"):
+        lock.release()
+    assert not (tmp_path / "lock").exists()
+    assert not lock.held
+
+
+def test_a_lock_that_cannot_be_removed_is_an_environment_failure_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lock = JobLock(tmp_path / "lock", "job-1").acquire()
+
+    def read_only(self: Path, missing_ok: bool = False) -> None:
+        raise OSError(30, "Read-only file system", str(self))
+
+    monkeypatch.setattr(Path, "unlink", read_only)
+    with pytest.raises(EnvironmentFailure) as caught:
+        lock.release()
+    assert str(caught.value) == (
+        f"cannot remove the lock {tmp_path / 'lock'}: Read-only file system"
+    )
+    assert caught.value.exit_code == 5

@@ -193,3 +193,19 @@ def test_items_nested_too_deeply_are_an_input_error(tmp_path: Path, name: str, t
 def test_items_nested_100_levels_load(tmp_path: Path) -> None:
     (tmp_path / "items.json").write_text("[" + "[" * 99 + "]" * 99 + "]")
     assert len(run_load(tmp_path, config(input="items.json")).items) == 1
+
+
+def test_non_utf8_bytes_in_a_commands_output_are_replaced_with_one_warning(
+    tmp_path: Path,
+) -> None:
+    loaded = run_load(tmp_path, config(), spec=r"printf 'a\377b\nc\376d\n'")
+    assert [item.value for item in loaded.items] == ["a\ufffdb", "c\ufffdd"]
+    assert len(loaded.warnings) == 1
+    assert "printf" in loaded.warnings[0] and "not UTF-8 at byte 1" in loaded.warnings[0]
+    assert "U+FFFD" in loaded.warnings[0]
+
+
+def test_items_over_the_size_limit_are_refused_naming_the_item(tmp_path: Path) -> None:
+    (tmp_path / "items.json").write_text(json.dumps(["ok", "x" * (16 * 1024 * 1024)]))
+    with pytest.raises(InputError, match=r"item 1 \(id 'item-1'\) is 16777218 bytes .* 16 MiB"):
+        run_load(tmp_path, config())
