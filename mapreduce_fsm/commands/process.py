@@ -13,12 +13,20 @@ loop: its pipes and (on Linux 5.3+) a pidfd are loop readers, so a step costs no
 thread and none of asyncio's subprocess transport machinery, which for trivial steps
 was most of the engine's per-item cost. Without pidfds a small thread waits for the
 exit. Nothing global is changed: no child watcher, no signal handler.
+
+While a `GroupRecorder` is set in `running_groups` (the coordinator sets the job's for
+the length of a run), every program's group is reported to it as it starts and ends,
+so a later run can end the groups of a runner that was killed (`state.process_groups`).
+A step does not get a parent-death signal (PR_SET_PDEATHSIG): posix_spawn cannot set
+it, so it would cost the fast path (Popen with a `preexec_fn`, about twice the cost per
+step), and it would reach the shell alone, not the rest of its group.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import errno
 import os
 import shutil
@@ -28,6 +36,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Protocol
 
 import attrs
 
@@ -35,6 +44,28 @@ PIPE_DRAIN_SECS = 0.5
 _POLL_SECS = 0.02
 _KILL_SETTLE_SECS = 1.0  # how long SIGKILLed processes may take to die
 _READ_CHUNK = 65536
+
+
+class GroupRecorder(Protocol):
+    """Told of every process group a step starts, and when its leader has ended."""
+
+    def started(self, pgid: int) -> None: ...
+
+    def ended(self, pgid: int) -> None: ...
+
+
+running_groups: contextvars.ContextVar[GroupRecorder | None] = contextvars.ContextVar(
+    "running_groups", default=None)
+
+
+def start_stamp(pid: int) -> int | None:
+    """When `pid` started, in clock ticks after boot (/proc/PID/stat field 22): with the
+    pid, it names one process, even after the pid is reused. None if it is gone (or no /proc)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat[stat.rindex(")") + 2:].split()[19])
 
 
 @attrs.frozen(kw_only=True)
@@ -318,7 +349,10 @@ async def run_process(
             reason = f"its command line is too long ({size} bytes)"
         return ProcessOutcome(start_error=f"cannot start {argv[0]!r}: {reason}")
     timed_out = False
+    recorder = running_groups.get()
     try:
+        if recorder is not None:
+            recorder.started(child.pid)
         done, _ = await asyncio.wait({child.exited}, timeout=timeout)
         if not done:
             timed_out = True
@@ -326,11 +360,13 @@ async def run_process(
             await child.exited
         if not child.pipes_closed.done():
             await asyncio.wait({child.pipes_closed}, timeout=PIPE_DRAIN_SECS)
-    except asyncio.CancelledError:
+    except BaseException:  # cancelled, or its group could not be recorded
         await asyncio.shield(_kill_after_cancel(child, kill_grace_secs))
         raise
     finally:
         child.close()
+        if recorder is not None:
+            recorder.ended(child.pid)
     out, err = child.stdout, child.stderr
     return ProcessOutcome(
         exit_code=child.returncode,

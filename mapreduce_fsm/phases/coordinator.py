@@ -20,6 +20,7 @@ from typing import Any
 import attrs
 
 from mapreduce_fsm.commands import SecretMasker
+from mapreduce_fsm.commands.process import running_groups
 from mapreduce_fsm.config.model import Workflow
 from mapreduce_fsm.console.interaction import NonInteractive, UserInteraction
 from mapreduce_fsm.console.progress import NullProgress, ProgressReporter
@@ -158,6 +159,7 @@ class PhaseCoordinator:
         """Continue a job from whatever state its checkpoint holds."""
         self._check_phase_order(checkpoint)
         state = checkpoint.state
+        await self._end_leftover_groups()
         if state == fsm.COMPLETED:
             return WorkflowResult(job_id=checkpoint.job_id, state=state, nothing_to_do=True)
         kwargs: dict[str, Any] = {}
@@ -196,6 +198,7 @@ class PhaseCoordinator:
                 f"job {checkpoint.job_id} is in state {checkpoint.state!r}, not completed, "
                 f"failed or paused; run `mapreduce-fsm resume {checkpoint.job_id}` first"
             )
+        await self._end_leftover_groups()
         retried = set(item_ids)
         loaded = self.store.results.load().results
         self.store.results.rewrite(
@@ -215,6 +218,17 @@ class PhaseCoordinator:
             self.store.results.rewrite(loaded.values())  # the retried items' results come back
             self._undo_refused(checkpoint, refusal)
             raise
+
+    async def _end_leftover_groups(self) -> None:
+        """End the steps a killed runner of this job left running, and say how many."""
+        ended = await self.store.processes.end_leftovers(self.options.kill_grace_secs)
+        if ended:
+            groups = "1 leftover step process group" if len(ended) == 1 else (
+                f"{len(ended)} leftover step process groups")
+            self.interaction.display_warning(
+                f"ended {groups} of job {self.store.job_id}, left running by a runner "
+                "that was killed, before running the job's steps again")
+            self.store.events.emit("job.orphans_ended", count=len(ended), pgids=ended)
 
     def _undo_refused(self, checkpoint: Checkpoint, refusal: JobStateError) -> None:
         """A phase refused to go on (its input changed): put the job back as it was.
@@ -261,6 +275,7 @@ class PhaseCoordinator:
                           item_phase=self.item_phase, on_enter_state=self._entered)
         task = asyncio.current_task()
         cancels_before = task.cancelling() if task is not None else 0
+        recording = running_groups.set(self.store.processes)
         try:
             while True:
                 await getattr(model, trigger)(**kwargs)
@@ -276,6 +291,7 @@ class PhaseCoordinator:
             context.emit("job.interrupted", phase=state if state in self.phase_names else None)
             raise
         finally:
+            running_groups.reset(recording)
             context.store.results.sync()
         error = None
         if model.state == fsm.FAILED:

@@ -20,6 +20,7 @@ from mapreduce_fsm.state.dlq import DeadLetterStore
 from mapreduce_fsm.state.events import EventLog
 from mapreduce_fsm.state.journal import AttemptJournal, ResultsJournal
 from mapreduce_fsm.state.lock import JobLock
+from mapreduce_fsm.state.process_groups import RunningGroups
 
 STATE_DIR_ENV = "MAPREDUCE_FSM_HOME"
 DEFAULT_STATE_DIR = ".mapreduce-fsm"
@@ -80,12 +81,14 @@ class JobStore:
     attempts: AttemptJournal = attrs.field(init=False)
     dlq: DeadLetterStore = attrs.field(init=False)
     events: EventLog = attrs.field(init=False)
+    processes: RunningGroups = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         self.results = ResultsJournal(self.path / "results.jsonl")
         self.attempts = AttemptJournal(self.path / "attempts.jsonl")
         self.dlq = DeadLetterStore(self.path / "dlq.jsonl")
         self.events = EventLog(self.path / "events.jsonl", self.job_id)
+        self.processes = RunningGroups(self.path / "processes.jsonl")
 
     @property
     def path(self) -> Path:
@@ -162,6 +165,7 @@ class JobStore:
         self.attempts.close()
         self.dlq.close()
         self.events.close()
+        self.processes.close()
 
 
 @attrs.frozen(kw_only=True)
