@@ -201,15 +201,15 @@ class PhaseCoordinator:
         await self._end_leftover_groups()
         retried = set(item_ids)
         loaded = self.store.results.load().results
-        self.store.results.rewrite(
-            result for item_id, result in loaded.items() if item_id not in retried
-        )
         after = self.phase_names[self.phase_names.index(items_phase) + 1:]
         phases = {
             name: PhaseProgress() if name in after else progress
             for name, progress in checkpoint.phases.items()
         }
-        retrying = attrs.evolve(checkpoint, phases=phases)
+        # The move into the item phase is saved with the items first; only then do their
+        # results leave the journal (`_entered`), so a kill in between leaves a job that
+        # a resume finishes retrying, never an ended job whose items have no result.
+        retrying = attrs.evolve(checkpoint, phases=phases, retrying_items=tuple(sorted(retried)))
         self.store.events.emit("job.retrying_items", state=checkpoint.state, count=len(retried))
         try:
             return await self._drive(config, retrying, fsm.RETRY_ITEMS, {},
@@ -366,6 +366,20 @@ class PhaseCoordinator:
             ) from error
         self.store.events.emit("transition", trigger=trigger, source=source, dest=dest,
                                reason=reason)
+        if keeper.checkpoint.retrying_items and dest == self.item_phase:
+            self._take_results_of_retried_items()
+
+    def _take_results_of_retried_items(self) -> None:
+        """Remove the results of the items a retry re-runs (again, after a kill: the map has
+        not run yet, so it removes the same results), then clear the mark."""
+        assert self._context is not None
+        keeper = self._context.keeper
+        retried = set(keeper.checkpoint.retrying_items)
+        loaded = self.store.results.load().results
+        self.store.results.rewrite(
+            result for item_id, result in loaded.items() if item_id not in retried)
+        self._context.forget_map_results()
+        keeper.update(retrying_items=())
 
     async def _run_phase(self, name: str, context: PhaseContext) -> PhaseResult:
         """Run the executor of the phase just entered; a cancel leaves from here as it is."""
