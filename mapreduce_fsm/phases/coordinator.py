@@ -33,16 +33,18 @@ from mapreduce_fsm.errors import (
 )
 from mapreduce_fsm.phases import machine as fsm
 from mapreduce_fsm.phases.context import CheckpointKeeper, PhaseContext, RunOptions
+from mapreduce_fsm.phases.durability import (
+    check_results_kept,
+    count_durable_results,
+    end_leftover_groups,
+    take_retried_results,
+)
+from mapreduce_fsm.phases.triggers import next_trigger
 from mapreduce_fsm.phases.types import (
-    Complete,
-    Continue,
     DefaultTransitionHandler,
-    Error,
-    PhaseError,
     PhaseExecutor,
     PhaseResult,
     PhaseTransitionHandler,
-    Skip,
     item_phase,
     processes_items,
 )
@@ -159,7 +161,7 @@ class PhaseCoordinator:
         """Continue a job from whatever state its checkpoint holds."""
         self._check_phase_order(checkpoint)
         state = checkpoint.state
-        await self._end_leftover_groups()
+        checkpoint = await self._make_ready(checkpoint)
         if state == fsm.COMPLETED:
             return WorkflowResult(job_id=checkpoint.job_id, state=state, nothing_to_do=True)
         kwargs: dict[str, Any] = {}
@@ -198,7 +200,7 @@ class PhaseCoordinator:
                 f"job {checkpoint.job_id} is in state {checkpoint.state!r}, not completed, "
                 f"failed or paused; run `mapreduce-fsm resume {checkpoint.job_id}` first"
             )
-        await self._end_leftover_groups()
+        checkpoint = await self._make_ready(checkpoint)
         retried = set(item_ids)
         loaded = self.store.results.load().results
         after = self.phase_names[self.phase_names.index(items_phase) + 1:]
@@ -219,16 +221,12 @@ class PhaseCoordinator:
             self._undo_refused(checkpoint, refusal)
             raise
 
-    async def _end_leftover_groups(self) -> None:
-        """End the steps a killed runner of this job left running, and say how many."""
-        ended = await self.store.processes.end_leftovers(self.options.kill_grace_secs)
-        if ended:
-            groups = "1 leftover step process group" if len(ended) == 1 else (
-                f"{len(ended)} leftover step process groups")
-            self.interaction.display_warning(
-                f"ended {groups} of job {self.store.job_id}, left running by a runner "
-                "that was killed, before running the job's steps again")
-            self.store.events.emit("job.orphans_ended", count=len(ended), pgids=ended)
+    async def _make_ready(self, checkpoint: Checkpoint) -> Checkpoint:
+        """Before a resume or retry runs anything: end a killed runner's leftover steps, and
+        check that no result counted in the checkpoint is lost (the checkpoint to use)."""
+        await end_leftover_groups(self.store, self.interaction, self.options.kill_grace_secs)
+        return check_results_kept(self.store, checkpoint, force=self.options.force,
+                                  interaction=self.interaction)
 
     def _undo_refused(self, checkpoint: Checkpoint, refusal: JobStateError) -> None:
         """A phase refused to go on (its input changed): put the job back as it was.
@@ -285,7 +283,7 @@ class PhaseCoordinator:
                 if model.state in _END_STATES:
                     break
                 result = await self._run_phase(model.state, context)
-                trigger, kwargs = self._next_trigger(result)
+                trigger, kwargs = next_trigger(self.handler, result)
         except asyncio.CancelledError:
             state = context.keeper.checkpoint.state
             context.emit("job.interrupted", phase=state if state in self.phase_names else None)
@@ -302,26 +300,6 @@ class PhaseCoordinator:
             job_id=self.store.job_id, state=model.state, phase_results=dict(self._results),
             error=error,
         )
-
-    def _next_trigger(self, result: PhaseResult) -> tuple[str, dict[str, Any]]:
-        """Turn a phase result into the trigger that moves the job on."""
-        if result.outcome == "completed":
-            self.handler.on_phase_complete(result.phase, result)
-            return (fsm.COMPLETE if result.finish_workflow else fsm.CONTINUE), {}
-        if result.outcome == "skipped":
-            return fsm.SKIP, {"reason": result.data.get("reason")}
-        if result.outcome == "paused":
-            return fsm.PAUSE, {"reason": result.data.get("reason")}
-        error = PhaseError(phase=result.phase, message=result.error or "failed", result=result)
-        decision = self.handler.on_phase_error(result.phase, error)
-        if isinstance(decision, Error):
-            return fsm.ERROR, {"reason": decision.error.message}
-        if isinstance(decision, Skip):
-            return fsm.SKIP, {"reason": decision.reason}
-        if isinstance(decision, Complete):
-            return fsm.COMPLETE, {"reason": f"{result.phase} failed; handler completed the job"}
-        assert isinstance(decision, Continue)
-        return fsm.CONTINUE, {"reason": f"{result.phase} failed; handler continued"}
 
     async def _entered(self, event: Any) -> None:
         """Record a move: the history, the phase statuses, the state; then save."""
@@ -349,7 +327,10 @@ class PhaseCoordinator:
         if dest in (fsm.FAILED, fsm.PAUSED):
             resume_phase = source
         try:
+            self.store.results.sync()
+            durable = self.store.results.durable_count
             keeper.update(
+                durable_results=keeper.checkpoint.durable_results if durable is None else durable,
                 state=dest,
                 phases=phases,
                 resume_phase=resume_phase,
@@ -367,23 +348,14 @@ class PhaseCoordinator:
         self.store.events.emit("transition", trigger=trigger, source=source, dest=dest,
                                reason=reason)
         if keeper.checkpoint.retrying_items and dest == self.item_phase:
-            self._take_results_of_retried_items()
-
-    def _take_results_of_retried_items(self) -> None:
-        """Remove the results of the items a retry re-runs (again, after a kill: the map has
-        not run yet, so it removes the same results), then clear the mark."""
-        assert self._context is not None
-        keeper = self._context.keeper
-        retried = set(keeper.checkpoint.retrying_items)
-        loaded = self.store.results.load().results
-        self.store.results.rewrite(
-            result for item_id, result in loaded.items() if item_id not in retried)
-        self._context.forget_map_results()
-        keeper.update(retrying_items=())
+            take_retried_results(self.store, keeper)
+            self._context.forget_map_results()
 
     async def _run_phase(self, name: str, context: PhaseContext) -> PhaseResult:
         """Run the executor of the phase just entered; a cancel leaves from here as it is."""
         executor = next(phase for phase in self.phases if phase.name == name)
+        counting = (asyncio.create_task(count_durable_results(self.store, context.keeper))
+                    if processes_items(executor) else None)
         try:
             result = await self._execute(executor, context)
         except JobStateError:
@@ -395,6 +367,9 @@ class PhaseCoordinator:
         except Exception as error:  # an executor's bug must not lose the job
             context.emit("phase.crashed", phase=name, traceback=traceback.format_exc())
             result = PhaseResult.failed(name, f"internal error: {type(error).__name__}: {error}")
+        finally:
+            if counting is not None:
+                counting.cancel()
         self._results[name] = result
         metrics = result.metrics
         counts = {"items_processed": metrics.items_processed,
