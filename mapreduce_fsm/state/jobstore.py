@@ -6,6 +6,7 @@ import difflib
 import os
 import random
 import re
+import shutil
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import attrs
 
 from mapreduce_fsm.convert import format_timestamp
-from mapreduce_fsm.errors import JobStateError, UsageError
+from mapreduce_fsm.errors import JobStateError, UsageError, describe_os_error
 from mapreduce_fsm.state.atomic import fsync_dir, write_atomic
 from mapreduce_fsm.state.checkpoint import Checkpoint, read_checkpoint, write_checkpoint
 from mapreduce_fsm.state.dlq import DeadLetterStore
@@ -116,8 +117,14 @@ class JobStore:
             ) from None
         except OSError as exc:
             raise JobStateError(f"cannot create the job directory {store.path}: {exc}") from exc
-        fsync_dir(store.path.parent)
-        store.save_workflow_text(workflow_text)
+        try:
+            fsync_dir(store.path.parent)
+            store.save_workflow_text(workflow_text)
+        except OSError as exc:  # e.g. a full disk: leave no job that `run` says exists
+            shutil.rmtree(store.path, ignore_errors=True)
+            raise JobStateError(
+                f"cannot create job {job_id} in {store.path.parent}: {describe_os_error(exc)}"
+            ) from exc
         return store
 
     @classmethod
