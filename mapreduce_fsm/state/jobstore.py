@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import difflib
+import errno
 import os
 import random
 import re
 import shutil
+import tempfile
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -105,25 +107,32 @@ class JobStore:
 
     @classmethod
     def create(cls, state_dir: Path, job_id: str, workflow_text: str) -> JobStore:
-        """Make the job's directory and keep the workflow text in it."""
+        """Make the job's directory with the workflow text in it, all at once.
+
+        It is made under another name (`+creating-...`, which is no job id) and renamed
+        into place when whole: a kill or a full disk on the way leaves no half-made job
+        that `run` would call existing and `resume` could not read.
+        """
         store = cls(state_dir, job_id)
+        jobs = store.path.parent
         try:
-            store.path.parent.mkdir(parents=True, exist_ok=True)
-            store.path.mkdir()
-        except FileExistsError:
-            raise JobStateError(
-                f"job {job_id} already exists in {store.path.parent}; resume it with "
-                f"`mapreduce-fsm resume {job_id}` or choose another --job-id"
-            ) from None
+            jobs.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=f"+creating-{job_id}-", dir=jobs))
         except OSError as exc:
             raise JobStateError(f"cannot create the job directory {store.path}: {exc}") from exc
         try:
-            fsync_dir(store.path.parent)
-            store.save_workflow_text(workflow_text)
-        except OSError as exc:  # e.g. a full disk: leave no job that `run` says exists
-            shutil.rmtree(store.path, ignore_errors=True)
+            write_atomic(staging / store.workflow_path.name, workflow_text)
+            os.rename(staging, store.path)  # fails if a job of that id has files
+            fsync_dir(jobs)
+        except OSError as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                raise JobStateError(
+                    f"job {job_id} already exists in {jobs}; resume it with "
+                    f"`mapreduce-fsm resume {job_id}` or choose another --job-id"
+                ) from None
             raise JobStateError(
-                f"cannot create job {job_id} in {store.path.parent}: {describe_os_error(exc)}"
+                f"cannot create job {job_id} in {jobs}: {describe_os_error(exc)}"
             ) from exc
         return store
 

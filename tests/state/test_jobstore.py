@@ -203,3 +203,22 @@ def test_a_job_whose_workflow_cannot_be_written_leaves_no_directory(
     with pytest.raises(JobStateError, match="No space left on device"):
         JobStore.create(tmp_path, "job-1", "name: demo\n")
     assert not (tmp_path / "jobs" / "job-1").exists()  # `run` can make it again
+
+
+def test_a_kill_while_a_job_is_created_leaves_no_job(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Killed(BaseException):
+        """Stands for the SIGKILL: nothing after it runs."""
+
+    def killed(path: Path, data: str) -> None:
+        raise Killed
+
+    with monkeypatch.context() as patched:
+        patched.setattr("mapreduce_fsm.state.jobstore.write_atomic", killed)
+        with pytest.raises(Killed):
+            JobStore.create(tmp_path, "job-1", "name: demo\n")
+    assert not (tmp_path / "jobs" / "job-1").exists()
+    assert list_jobs(tmp_path) == []
+    created = JobStore.create(tmp_path, "job-1", "name: demo\n")
+    assert created.read_workflow_text() == "name: demo\n"
