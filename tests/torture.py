@@ -77,6 +77,7 @@ class Figures:
     jobs: int = 0
     invocations: int = 0
     kills_by_command: Counter[str] = attrs.field(factory=Counter)
+    kills_by_state: Counter[str] = attrs.field(factory=Counter)  # where the kill left the job
     lost: int = 0
     duplicated: int = 0
     failed: int = 0
@@ -94,9 +95,12 @@ class Figures:
     def report(self) -> str:
         by_command = ", ".join(f"{name} {count}" for name, count in
                                sorted(self.kills_by_command.items()))
+        by_state = ", ".join(f"{name} {count}" for name, count in
+                             sorted(self.kills_by_state.items()))
         lines = [
             f"kills: {self.kills} ({by_command}) over {self.jobs} jobs and "
             f"{self.invocations} invocations",
+            f"kills by the state they left: {by_state}",
             f"lost: {self.lost}",
             f"duplicated: {self.duplicated}",
             f"not successful at the end: {self.failed}",
@@ -204,6 +208,9 @@ class TortureJob:
             runner.wait()
             self.figures.kills += 1
             self.figures.kills_by_command[command] += 1
+            checkpoint = self.checkpoint()
+            self.figures.kills_by_state[
+                "no checkpoint" if checkpoint is None else checkpoint.state] += 1
             return True
         return False
 
