@@ -49,13 +49,14 @@ class RunningGroups:
 
     def started(self, pgid: int) -> None:
         record = GroupRecord(pgid=pgid, stamp=start_stamp(pgid))
-        self._file.append(record)
+        stamp = "null" if record.stamp is None else str(record.stamp)
+        self._file.append_line(f'{{"pgid": {pgid}, "stamp": {stamp}}}')  # as to_json would
         self._live[pgid] = record
 
     def ended(self, pgid: int) -> None:
         if self._live.pop(pgid, None) is None:
             return
-        self._file.append(GroupRecord(pgid=pgid, ended=True))
+        self._file.append_line(f'{{"pgid": {pgid}, "ended": true}}')
         self._ended_since_compaction += 1
         if self._ended_since_compaction >= COMPACT_EVERY:
             self._rewrite(self._live.values())
