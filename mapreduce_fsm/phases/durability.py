@@ -80,9 +80,16 @@ def take_retried_results(store: JobStore, keeper: CheckpointKeeper) -> None:
 
 
 async def count_durable_results(store: JobStore, keeper: CheckpointKeeper) -> None:
-    """Until cancelled: save the count of durable results when it changed, every interval."""
+    """Until cancelled: save the count of durable results when it changed, every interval.
+
+    A checkpoint that cannot be written stops the counting only: the phase's next move
+    writes the checkpoint too, and reports the failure.
+    """
     while True:
         await asyncio.sleep(RESULTS_COUNT_INTERVAL_SECS)
         count = store.results.durable_count
         if count is not None and count != keeper.checkpoint.durable_results:
-            keeper.update(durable_results=count)
+            try:
+                keeper.update(durable_results=count)
+            except OSError:
+                return
