@@ -216,7 +216,8 @@ def _summarize(store: JobStore) -> JobSummary:
         checkpoint, problem = None, f"corrupt checkpoint: {exc}"
     else:
         if checkpoint is None:
-            problem = "no checkpoint yet: the run stopped before its first phase"
+            problem = ("no checkpoint yet: the run stopped before its first phase "
+                       "(`resume` starts it if it has no results)")
     try:
         for result in store.results.load().results.values():
             counts[result.status] += 1
