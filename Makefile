@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXAMPLE := mapreduce_fsm/examples/word_stats.yml
 
-.PHONY: install test lint run diagrams bench clean
+.PHONY: install test lint run diagrams bench torture clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ diagrams: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench
+
+# SIGKILL run/resume/dlq retry at random points and check every item's result (README:
+# Reliability); KILLS=300 for a longer campaign.
+KILLS ?= 100
+torture: $(STAMP)
+	$(BIN)/python -m tests.torture --kills $(KILLS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis out

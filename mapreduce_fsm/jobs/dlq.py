@@ -219,10 +219,11 @@ async def retry_dead_letters(
         checkpoint, workflow, secrets = load_job(
             store, force=services.options.force, environ=environ
         )
-        if checkpoint.state not in (fsm.COMPLETED, fsm.FAILED, fsm.PAUSED):
+        if checkpoint is None or checkpoint.state not in (fsm.COMPLETED, fsm.FAILED, fsm.PAUSED):
+            state = "never started" if checkpoint is None else f"in state {checkpoint.state!r}"
             raise JobStateError(
-                f"job {job_id} is in state {checkpoint.state!r} (it was interrupted or is "
-                f"starting); run `mapreduce-fsm resume {job_id}` to finish it, then retry"
+                f"job {job_id} is {state} (it was interrupted or is starting); "
+                f"run `mapreduce-fsm resume {job_id}` to finish it, then retry"
             )
         phase_list = list(phases) if phases is not None else build_phases(
             workflow, isolated=GitSession.load(store.path) is not None,

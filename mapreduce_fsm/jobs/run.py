@@ -176,9 +176,10 @@ async def start_job(
     ignore_state_dir(job.state_dir)
     if plan.isolated:
         check_session_branch_free(job.working_dir, job.job_id)
-    store = services.watch(JobStore.create(job.state_dir, job.job_id, job.workflow_text))
-    if job.profile is not None:
-        (store.path / PROFILE_FILE).write_text(job.profile, encoding="utf-8")
+    # The profile goes in with the job, so a kill never leaves a job that lost it.
+    files = {PROFILE_FILE: job.profile} if job.profile is not None else {}
+    store = services.watch(JobStore.create(job.state_dir, job.job_id, job.workflow_text,
+                                           files=files))
     coordinator = _coordinator(store, services, job.secrets, coordinator_phases)
     with store.lock():
         working_dir = job.working_dir
@@ -250,25 +251,37 @@ async def resume_async(
             workflow, isolated=GitSession.load(store.path) is not None,
             backend=services.backend)
         coordinator = _coordinator(store, services, secrets, phase_list)
+        if checkpoint is None:  # killed before its first checkpoint: start it now
+            services.interaction.display_warning(
+                f"job {job_id} never started (it has no checkpoint and no results); "
+                f"starting it, with steps running in {Path.cwd()}")
+            return await coordinator.execute_workflow(
+                workflow, working_dir=Path.cwd(), workflow_text=store.read_workflow_text())
         return await coordinator.resume_from_checkpoint(checkpoint, workflow)
 
 
 def load_job(
     store: JobStore, *, force: bool, environ: Mapping[str, str]
-) -> tuple[Checkpoint, Workflow, dict[str, str]]:
+) -> tuple[Checkpoint | None, Workflow, dict[str, str]]:
     """A job's checkpoint, the workflow to go on with and its secrets (job locked).
 
     That is the workflow kept in the job directory; when the original file changed
-    since, JobStateError unless `force`, which keeps and runs the changed file.
+    since, JobStateError unless `force`, which keeps and runs the changed file. No
+    checkpoint (the run was killed before its first one): None if the job has no results
+    either, JobStateError saying what to do if it has.
     """
     job_id = store.job_id
     checkpoint = store.load_checkpoint()
-    if checkpoint is None:
-        raise JobStateError(f"job {job_id} has no checkpoint in {store.path}; it never started")
-    check_machine_state(checkpoint, store.checkpoint_path)
+    if checkpoint is None and (found := len(store.results.load().results)):
+        raise JobStateError(
+            f"job {job_id} has {found} item results in {store.results.path} but no checkpoint "
+            f"({store.checkpoint_path} is missing), so where it stopped is unknown. Restore "
+            "the checkpoint from a backup, or start a new job with `mapreduce-fsm run`.")
+    if checkpoint is not None:
+        check_machine_state(checkpoint, store.checkpoint_path)
     text, source = store.read_workflow_text(), str(store.path / "workflow.yml")
-    original = Path(checkpoint.workflow_path) if checkpoint.workflow_path else None
-    if original is not None and original.is_file():
+    original = Path(checkpoint.workflow_path) if checkpoint and checkpoint.workflow_path else None
+    if checkpoint is not None and original is not None and original.is_file():
         current = original.read_text(encoding="utf-8")
         if workflow_digest(current) != checkpoint.workflow_digest:
             if not force:
@@ -284,7 +297,7 @@ def load_job(
         text, filename=source, environ=environ, profile=profile,
         base_dir=original.parent if original is not None else None)  # env_files are there
     secrets = resolve_secrets(workflow, environ)
-    if source != str(store.path / "workflow.yml"):  # --force with a changed file
+    if source != str(store.path / "workflow.yml") and checkpoint:  # --force, a changed file
         store.save_workflow_text(text)
         checkpoint = attrs.evolve(checkpoint, workflow_digest=workflow_digest(text))
     return checkpoint, workflow, secrets

@@ -20,6 +20,7 @@ from typing import Any
 import attrs
 
 from mapreduce_fsm.commands import SecretMasker
+from mapreduce_fsm.commands.process import running_groups
 from mapreduce_fsm.config.model import Workflow
 from mapreduce_fsm.console.interaction import NonInteractive, UserInteraction
 from mapreduce_fsm.console.progress import NullProgress, ProgressReporter
@@ -34,16 +35,18 @@ from mapreduce_fsm.errors import (
 )
 from mapreduce_fsm.phases import machine as fsm
 from mapreduce_fsm.phases.context import CheckpointKeeper, PhaseContext, RunOptions
+from mapreduce_fsm.phases.durability import (
+    check_results_kept,
+    count_durable_results,
+    end_leftover_groups,
+    take_retried_results,
+)
+from mapreduce_fsm.phases.triggers import next_trigger
 from mapreduce_fsm.phases.types import (
-    Complete,
-    Continue,
     DefaultTransitionHandler,
-    Error,
-    PhaseError,
     PhaseExecutor,
     PhaseResult,
     PhaseTransitionHandler,
-    Skip,
     item_phase,
     processes_items,
 )
@@ -161,6 +164,7 @@ class PhaseCoordinator:
         """Continue a job from whatever state its checkpoint holds."""
         self._check_phase_order(checkpoint)
         state = checkpoint.state
+        checkpoint = await self._make_ready(checkpoint)
         if state == fsm.COMPLETED:
             return WorkflowResult(job_id=checkpoint.job_id, state=state, nothing_to_do=True)
         kwargs: dict[str, Any] = {}
@@ -199,17 +203,18 @@ class PhaseCoordinator:
                 f"job {checkpoint.job_id} is in state {checkpoint.state!r}, not completed, "
                 f"failed or paused; run `mapreduce-fsm resume {checkpoint.job_id}` first"
             )
+        checkpoint = await self._make_ready(checkpoint)
         retried = set(item_ids)
         loaded = self.store.results.load().results
-        self.store.results.rewrite(
-            result for item_id, result in loaded.items() if item_id not in retried
-        )
         after = self.phase_names[self.phase_names.index(items_phase) + 1:]
         phases = {
             name: PhaseProgress() if name in after else progress
             for name, progress in checkpoint.phases.items()
         }
-        retrying = attrs.evolve(checkpoint, phases=phases)
+        # The move into the item phase is saved with the items first; only then do their
+        # results leave the journal (`_entered`), so a kill in between leaves a job that
+        # a resume finishes retrying, never an ended job whose items have no result.
+        retrying = attrs.evolve(checkpoint, phases=phases, retrying_items=tuple(sorted(retried)))
         self.store.events.emit("job.retrying_items", state=checkpoint.state, count=len(retried))
         try:
             return await self._drive(config, retrying, fsm.RETRY_ITEMS, {},
@@ -218,6 +223,13 @@ class PhaseCoordinator:
             self.store.results.rewrite(loaded.values())  # the retried items' results come back
             self._undo_refused(checkpoint, refusal)
             raise
+
+    async def _make_ready(self, checkpoint: Checkpoint) -> Checkpoint:
+        """Before a resume or retry runs anything: end a killed runner's leftover steps, and
+        check that no result counted in the checkpoint is lost (the checkpoint to use)."""
+        await end_leftover_groups(self.store, self.interaction, self.options.kill_grace_secs)
+        return check_results_kept(self.store, checkpoint, force=self.options.force,
+                                  interaction=self.interaction)
 
     def _undo_refused(self, checkpoint: Checkpoint, refusal: JobStateError) -> None:
         """A phase refused to go on (its input changed): put the job back as it was.
@@ -266,6 +278,7 @@ class PhaseCoordinator:
                           item_phase=self.item_phase, on_enter_state=self._entered)
         task = asyncio.current_task()
         cancels_before = task.cancelling() if task is not None else 0
+        recording = running_groups.set(self.store.processes)
         try:
             while True:
                 await getattr(model, trigger)(**kwargs)
@@ -275,12 +288,13 @@ class PhaseCoordinator:
                 if model.state in _END_STATES:
                     break
                 result = await self._run_phase(model.state, context)
-                trigger, kwargs = self._next_trigger(result)
+                trigger, kwargs = next_trigger(self.handler, result)
         except asyncio.CancelledError:
             state = context.keeper.checkpoint.state
             context.emit("job.interrupted", phase=state if state in self.phase_names else None)
             raise
         finally:
+            running_groups.reset(recording)
             context.store.results.sync()
         error = None
         if model.state == fsm.FAILED:
@@ -291,26 +305,6 @@ class PhaseCoordinator:
             job_id=self.store.job_id, state=model.state, phase_results=dict(self._results),
             error=error,
         )
-
-    def _next_trigger(self, result: PhaseResult) -> tuple[str, dict[str, Any]]:
-        """Turn a phase result into the trigger that moves the job on."""
-        if result.outcome == "completed":
-            self.handler.on_phase_complete(result.phase, result)
-            return (fsm.COMPLETE if result.finish_workflow else fsm.CONTINUE), {}
-        if result.outcome == "skipped":
-            return fsm.SKIP, {"reason": result.data.get("reason")}
-        if result.outcome == "paused":
-            return fsm.PAUSE, {"reason": result.data.get("reason")}
-        error = PhaseError(phase=result.phase, message=result.error or "failed", result=result)
-        decision = self.handler.on_phase_error(result.phase, error)
-        if isinstance(decision, Error):
-            return fsm.ERROR, {"reason": decision.error.message}
-        if isinstance(decision, Skip):
-            return fsm.SKIP, {"reason": decision.reason}
-        if isinstance(decision, Complete):
-            return fsm.COMPLETE, {"reason": f"{result.phase} failed; handler completed the job"}
-        assert isinstance(decision, Continue)
-        return fsm.CONTINUE, {"reason": f"{result.phase} failed; handler continued"}
 
     async def _entered(self, event: Any) -> None:
         """Record a move: the history, the phase statuses, the state; then save."""
@@ -338,7 +332,10 @@ class PhaseCoordinator:
         if dest in (fsm.FAILED, fsm.PAUSED):
             resume_phase = source
         try:
+            self.store.results.sync()
+            durable = self.store.results.durable_count
             keeper.update(
+                durable_results=keeper.checkpoint.durable_results if durable is None else durable,
                 state=dest,
                 phases=phases,
                 resume_phase=resume_phase,
@@ -356,10 +353,15 @@ class PhaseCoordinator:
             ) from error
         self.store.events.emit("transition", trigger=trigger, source=source, dest=dest,
                                reason=reason)
+        if keeper.checkpoint.retrying_items and dest == self.item_phase:
+            take_retried_results(self.store, keeper)
+            self._context.forget_map_results()
 
     async def _run_phase(self, name: str, context: PhaseContext) -> PhaseResult:
         """Run the executor of the phase just entered; a cancel leaves from here as it is."""
         executor = next(phase for phase in self.phases if phase.name == name)
+        counting = (asyncio.create_task(count_durable_results(self.store, context.keeper))
+                    if processes_items(executor) else None)
         try:
             result = await self._execute(executor, context)
         except (JobStateError, EnvironmentFailure):
@@ -373,6 +375,9 @@ class PhaseCoordinator:
         except Exception as error:  # an executor's bug must not lose the job
             context.emit("phase.crashed", phase=name, traceback=traceback.format_exc())
             result = PhaseResult.failed(name, f"internal error: {type(error).__name__}: {error}")
+        finally:
+            if counting is not None:
+                counting.cancel()
         self._results[name] = result
         metrics = result.metrics
         counts = {"items_processed": metrics.items_processed,

@@ -67,6 +67,12 @@ class Checkpoint:
     # phase does, and in checkpoints written before this field existed.
     item_phase: str | None = None
     resume_phase: str | None = None  # the phase to re-enter when state is failed/paused
+    # Items a `dlq retry` is taking the results of: set with the move into the item phase,
+    # cleared once their results have left the journal (a resume finishes the removal).
+    retrying_items: tuple[str, ...] = ()
+    # How many item results `results.jsonl` held, durably, when this was written: a journal
+    # found with fewer lost some (deleted, cut short), and a resume says so.
+    durable_results: int = 0
     history: tuple[TransitionRecord, ...] = ()
     phases: Mapping[str, PhaseProgress] = attrs.field(factory=dict)
     variables: Mapping[str, Any] = attrs.field(factory=dict)  # JSON only

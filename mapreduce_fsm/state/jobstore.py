@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import difflib
+import errno
 import os
 import random
 import re
+import shutil
+import tempfile
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +20,7 @@ from mapreduce_fsm.errors import (
     EnvironmentFailure,
     JobStateError,
     UsageError,
+    describe_os_error,
     is_environment_error,
 )
 from mapreduce_fsm.state.atomic import fsync_dir, write_atomic
@@ -25,6 +29,7 @@ from mapreduce_fsm.state.dlq import DeadLetterStore
 from mapreduce_fsm.state.events import EventLog
 from mapreduce_fsm.state.journal import AttemptJournal, ResultsJournal
 from mapreduce_fsm.state.lock import JobLock
+from mapreduce_fsm.state.process_groups import RunningGroups
 
 STATE_DIR_ENV = "MAPREDUCE_FSM_HOME"
 DEFAULT_STATE_DIR = ".mapreduce-fsm"
@@ -85,12 +90,14 @@ class JobStore:
     attempts: AttemptJournal = attrs.field(init=False)
     dlq: DeadLetterStore = attrs.field(init=False)
     events: EventLog = attrs.field(init=False)
+    processes: RunningGroups = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         self.results = ResultsJournal(self.path / "results.jsonl")
         self.attempts = AttemptJournal(self.path / "attempts.jsonl")
         self.dlq = DeadLetterStore(self.path / "dlq.jsonl")
         self.events = EventLog(self.path / "events.jsonl", self.job_id)
+        self.processes = RunningGroups(self.path / "processes.jsonl")
 
     @property
     def path(self) -> Path:
@@ -105,24 +112,42 @@ class JobStore:
         return self.path / "checkpoint.json"
 
     @classmethod
-    def create(cls, state_dir: Path, job_id: str, workflow_text: str) -> JobStore:
-        """Make the job's directory and keep the workflow text in it."""
+    def create(cls, state_dir: Path, job_id: str, workflow_text: str,
+               files: Mapping[str, str] | None = None) -> JobStore:
+        """Make the job's directory with the workflow text (and `files`, by name) in it,
+        all at once.
+
+        It is made under another name (`+creating-...`, which is no job id) and renamed
+        into place when whole: a kill or a full disk on the way leaves no half-made job
+        that `run` would call existing and `resume` could not read.
+        """
         store = cls(state_dir, job_id)
+        jobs = store.path.parent
         try:
-            store.path.parent.mkdir(parents=True, exist_ok=True)
-            store.path.mkdir()
-        except FileExistsError:
-            raise JobStateError(
-                f"job {job_id} already exists in {store.path.parent}; resume it with "
-                f"`mapreduce-fsm resume {job_id}` or choose another --job-id"
-            ) from None
+            jobs.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=f"+creating-{job_id}-", dir=jobs))
         except OSError as exc:
             failure = EnvironmentFailure if is_environment_error(exc) else JobStateError
             raise failure(
                 f"cannot create the job directory {store.path}: {exc.strerror or exc}"
             ) from exc
-        fsync_dir(store.path.parent)
-        store.save_workflow_text(workflow_text)
+        try:
+            write_atomic(staging / store.workflow_path.name, workflow_text)
+            for name, text in (files or {}).items():
+                write_atomic(staging / name, text)
+            os.rename(staging, store.path)  # fails if a job of that id has files
+            fsync_dir(jobs)
+        except OSError as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                raise JobStateError(
+                    f"job {job_id} already exists in {jobs}; resume it with "
+                    f"`mapreduce-fsm resume {job_id}` or choose another --job-id"
+                ) from None
+            failure = EnvironmentFailure if is_environment_error(exc) else JobStateError
+            raise failure(
+                f"cannot create job {job_id} in {jobs}: {describe_os_error(exc)}"
+            ) from exc
         return store
 
     @classmethod
@@ -170,6 +195,7 @@ class JobStore:
         self.attempts.close()
         self.dlq.close()
         self.events.close()
+        self.processes.close()
 
 
 @attrs.frozen(kw_only=True)
@@ -204,7 +230,8 @@ def _summarize(store: JobStore) -> JobSummary:
         checkpoint, problem = None, f"corrupt checkpoint: {exc}"
     else:
         if checkpoint is None:
-            problem = "no checkpoint yet: the run stopped before its first phase"
+            problem = ("no checkpoint yet: the run stopped before its first phase "
+                       "(`resume` starts it if it has no results)")
     try:
         for result in store.results.load().results.values():
             counts[result.status] += 1

@@ -22,19 +22,36 @@ class LoadedResults:
 
 @attrs.define
 class ResultsJournal:
-    """`results.jsonl`: one item result a line, appended the moment an item ends."""
+    """`results.jsonl`: one item result a line, appended the moment an item ends.
+
+    Once loaded (or rewritten) in this process, it knows `durable_count`: how many items
+    have a result that has reached the disk (the count at the last fsync).
+    """
 
     path: Path
     _file: JsonLinesFile[ItemResult] = attrs.field(init=False)
+    _item_ids: set[str] | None = attrs.field(default=None, init=False)
+    _durable_count: int | None = attrs.field(default=None, init=False)
 
     def __attrs_post_init__(self) -> None:
         self._file = JsonLinesFile(self.path, ItemResult, "item result")
 
+    @property
+    def durable_count(self) -> int | None:
+        """Items with a durable result; None until the journal was loaded in this process."""
+        return self._durable_count
+
     def append(self, result: ItemResult) -> None:
         self._file.append(result)
+        if self._item_ids is not None:
+            self._item_ids.add(result.item_id)
+            if self._file.synced:
+                self._durable_count = len(self._item_ids)
 
     def sync(self) -> None:
         self._file.sync()
+        if self._item_ids is not None:
+            self._durable_count = len(self._item_ids)
 
     def close(self) -> None:
         self._file.close()
@@ -42,13 +59,18 @@ class ResultsJournal:
     def load(self) -> LoadedResults:
         scanned = self._file.scan()
         results = {result.item_id: result for result in scanned.records}
+        self._item_ids = set(results)
+        self._durable_count = len(results)
         return LoadedResults(
             results=results, warnings=scanned.warnings, lines=len(scanned.records)
         )
 
     def rewrite(self, results: Iterable[ItemResult]) -> None:
         """Replace the journal atomically with exactly these results (compaction)."""
-        self._file.rewrite(results)
+        kept = list(results)
+        self._file.rewrite(kept)
+        self._item_ids = {result.item_id for result in kept}
+        self._durable_count = len(self._item_ids)
 
 
 @attrs.define

@@ -69,6 +69,11 @@ class JsonLinesFile(Generic[T]):
         if time.monotonic() - self._last_fsync >= FSYNC_INTERVAL_SECS:
             self.sync()
 
+    @property
+    def synced(self) -> bool:
+        """Whether every line appended so far is durable."""
+        return not self._unsynced
+
     def sync(self) -> None:
         """Make every appended line durable now."""
         if self._handle is not None and self._unsynced:

@@ -14,6 +14,7 @@ import subprocess
 from collections import Counter
 from pathlib import Path
 
+from mapreduce_fsm.errors import JobStateError
 from mapreduce_fsm.state import JobStore
 from tests.integration.conftest import Cli, cli_command, cli_env, wait_for
 
@@ -133,3 +134,39 @@ def test_sigint_mid_map_exits_130_with_the_resume_command_and_resume_completes(
 
     assert resumed.code == 0, resumed.stderr
     check_resumed_job(tmp_path, state_dir, done_before)
+
+
+def saved_result_count(state_dir: Path) -> int:
+    try:
+        checkpoint = JobStore(state_dir, JOB_ID).load_checkpoint()
+    except JobStateError:  # read while it was being replaced: not yet
+        return 0
+    return 0 if checkpoint is None else checkpoint.durable_results
+
+
+def test_results_cut_from_the_journal_after_a_kill_stop_resume_until_force(
+    cli: Cli, tmp_path: Path, state_dir: Path
+) -> None:
+    process = start_run(tmp_path, state_dir)
+    # The map saves the count of durable results while it runs, not only at its end.
+    wait_for(lambda: saved_result_count(state_dir) >= 10 or process.poll() is not None,
+             timeout=60, what="a checkpoint counting ten results")
+    assert process.poll() is None, "the map ended before the checkpoint counted its results"
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=60)
+    saved = saved_result_count(state_dir)
+    journal = state_dir / "jobs" / JOB_ID / "results.jsonl"
+    lines = journal.read_bytes().splitlines(keepends=True)
+    journal.write_bytes(b"".join(lines[: saved // 2]))
+
+    refused = cli("resume", JOB_ID, "--yes")
+
+    assert refused.code == 2, refused.stderr
+    assert f"holds {saved // 2} item results, but {saved} were saved" in refused.stderr
+    assert str(journal) in refused.stderr
+    assert "Traceback" not in refused.stderr
+    resumed = cli("resume", JOB_ID, "--yes", "--force")
+    assert resumed.code == 0, resumed.stderr
+    assert f"{saved - saved // 2} item results are lost" in resumed.stderr
+    loaded = JobStore(state_dir, JOB_ID).results.load().results
+    assert len(loaded) == ITEMS

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import random
 import re
 from datetime import UTC, datetime, timedelta, timezone
@@ -190,3 +191,34 @@ def test_releasing_the_job_lock_closes_the_journals(tmp_path: Path) -> None:
         assert str(store.path / "results.jsonl") in open_files()
     assert not {f for f in open_files() if f.startswith(str(store.path))}
     assert not (store.path / "lock").exists()
+
+
+def test_a_job_whose_workflow_cannot_be_written_leaves_no_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(path: Path, data: str) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr("mapreduce_fsm.state.jobstore.write_atomic", disk_full)
+    with pytest.raises(JobStateError, match="No space left on device"):
+        JobStore.create(tmp_path, "job-1", "name: demo\n")
+    assert not (tmp_path / "jobs" / "job-1").exists()  # `run` can make it again
+
+
+def test_a_kill_while_a_job_is_created_leaves_no_job(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Killed(BaseException):
+        """Stands for the SIGKILL: nothing after it runs."""
+
+    def killed(path: Path, data: str) -> None:
+        raise Killed
+
+    with monkeypatch.context() as patched:
+        patched.setattr("mapreduce_fsm.state.jobstore.write_atomic", killed)
+        with pytest.raises(Killed):
+            JobStore.create(tmp_path, "job-1", "name: demo\n")
+    assert not (tmp_path / "jobs" / "job-1").exists()
+    assert list_jobs(tmp_path) == []
+    created = JobStore.create(tmp_path, "job-1", "name: demo\n")
+    assert created.read_workflow_text() == "name: demo\n"

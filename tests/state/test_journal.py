@@ -251,3 +251,22 @@ def test_attempts_torn_last_line_is_dropped(tmp_path: Path) -> None:
     journal.close()
     path.write_bytes(path.read_bytes()[:-3])
     assert AttemptJournal(path).load() == {"a": [attempt("a", 1)]}
+
+
+def test_durable_count_is_the_items_with_a_result_on_disk_at_the_last_sync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(jsonlines, "FSYNC_INTERVAL_SECS", 3600.0)  # syncs only when asked
+    journal = ResultsJournal(tmp_path / "results.jsonl")
+    journal.append(result("before-load"))
+    assert journal.durable_count is None  # not loaded here: unknown
+    journal.sync()
+    journal.load()
+    assert journal.durable_count == 1
+    journal.append(result("a"))
+    journal.append(result("a", "failed"))  # the same item again counts once
+    assert journal.durable_count == 1  # not synced yet
+    journal.sync()
+    assert journal.durable_count == 2
+    journal.rewrite([result("a")])
+    assert journal.durable_count == 1
