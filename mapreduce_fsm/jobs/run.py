@@ -15,6 +15,7 @@ from mapreduce_fsm.config.model import Workflow
 from mapreduce_fsm.console.interaction import NonInteractive, UserInteraction
 from mapreduce_fsm.console.progress import NullProgress, ProgressReporter
 from mapreduce_fsm.errors import JobStateError, UsageError
+from mapreduce_fsm.jobs.preview import check_input_before_start
 from mapreduce_fsm.phases.context import RunOptions
 from mapreduce_fsm.phases.coordinator import PhaseCoordinator, WorkflowResult
 from mapreduce_fsm.phases.registry import build_phases
@@ -116,7 +117,8 @@ def plan_job(
     environ: Mapping[str, str] | None = None,
 ) -> NewJob:
     """Read and validate the workflow file once, and check all a new job needs: its secrets,
-    the state dir and a job id that is valid and free. Writes nothing.
+    the state dir, a job id that is valid and free, and an input file that exists (when no
+    setup phase could make it). Writes nothing.
 
     >>> job = plan_job("word_stats.yml", state_dir="/tmp/state")
     >>> print(f"job {job.job_id} will keep its files in {job.path}")
@@ -142,6 +144,7 @@ def plan_job(
             f"job {job_id} already exists in {job.path.parent}; resume it with "
             f"`mapreduce-fsm resume {shlex.quote(job_id)}{flag}` or choose another --job-id"
         )
+    check_input_before_start(job)
     return job
 
 

@@ -77,6 +77,20 @@ async def load_input(
     return LoadedInput(document=_parse_command_output(output), origin=f"command `{spec}`")
 
 
+def missing_input_file(spec: str, cwd: Path) -> str | None:
+    """The message for a spec that names a data file that is not there, else None."""
+    name = spec.strip()
+    if _looks_like_a_file_path(name) and _existing_file(name, cwd) is None:
+        return f"map.input: file {name!r} not found in {cwd.resolve()}"
+    return None
+
+
+def input_is_a_command(spec: str, cwd: Path) -> bool:
+    """Whether `load_input` would run `spec` as a shell command rather than read a file."""
+    name = spec.strip()
+    return _existing_file(name, cwd) is None and not _looks_like_a_file_path(name)
+
+
 def input_timeout(environ: Mapping[str, str]) -> float:
     """Seconds a map.input command may run: `$MAPREDUCE_FSM_INPUT_TIMEOUT` ("90", "2m"), or 300."""
     text = environ.get(INPUT_TIMEOUT_VARIABLE)
