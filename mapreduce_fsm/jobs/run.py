@@ -12,7 +12,7 @@ import attrs
 
 from mapreduce_fsm.config import load_workflow_text
 from mapreduce_fsm.config.model import Workflow
-from mapreduce_fsm.console.interaction import NonInteractive, UserInteraction
+from mapreduce_fsm.console.interaction import SilentInteraction, UserInteraction
 from mapreduce_fsm.console.progress import NullProgress, ProgressReporter
 from mapreduce_fsm.errors import JobStateError, UsageError
 from mapreduce_fsm.jobs.preview import check_input_before_start
@@ -57,9 +57,14 @@ def resolve_secrets(workflow: Workflow, environ: Mapping[str, str]) -> dict[str,
 
 @attrs.frozen(kw_only=True)
 class Services:
-    """The pluggable parts of a run; every field has a sensible default."""
+    """The pluggable parts of a run; every field has a sensible default.
 
-    interaction: UserInteraction = attrs.field(factory=NonInteractive)
+    By default a run prints nothing: prompts are answered yes (as without a terminal) and
+    step output is kept in the job directory (`mapreduce-fsm logs`). Pass
+    `interaction=NonInteractive()` (or `ConsoleInteraction()`) to see messages.
+    """
+
+    interaction: UserInteraction = attrs.field(factory=SilentInteraction)
     handler: PhaseTransitionHandler = attrs.field(factory=DefaultTransitionHandler)
     progress: ProgressReporter = attrs.field(factory=NullProgress)
     options: RunOptions = attrs.field(factory=RunOptions)
@@ -160,10 +165,11 @@ async def start_job(
     store = services.watch(JobStore.create(job.state_dir, job.job_id, job.workflow_text))
     coordinator = _coordinator(store, services, job.secrets, coordinator_phases)
     with store.lock():
-        return await coordinator.execute_workflow(
+        result = await coordinator.execute_workflow(
             job.workflow, working_dir=job.working_dir, workflow_text=job.workflow_text,
             workflow_path=job.workflow_path,
         )
+    return attrs.evolve(result, job_path=store.path)
 
 
 async def run_async(
@@ -220,7 +226,8 @@ async def resume_async(
         )
         phase_list = list(phases) if phases is not None else build_phases(workflow)
         coordinator = _coordinator(store, services, secrets, phase_list)
-        return await coordinator.resume_from_checkpoint(checkpoint, workflow)
+        result = await coordinator.resume_from_checkpoint(checkpoint, workflow)
+    return attrs.evolve(result, job_path=store.path)
 
 
 def load_job(
@@ -255,6 +262,16 @@ def load_job(
     return checkpoint, workflow, secrets
 
 
+def _refuse_running_loop(name: str) -> None:
+    """UsageError when called from a running event loop, where asyncio.run cannot work."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise UsageError(f"{name}() cannot be called inside a running event loop (a notebook, "
+                     f"an async function): use `await {name}_async(...)` there")
+
+
 def run(
     workflow_path: str | os.PathLike[str],
     *,
@@ -269,7 +286,10 @@ def run(
 
     >>> run("word_stats.yml", state_dir="/tmp/state").exit_code
     0
+
+    Inside a running event loop (a notebook), `await run_async(...)` instead.
     """
+    _refuse_running_loop("run")
     return asyncio.run(run_async(workflow_path, job_id=job_id, state_dir=state_dir,
                                  working_dir=working_dir, services=services, phases=phases,
                                  environ=environ))
@@ -284,6 +304,7 @@ def resume(
     environ: Mapping[str, str] | None = None,
 ) -> WorkflowResult:
     """`resume_async` for code that is not async."""
+    _refuse_running_loop("resume")
     return asyncio.run(resume_async(job_id, state_dir=state_dir, services=services,
                                     phases=phases, environ=environ))
 
