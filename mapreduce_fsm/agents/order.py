@@ -13,6 +13,7 @@ import attrs
 
 from mapreduce_fsm.config.model import Step
 from mapreduce_fsm.convert import compact_json
+from mapreduce_fsm.state.logs import StepOutput
 from mapreduce_fsm.state.records import ItemResult
 
 OUTPUT_CAP_BYTES = 64 * 1024  # of an item's combined stdout kept in its result
@@ -80,3 +81,5 @@ class ItemOutcome:
     result: ItemResult
     stderr_tail: str = ""
     fail_workflow: bool = False  # the failed step's on_failure says: fail the whole job
+    # Each step's stdout and stderr, capped, for the job's logs (written by the runner).
+    step_outputs: tuple[StepOutput, ...] = ()

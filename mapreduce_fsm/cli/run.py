@@ -30,7 +30,8 @@ def make_services(*, yes: bool, quiet: bool, max_parallel: int | None, force: bo
     return Services(
         interaction=choose_interaction(assume_yes=yes, quiet=quiet),
         progress=choose_progress(quiet=quiet, stream=sys.stderr),
-        options=RunOptions(max_parallel=max_parallel, assume_yes=yes, force=force),
+        options=RunOptions(max_parallel=max_parallel, assume_yes=yes, force=force,
+                           show_step_stderr=verbose),
         event_subscribers=(echo_phase_event,) if verbose else (),
     )
 
@@ -194,8 +195,11 @@ def _refuse_verbose_and_quiet(verbose: bool, quiet: bool) -> None:
               help="Check the workflow, show the plan and count the items; run no step "
                    "(a map.input command only with --yes).")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
-@click.option("-v", "--verbose", is_flag=True, help="Show each phase as it starts and ends.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Show each phase as it starts and ends, and the stderr of setup and reduce "
+                   "steps that succeed.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="No progress and no step output (it is kept: see `logs`).")
 def run(workflow: str, job_id: str | None, state_dir: str | None, yes: bool,
         max_parallel: int | None, dry_run: bool, as_json: bool, verbose: bool,
         quiet: bool) -> None:
@@ -225,8 +229,11 @@ def run(workflow: str, job_id: str | None, state_dir: str | None, yes: bool,
 @click.option("--force", is_flag=True, help="Resume even if the workflow file or input changed.")
 @MAX_PARALLEL_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
-@click.option("-v", "--verbose", is_flag=True, help="Show each phase as it starts and ends.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Show each phase as it starts and ends, and the stderr of setup and reduce "
+                   "steps that succeed.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="No progress and no step output (it is kept: see `logs`).")
 def resume(job_id: str, state_dir: str | None, yes: bool, force: bool,
            max_parallel: int | None, as_json: bool, verbose: bool, quiet: bool) -> None:
     """Continue JOB_ID where it stopped."""

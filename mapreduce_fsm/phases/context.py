@@ -26,6 +26,7 @@ class RunOptions:
     assume_yes: bool = False
     force: bool = False  # resume even though the workflow or its input changed
     kill_grace_secs: float = 2.0
+    show_step_stderr: bool = False  # -v: setup and reduce steps' stderr even when they succeed
 
 
 @attrs.define

@@ -24,6 +24,7 @@ from mapreduce_fsm.phases.map_scheduler import ItemScheduler, PendingItem, Sched
 from mapreduce_fsm.phases.types import PhaseMetrics, PhaseResult
 from mapreduce_fsm.policy import CircuitBreaker, FailureBudget, error_signature
 from mapreduce_fsm.state import MapLedger
+from mapreduce_fsm.state.logs import StepLogs
 from mapreduce_fsm.state.records import FAILURE_STATUSES, AttemptRecord, ItemResult
 from mapreduce_fsm.workitems import WorkItem, WorkItems, load_work_items
 
@@ -60,7 +61,8 @@ class MapPhase:
                      origin=items.origin)
         context.update_progress(self.name, data={**context.progress(self.name).data,
                                                  "total": total})
-        recorder = _ItemRecorder(context, self.name, self.policy, ledger)
+        recorder = _ItemRecorder(context, self.name, self.policy, ledger,
+                                 StepLogs.of(context.store.path, self.name))
         scheduler = ItemScheduler(
             backend=self.backend_factory(context.options.max_parallel or self.config.max_parallel),
             spec=self.agent_spec(context, total),
@@ -174,6 +176,7 @@ class _ItemRecorder:
     phase: str
     policy: ErrorPolicy
     ledger: MapLedger
+    logs: StepLogs  # each attempt's step output, by item
 
     def hooks(self) -> SchedulerHooks:
         return SchedulerHooks(
@@ -187,6 +190,8 @@ class _ItemRecorder:
 
     def attempt_failed(self, item: WorkItem, outcome: ItemOutcome, delay: float | None) -> None:
         result = outcome.result
+        if delay is not None:  # a last attempt's output is written when the item finishes
+            self.logs.append(outcome.step_outputs, item_id=item.id, attempt=result.attempts)
         retry_at = None
         if delay is not None:
             retry_at = format_timestamp(datetime.now(UTC) + timedelta(seconds=delay))
@@ -202,6 +207,7 @@ class _ItemRecorder:
 
     def finished(self, item: WorkItem, outcome: ItemOutcome) -> str:
         result = outcome.result
+        self.logs.append(outcome.step_outputs, item_id=item.id, attempt=result.attempts)
         skip = self.policy.on_item_failure == "skip"
         if result.status != "success" and skip:
             result = attrs.evolve(result, status="skipped")
