@@ -102,3 +102,12 @@ def test_follow_on_an_ended_job_prints_what_is_kept_and_returns(
     code, stdout, _ = cli("logs", job, "item-2", "--follow")
     assert code == 0
     assert "out-3\n" in stdout
+
+
+def test_events_with_an_unknown_type_lists_the_known_ones(noisy_job: tuple[Cli, str]) -> None:
+    cli, job = noisy_job
+    code, _, stderr = cli("events", job, "--type", "bogus")
+    assert code == 2
+    assert "unknown event type 'bogus' for --type; the types are: circuit.closed" in stderr
+    assert "item.finished" in stderr
+    assert cli("events", job, "--type", "reduce.confirmation").code == 0
