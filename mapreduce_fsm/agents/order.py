@@ -54,7 +54,7 @@ class WorkOrder:
         return compact_json(self.item)
 
     def variables(self) -> dict[str, Any]:
-        """What the template's steps may interpolate (WORKFLOW_FORMAT.md section 3)."""
+        """What the template's steps may interpolate (docs/workflow-format.md section 3)."""
         return {
             **self.spec.variables,
             "item": self.item,

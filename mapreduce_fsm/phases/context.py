@@ -109,7 +109,7 @@ class PhaseContext:
     def emit(self, event_type: str, *, phase: str | None = None, **data: Any) -> Event:
         return self.store.events.emit(event_type, phase=phase, **data)
 
-    # Variables and environment (WORKFLOW_FORMAT.md section 3).
+    # Variables and environment (docs/workflow-format.md section 3).
 
     def base_variables(self) -> dict[str, Any]:
         """What every phase may interpolate: env, secrets, workflow, job, setup captures."""

@@ -116,7 +116,7 @@ def items_digest(items: Sequence[WorkItem]) -> str:
 async def load_work_items(
     map_config: MapConfig, *, input_spec: str, cwd: Path, env: Mapping[str, str]
 ) -> WorkItems:
-    """Load, select and identify the map's items (WORKFLOW_FORMAT.md section 4, steps 1 to 3).
+    """Load, select and identify the map's items (docs/workflow-format.md section 4, steps 1 to 3).
 
     `input_spec` is `map.input` already interpolated. Raises InputError or ExpressionError.
     Use::
