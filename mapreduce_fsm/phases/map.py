@@ -79,6 +79,7 @@ class MapPhase:
             decision = await scheduler.run(pending)
         finally:
             context.progress_reporter.close()
+            recorder.logs.close()
             ledger.sync()
             context.forget_map_results()
         counts = ledger.counts

@@ -61,14 +61,17 @@ async def run_phase_steps(
                      status=result.status, exit_code=result.exit_code,
                      duration_secs=round(result.duration_secs, 3), error=result.error)
 
-    return await run_steps(
-        steps,
-        {**variables, **saved},
-        context.step_context(timeout=timeout, extra_env=extra_env,
-                             deadline_name=f"{phase}'s time limit"),
-        start_index=progress.next_step,
-        on_step_done=step_done,
-    )
+    try:
+        return await run_steps(
+            steps,
+            {**variables, **saved},
+            context.step_context(timeout=timeout, extra_env=extra_env,
+                                 deadline_name=f"{phase}'s time limit"),
+            start_index=progress.next_step,
+            on_step_done=step_done,
+        )
+    finally:
+        logs.close()
 
 
 def show_output(context: PhaseContext, label: str, result: StepResult) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 import attrs
 
@@ -72,6 +73,7 @@ class StepLogs:
     """The step output of one phase of a job: append as steps end, read back by item."""
 
     path: Path  # <job>/logs/<phase>.jsonl
+    _file: TextIO | None = attrs.field(default=None, init=False, repr=False)
 
     @classmethod
     def of(cls, job_path: Path, phase: str) -> StepLogs:
@@ -83,9 +85,16 @@ class StepLogs:
             return
         text = "".join(StepLogLine(output=output, item_id=item_id, attempt=attempt).to_json()
                        + "\n" for output in outputs)
-        self.path.parent.mkdir(exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as file:
-            file.write(text)
+        if self._file is None:
+            self.path.parent.mkdir(exist_ok=True)
+            self._file = self.path.open("a", encoding="utf-8")
+        self._file.write(text)
+        self._file.flush()  # whole lines reach the file at once: `logs --follow` reads them
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
     def read(self, *, item_id: str | None = None, offset: int = 0
              ) -> tuple[list[StepLogLine], int]:
