@@ -159,9 +159,8 @@ def print_plan(job: NewJob, *, max_parallel: int | None, run_command: bool,
             click.echo(f"  first ids: {', '.join(items.first_ids)}{more}")
     for warning in items.warnings:
         click.echo(f"warning: {warning}", err=True)
-    ran = " (but the map.input command)" if run_command and items.origin.startswith("command") \
-        else ""
-    click.echo(f"dry run: nothing was run{ran} and no job was created")
+    ran = "; the map.input command ran (--yes)" if items.origin.startswith("command") else ""
+    click.echo(f"dry run: no step was run and no job was created{ran}")
 
 
 def check_max_parallel(context: click.Context, parameter: click.Parameter,

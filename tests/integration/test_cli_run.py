@@ -305,7 +305,7 @@ def test_dry_run_shows_the_plan_and_runs_nothing(
     assert code == 0, stderr
     assert "1. setup" in stdout and "- write the items" in stdout
     assert "2. map: each item of items.json, at most 7 at once" in stdout
-    assert "nothing was run" in stdout
+    assert "dry run: no step was run and no job was created\n" in stdout
     assert sorted(path.name for path in tmp_path.iterdir()) == before
     assert not state_dir.exists()
 

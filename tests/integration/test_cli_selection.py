@@ -76,6 +76,7 @@ def test_dry_run_runs_an_input_command_only_with_yes(
     assert code == 0, stderr
     assert (tmp_path / "ran").exists()
     assert "  items:     3\n" in stdout and "first ids: item-0, item-1, item-2" in stdout
+    assert "no job was created; the map.input command ran (--yes)" in stdout
 
 
 def test_csv_numbers_filter_and_sort_as_numbers_in_a_run(
