@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import Cli
+from tests.integration.conftest import Cli, start_cli, wait_for
 
 WriteWorkflow = Callable[[str, str], Path]
 
@@ -111,3 +111,29 @@ def test_events_with_an_unknown_type_lists_the_known_ones(noisy_job: tuple[Cli, 
     assert "unknown event type 'bogus' for --type; the types are: circuit.closed" in stderr
     assert "item.finished" in stderr
     assert cli("events", job, "--type", "reduce.confirmation").code == 0
+
+
+def test_follow_prints_output_written_while_the_job_runs_and_ends_with_it(
+    write_workflow: WriteWorkflow, tmp_path: Path, state_dir: Path
+) -> None:
+    workflow = write_workflow("waits.yml", """
+        name: waits
+        map:
+          input: "echo '[1, 2]'"
+          max_parallel: 1
+          agent_template:
+            - shell: "echo first-${item}; while [ ! -f go ]; do sleep 0.1; done"
+        """)
+    runner = start_cli(("run", str(workflow), "--job-id", "waits-1", "--yes"), tmp_path,
+                       state_dir)
+    try:
+        wait_for(lambda: (tmp_path / "state" / "jobs" / "waits-1" / "lock").exists(),
+                 what="the job to start")
+        follower = start_cli(("logs", "waits-1", "item-1", "--follow"), tmp_path, state_dir,
+                             capture=True)
+        (tmp_path / "go").touch()
+        stdout, _ = follower.communicate(timeout=60)
+        assert follower.returncode == 0
+        assert "[item-1 attempt 1] step 1" in stdout and "first-2\n" in stdout
+    finally:
+        runner.wait(timeout=60)
