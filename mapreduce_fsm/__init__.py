@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         ConsoleInteraction,
         NonInteractive,
         ScriptedInteraction,
+        SilentInteraction,
         UserInteraction,
     )
     from mapreduce_fsm.console.progress import NullProgress, ProgressReporter
@@ -102,7 +103,8 @@ _SOURCES = {
     "mapreduce_fsm.phases.registry": ("build_phases", "register_phase"),
     "mapreduce_fsm.phases.steps": ("run_phase_steps", "steps_result"),
     "mapreduce_fsm.console.interaction": (
-        "ConsoleInteraction", "NonInteractive", "ScriptedInteraction", "UserInteraction",
+        "ConsoleInteraction", "NonInteractive", "ScriptedInteraction", "SilentInteraction",
+        "UserInteraction",
     ),
     "mapreduce_fsm.console.progress": ("NullProgress", "ProgressReporter"),
     "mapreduce_fsm.state": ("JobStore",),
@@ -160,6 +162,7 @@ __all__ = [
     "ScriptedInteraction",
     "Services",
     "SetupPhase",
+    "SilentInteraction",
     "Skip",
     "Step",
     "UsageError",

@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 
 import attrs
 
-# Exit codes of the command line (WORKFLOW_FORMAT.md section 7).
+# Exit codes of the command line (docs/workflow-format.md section 7).
 EXIT_COMPLETED = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2

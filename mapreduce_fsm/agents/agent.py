@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from mapreduce_fsm.agents.order import ItemOutcome, WorkOrder
 from mapreduce_fsm.commands import SecretMasker, StepContext, StepsOutcome, run_steps
 from mapreduce_fsm.commands.result import StepResult
 from mapreduce_fsm.convert import utc_now
+from mapreduce_fsm.state.logs import StepOutput, capped
 from mapreduce_fsm.state.records import ItemResult, ItemStatus
 
 
@@ -88,7 +89,18 @@ def item_outcome(
         return ItemOutcome(result=result, stderr_tail=stderr_tail, fail_workflow=True,
                            fail_reason="timeout_config has timeout_action: fail")
     fail_workflow = outcome.failed is not None and outcome.failed.fail_workflow
-    return ItemOutcome(result=result, stderr_tail=stderr_tail, fail_workflow=fail_workflow)
+    return ItemOutcome(result=result, stderr_tail=stderr_tail, fail_workflow=fail_workflow,
+                       step_outputs=step_outputs(outcome.results))
+
+
+def step_outputs(results: Sequence[StepResult], first_index: int = 0) -> tuple[StepOutput, ...]:
+    """What each step printed, capped, numbered from `first_index`, for the job's logs."""
+    return tuple(
+        StepOutput(index=index, step=result.step, status=result.status,
+                   exit_code=result.exit_code, stdout=capped(result.stdout),
+                   stderr=capped(result.stderr))
+        for index, result in enumerate(results, start=first_index)
+    )
 
 
 def _combined_output(results: tuple[StepResult, ...], cap_bytes: int) -> str:

@@ -25,6 +25,7 @@ import attrs
 
 from mapreduce_fsm.config.model import Step
 from mapreduce_fsm.convert import compact_json
+from mapreduce_fsm.state.logs import StepOutput
 from mapreduce_fsm.state.records import ItemResult
 
 MAX_ENV_STRING_BYTES = 128 * 1024  # MAX_ARG_STRLEN: one "NAME=value" string, NUL included
@@ -68,7 +69,7 @@ class WorkOrder:
         return compact_json(self.item)
 
     def variables(self) -> dict[str, Any]:
-        """What the template's steps may interpolate (WORKFLOW_FORMAT.md section 3)."""
+        """What the template's steps may interpolate (docs/workflow-format.md section 3)."""
         return {
             **self.spec.variables,
             "item": self.item,
@@ -132,3 +133,5 @@ class ItemOutcome:
     fail_reason: str = "on_failure has fail_workflow: true"  # why, for the job's error
     worker: str | None = None  # where it ran, when a backend runs orders elsewhere
     worker_losses: int = 0  # workers that died running it before it ran to the end
+    # Each step's stdout and stderr, capped, for the job's logs (written by the runner).
+    step_outputs: tuple[StepOutput, ...] = ()

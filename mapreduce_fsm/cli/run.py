@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from mapreduce_fsm import Event, Services, Workflow, WorkflowResult
     from mapreduce_fsm.config.model import Step
     from mapreduce_fsm.git import IsolationPlan
+    from mapreduce_fsm.jobs.run import NewJob
 
 PHASE_EVENT_TYPES = frozenset(
     {"phase.started", "phase.completed", "phase.failed", "phase.skipped", "phase.paused"}
@@ -37,7 +38,7 @@ def make_services(*, yes: bool, quiet: bool, max_parallel: int | None, force: bo
         interaction=choose_interaction(assume_yes=yes, quiet=quiet),
         progress=choose_progress(quiet=quiet, stream=sys.stderr),
         options=RunOptions(max_parallel=max_parallel, assume_yes=yes, force=force,
-                           isolation=isolation),
+                           isolation=isolation, show_step_stderr=verbose),
         event_subscribers=(echo_phase_event,) if verbose else (),
     )
 
@@ -111,35 +112,84 @@ def step_label(step: Step) -> str:
     return f"{kind}: {first_line}"
 
 
-def print_plan(workflow: Workflow, *, max_parallel: int | None,
-               isolation: IsolationPlan | None = None) -> None:
-    """What `run` would do: the phases in order and their steps; nothing runs."""
+def plan_phases(workflow: Workflow, *, max_parallel: int | None,
+                isolated: bool | None = None) -> list[dict[str, Any]]:
+    """The phases `run` would go through, in order, each with its heading and step labels."""
     from mapreduce_fsm import build_phases
-    from mapreduce_fsm.config import describe_workflow
     from mapreduce_fsm.phases.types import processes_items
 
-    click.echo(describe_workflow(workflow))
-    if isolation is not None:
-        click.echo(isolation.describe())
     steps: dict[str, tuple[Step, ...]] = {
         "setup": workflow.setup.commands if workflow.setup else (),
         "map": workflow.map.agent_template,
         "reduce": workflow.reduce.commands if workflow.reduce else (),
         "merge": workflow.merge.commands if workflow.merge else (),
     }
-    click.echo("plan:")
-    isolated = None if isolation is None else isolation.isolated
-    for number, phase in enumerate(build_phases(workflow, isolated=isolated), start=1):
+    phases = []
+    for phase in build_phases(workflow, isolated=isolated):
         heading = phase.name
         if processes_items(phase):
             parallel = max_parallel or workflow.map.max_parallel
             heading += f": each item of {workflow.map.input}, at most {parallel} at once"
         elif phase.name == "reduce" and workflow.reduce is not None:
             heading += f" (confirm: {workflow.reduce.confirm})"
-        click.echo(f"  {number}. {heading}")
-        for step in steps.get(phase.name, ()):
-            click.echo(f"       - {step_label(step)}")
-    click.echo("dry run: nothing was run and no job was created")
+        phases.append({"name": phase.name, "heading": heading,
+                       "steps": [step_label(step) for step in steps.get(phase.name, ())]})
+    return phases
+
+
+def print_plan(job: NewJob, *, max_parallel: int | None, run_command: bool,
+               as_json: bool, isolation: IsolationPlan | None = None) -> None:
+    """What `run` would do: the phases in order and their steps, and the map's items as
+    each selection stage keeps them; no step runs, and a map.input command only with
+    `run_command` (--yes)."""
+    from mapreduce_fsm.config import describe_workflow
+    from mapreduce_fsm.jobs.preview import preview
+
+    isolated = None if isolation is None else isolation.isolated
+    phases = plan_phases(job.workflow, max_parallel=max_parallel, isolated=isolated)
+    items = preview(job, run_command=run_command)
+    if as_json:
+        shown = None if isolation is None else {"mode": isolation.mode,
+                                                "reason": isolation.reason}
+        click.echo(json.dumps({"workflow": job.workflow.name, "isolation": shown,
+                               "phases": phases, "items": items.as_json()},
+                              ensure_ascii=False))
+        return
+    click.echo(describe_workflow(job.workflow))
+    if isolation is not None:
+        click.echo(isolation.describe())
+    click.echo("plan:")
+    for number, phase in enumerate(phases, start=1):
+        click.echo(f"  {number}. {phase['heading']}")
+        for label in phase["steps"]:
+            click.echo(f"       - {label}")
+    if items.not_loaded is not None:
+        click.echo(f"items: not counted: {items.not_loaded}")
+    else:
+        click.echo(f"items from {items.origin}:")
+        for stage, count in items.stage_counts:
+            click.echo(f"  {stage + ':':<11}{count}")
+        if items.first_ids:
+            more = ", ..." if items.stage_counts[-1][1] > len(items.first_ids) else ""
+            click.echo(f"  first ids: {', '.join(items.first_ids)}{more}")
+    for warning in items.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    ran = "; the map.input command ran (--yes)" if items.origin.startswith("command") else ""
+    click.echo(f"dry run: no step was run and no job was created{ran}")
+
+
+def check_max_parallel(context: click.Context, parameter: click.Parameter,
+                       value: int | None) -> int | None:
+    """--max-parallel in the project's words, not click's range notation."""
+    if value is not None and value < 1:
+        from mapreduce_fsm.errors import UsageError
+
+        raise UsageError(f"--max-parallel must be 1 or more, got {value}")
+    return value
+
+
+MAX_PARALLEL_OPTION = click.option("--max-parallel", type=int, callback=check_max_parallel,
+                                   help="Override map.max_parallel (1 or more).")
 
 
 def _refuse_verbose_and_quiet(verbose: bool, quiet: bool) -> None:
@@ -154,13 +204,18 @@ def _refuse_verbose_and_quiet(verbose: bool, quiet: bool) -> None:
 @click.option("--job-id", help="Id of the new job (default: <name>-<yyyymmdd-hhmmss>-<4 hex>).")
 @STATE_DIR_OPTION
 @click.option("-y", "--yes", is_flag=True, help="Answer yes to every question.")
-@click.option("--max-parallel", type=click.IntRange(min=1), help="Override map.max_parallel.")
+@MAX_PARALLEL_OPTION
 @click.option("--isolation", type=click.Choice(["auto", "worktree", "none"]),
               help="Git worktree per item and a merge phase (default: the workflow's, auto).")
-@click.option("--dry-run", is_flag=True, help="Check the workflow and show the plan; run nothing.")
+@click.option("--dry-run", is_flag=True,
+              help="Check the workflow, show the plan and count the items; run no step "
+                   "(a map.input command only with --yes).")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
-@click.option("-v", "--verbose", is_flag=True, help="Show each phase as it starts and ends.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Show each phase as it starts and ends, and the stderr of setup and reduce "
+                   "steps that succeed.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="No progress and no step output (it is kept: see `logs`).")
 @click.option("--profile", help="Lay the workflow's profiles.NAME over its env (kept for resume).")
 @BACKEND_OPTION
 @SCHEDULER_OPTION
@@ -177,7 +232,8 @@ def run(workflow: str, job_id: str | None, state_dir: str | None, yes: bool,
                    profile=profile)
     plan = decide_isolation(job.workflow, requested=isolation, cwd=job.working_dir)
     if dry_run:
-        print_plan(job.workflow, max_parallel=max_parallel, isolation=plan)
+        print_plan(job, max_parallel=max_parallel, run_command=yes, as_json=as_json,
+                   isolation=plan)
         return
     if not quiet:
         click.echo(f"job {job.job_id}: running {job.workflow.name} (files in {job.path})",
@@ -197,10 +253,13 @@ def run(workflow: str, job_id: str | None, state_dir: str | None, yes: bool,
 @STATE_DIR_OPTION
 @click.option("-y", "--yes", is_flag=True, help="Answer yes to every question.")
 @click.option("--force", is_flag=True, help="Resume even if the workflow file or input changed.")
-@click.option("--max-parallel", type=click.IntRange(min=1), help="Override map.max_parallel.")
+@MAX_PARALLEL_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
-@click.option("-v", "--verbose", is_flag=True, help="Show each phase as it starts and ends.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Show each phase as it starts and ends, and the stderr of setup and reduce "
+                   "steps that succeed.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="No progress and no step output (it is kept: see `logs`).")
 @BACKEND_OPTION
 @SCHEDULER_OPTION
 def resume(job_id: str, state_dir: str | None, yes: bool, force: bool,

@@ -135,10 +135,12 @@ def status(job_id: str, state_dir: str | None, as_json: bool) -> None:
 def events(job_id: str, state_dir: str | None, follow: bool, types: tuple[str, ...],
            as_json: bool) -> None:
     """Print a job's event log."""
+    from mapreduce_fsm.cli.event_types import check_event_types
     from mapreduce_fsm.convert import converter
 
     store = open_job(job_id, state_dir)
     wanted = set(types) or None
+    check_event_types(store, set(types))
     if follow:
         lock = store.lock()
         stream = store.events.follow(types=wanted, stop=lambda: lock.live_holder() is None)

@@ -1,4 +1,4 @@
-"""Turning a step's output into a captured value (`capture_format`, WORKFLOW_FORMAT.md §2)."""
+"""Turning a step's output into a captured value (`capture_format`, docs/workflow-format.md §2)."""
 
 from __future__ import annotations
 

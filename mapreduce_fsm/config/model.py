@@ -1,4 +1,4 @@
-"""The attrs model of a workflow file (WORKFLOW_FORMAT.md sections 1 and 2), after normalisation.
+"""The attrs model of a workflow file (docs/workflow-format.md sections 1, 2), normalised.
 
 Every YAML shorthand is folded into one shape here: a setup given as a list becomes a
 `SetupConfig`, every `on_failure` form becomes an `OnFailure`, durations are seconds,

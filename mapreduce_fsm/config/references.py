@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -13,7 +14,12 @@ from mapreduce_fsm.config.messages import Path
 from mapreduce_fsm.config.steps import StepOrigin
 from mapreduce_fsm.errors import ExpressionError
 from mapreduce_fsm.expressions.filter import compile_expression, compile_sort
-from mapreduce_fsm.expressions.interpolate import KNOWN_NAMESPACES, Reference, find_references
+from mapreduce_fsm.expressions.interpolate import (
+    KNOWN_NAMESPACES,
+    Reference,
+    find_references,
+    format_path,
+)
 from mapreduce_fsm.expressions.jsonpath import WHOLE_DOCUMENT_PATHS, compile_json_path
 from mapreduce_fsm.expressions.paths import compile_path
 
@@ -24,6 +30,8 @@ FIXED_VARIABLES = {"workflow": ("name",), "job": ("id",), "shell": ("output", "s
                    "last": ("exit_code",)}
 # Where a template is interpolated: a phase, or map.input before any item exists.
 MAP_INPUT = "map.input"
+ITEM_VARIABLES = ("item_index", "item_total", "item_id", "item_json")
+SIMILAR_NAME_CUTOFF = 0.75  # difflib ratio from which a name is taken for a typo of another
 
 
 @attrs.frozen(kw_only=True)
@@ -33,6 +41,7 @@ class Scope:
     phase: str  # "setup", "map", "reduce" or MAP_INPUT
     in_handler: bool = False
     before_any_step: bool = False  # no step of the phase has run: no shell.* or last.*
+    captures: frozenset[str] = frozenset()  # capture names set before this point
 
 
 @attrs.define
@@ -44,14 +53,32 @@ class ReferenceChecker:
     environ: Mapping[str, str]
     env_names: tuple[str, ...] = ()
     _claude_problem: str | None = None
+    # Every capture name of the workflow: the phase and the step (or section) that sets it.
+    _captured_where: dict[str, tuple[str, Path]] = attrs.field(factory=dict)
+    _setup_captures: frozenset[str] = frozenset()
 
     def check(self, workflow: Mapping[str, Any]) -> None:
         self.env_names = (*workflow.get("env", {}), *workflow.get("secrets", {}))
         self._claude_problem = claude_problem(self.environ)
-        self._steps((workflow.get("setup") or {}).get("commands", []), "setup")
+        setup = workflow.get("setup") or {}
         map_config = workflow.get("map") or {}
+        reduce = workflow.get("reduce") or {}
+        for phase, steps in (("setup", setup.get("commands", [])),
+                             ("map", map_config.get("agent_template", [])),
+                             ("reduce", reduce.get("commands", []))):
+            for step in steps:
+                name = _capture_name(step)
+                if name is not None:
+                    self._captured_where.setdefault(name, (phase, self.origins[id(step)].path))
+        named = {name: ("setup", ("setup", "capture_outputs", name))
+                 for name in setup.get("capture_outputs") or {} if isinstance(name, str)}
+        self._captured_where.update(named)
+        self._setup_captures = frozenset(
+            name for name, (phase, _) in self._captured_where.items() if phase == "setup")
+        self._steps(setup.get("commands", []), "setup")
         if isinstance(map_config.get("input"), str):
-            self._template(map_config["input"], ("map", "input"), Scope(phase=MAP_INPUT))
+            self._template(map_config["input"], ("map", "input"),
+                           Scope(phase=MAP_INPUT, captures=self._setup_captures))
         json_path = map_config.get("json_path")
         if json_path not in WHOLE_DOCUMENT_PATHS:
             self._expression(json_path, ("map", "json_path"), compile_json_path)
@@ -60,15 +87,20 @@ class ReferenceChecker:
         for key in ("distinct", "id_field"):  # field paths
             self._expression(map_config.get(key), ("map", key), compile_path)
         self._steps(map_config.get("agent_template", []), "map")
-        reduce = workflow.get("reduce") or {}
         self._steps(reduce.get("commands", []), "reduce")
         if isinstance(reduce.get("when"), str):
             self._when(reduce["when"], ("reduce", "when"),
-                       Scope(phase="reduce", before_any_step=True))
+                       Scope(phase="reduce", before_any_step=True,
+                             captures=self._setup_captures))
 
     def _steps(self, steps: list[Mapping[str, Any]], phase: str) -> None:
+        # setup.capture_outputs are set when setup ends; a step's own capture, after it.
+        captures = frozenset() if phase == "setup" else self._setup_captures
         for index, step in enumerate(steps):
-            self._step(step, Scope(phase=phase, before_any_step=index == 0))
+            self._step(step, Scope(phase=phase, before_any_step=index == 0, captures=captures))
+            name = _capture_name(step)
+            if name is not None:
+                captures |= {name}
 
     def _step(self, step: Mapping[str, Any], scope: Scope) -> None:
         origin = self.origins[id(step)]
@@ -86,7 +118,9 @@ class ReferenceChecker:
             self._template(value, (*origin.path, "env", name), scope)
         if isinstance(step.get("when"), str):
             self._when(step["when"], (*origin.path, "when"), scope)
-        after_it = Scope(phase=scope.phase)  # the step itself has run by then
+        name = _capture_name(step)
+        after_it = Scope(phase=scope.phase,  # the step itself has run by then
+                         captures=scope.captures | ({name} if name else set()))
         for handler in (step.get("on_failure") or {}).get("handlers", []):
             self._step(handler, attrs.evolve(after_it, in_handler=True))
         if step.get("on_success") is not None:
@@ -98,10 +132,47 @@ class ReferenceChecker:
 
     def _template(self, text: str, path: Path, scope: Scope) -> None:
         for reference in find_references(text):
-            if reference.root in KNOWN_NAMESPACES and reference.default is None:
+            if reference.default is not None:
+                continue
+            if reference.root in KNOWN_NAMESPACES:
                 problem = self._problem(reference, scope)
-                if problem is not None:
-                    self.fields.report(path, f"{reference.text} {problem}")
+            else:
+                problem = self._name_problem(reference, scope)
+            if problem is not None:
+                self.fields.report(path, f"{reference.text} {problem}")
+
+    def _name_problem(self, reference: Reference, scope: Scope) -> str | None:
+        """A root that is no namespace: a variable, a capture, or else left to the shell.
+
+        The shell's own `${HOME}` or `${arr[0]}` is fine, but not `${name.field}` (the
+        shell's "Bad substitution"), a capture used before the step that sets it, or a
+        name that looks like a typo of a variable set by then.
+        """
+        root = reference.root
+        known = {*self.env_names, *scope.captures,
+                 *(ITEM_VARIABLES if scope.phase == "map" else ())}
+        if root in known:
+            return None
+        if root in self._captured_where:
+            phase, where = self._captured_where[root]
+            if phase == "map" and scope.phase != "map":
+                return ("is not a variable here; a map step's captures stay with its item "
+                        "(see ${map.results})")
+            if phase == scope.phase or phase == "setup":
+                return (f"is captured by a later step ({format_path(where)}); "
+                        "a step sees only what earlier steps captured")
+            return f"is not a variable here: it is captured in {phase} ({format_path(where)})"
+        dotted = len(reference.path) > 1 and isinstance(reference.path[1], str)
+        if dotted:
+            close = difflib.get_close_matches(root, [*KNOWN_NAMESPACES, *known], n=1,
+                                              cutoff=SIMILAR_NAME_CUTOFF)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            return f"is not a variable ({root} is unknown{hint})"
+        close = difflib.get_close_matches(root, sorted(known), n=1, cutoff=SIMILAR_NAME_CUTOFF)
+        if close:
+            return (f"is not a variable here; did you mean ${{{close[0]}}}? (a shell "
+                    f"variable is written ${root}, without braces)")
+        return None
 
     def _problem(self, reference: Reference, scope: Scope) -> str | None:
         root, path = reference.root, reference.path
@@ -143,6 +214,15 @@ class ReferenceChecker:
             compile_text(text)
         except ExpressionError as error:
             self.fields.report(path, error.located_reason)
+
+
+def _capture_name(step: Mapping[str, Any]) -> str | None:
+    """The variable a step captures its output into, if it names one."""
+    for key in ("capture_output", "capture"):
+        name = step.get(key)
+        if isinstance(name, str) and name:
+            return name
+    return None
 
 
 def _field_problem(root: str, field: str | int | None, available: tuple[str, ...]) -> str | None:

@@ -140,6 +140,19 @@ class NonInteractive(_ConsoleMessages):
         return self.answer
 
 
+class SilentInteraction(NonInteractive):
+    """The library's default: decides as `NonInteractive` does and prints nothing at all.
+
+    An embedder asks for output by passing another interaction; the command line does.
+    """
+
+    def _print(self, message: str, style: str = "", *, end: str = "\n") -> None:
+        return  # nothing is printed: the decision is in the job's events
+
+    def _print_labelled(self, label: str, label_style: str, message: str) -> None:
+        return
+
+
 class ScriptedInteraction:
     """For tests: answers given up front, used in order; everything said is recorded.
 

@@ -31,7 +31,13 @@ from typing import Any
 import attrs
 
 from mapreduce_fsm.expressions.functions import FUNCTIONS, contains, regex_matches
-from mapreduce_fsm.expressions.paths import item_relative, parse_path, resolve, strips_item_prefix
+from mapreduce_fsm.expressions.paths import (
+    FieldPath,
+    item_relative,
+    parse_path,
+    resolve,
+    strips_item_prefix,
+)
 from mapreduce_fsm.expressions.sorting import SortKey, compile_sort
 from mapreduce_fsm.expressions.tokens import Token, TokenCursor, TokenKind
 from mapreduce_fsm.expressions.values import comparable, json_equal
@@ -61,6 +67,8 @@ class Expression:
 
     source: str
     _evaluator: Evaluator = attrs.field(eq=False, repr=False)
+    # The field paths the expression reads, in order, e.g. (("size",), ("item", "path")).
+    paths: tuple[FieldPath, ...] = attrs.field(default=(), eq=False, repr=False)
 
     def evaluate(self, root: Mapping[str, Any] | Any, *, item_prefix: bool = False) -> Any:
         """The expression's value over `root`.
@@ -82,7 +90,8 @@ def compile_expression(text: str) -> Expression:
     if cursor.peek().kind is TokenKind.END:
         raise cursor.error("the expression is empty")
     try:
-        evaluator = _Parser(cursor).expression()
+        parser = _Parser(cursor)
+        evaluator = parser.expression()
     except RecursionError:  # hundreds of nested parentheses, `!` or literals
         raise cursor.error("the expression is nested too deeply") from None
     token = cursor.peek()
@@ -92,7 +101,7 @@ def compile_expression(text: str) -> Expression:
         )
     if token.kind is not TokenKind.END:
         raise cursor.unexpected()
-    return Expression(source=text, evaluator=evaluator)
+    return Expression(source=text, evaluator=evaluator, paths=tuple(parser.paths))
 
 
 def _comparison_operator(cursor: TokenCursor) -> str | None:
@@ -112,6 +121,7 @@ def _comparison_operator(cursor: TokenCursor) -> str | None:
 @attrs.define
 class _Parser:
     cursor: TokenCursor
+    paths: list[FieldPath] = attrs.field(factory=list)
 
     def expression(self) -> Evaluator:
         terms = [self._and()]
@@ -183,7 +193,9 @@ class _Parser:
         if token.kind is TokenKind.NAME and not token.is_word(*OPERATOR_WORDS, "not"):
             if self.cursor.peek(1).is_symbol("("):
                 return self._call()
-            return _path(parse_path(self.cursor))
+            path = parse_path(self.cursor)
+            self.paths.append(path)
+            return _path(path)
         raise self.cursor.unexpected()
 
     def _list(self) -> Evaluator:

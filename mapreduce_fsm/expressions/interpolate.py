@@ -1,4 +1,4 @@
-"""`${...}` interpolation of step text (WORKFLOW_FORMAT.md section 3).
+"""`${...}` interpolation of step text (docs/workflow-format.md section 3).
 
 Syntax: `${root.field[0]["odd key"]:-default|filter|filter}`. Rules:
 

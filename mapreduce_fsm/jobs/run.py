@@ -13,11 +13,12 @@ import attrs
 from mapreduce_fsm.backends.base import BackendFactory
 from mapreduce_fsm.config import load_workflow_text
 from mapreduce_fsm.config.model import Workflow
-from mapreduce_fsm.console.interaction import NonInteractive, UserInteraction
+from mapreduce_fsm.console.interaction import SilentInteraction, UserInteraction
 from mapreduce_fsm.console.progress import NullProgress, ProgressReporter
 from mapreduce_fsm.errors import JobStateError, UsageError
 from mapreduce_fsm.git import GitSession, decide_isolation, open_session
 from mapreduce_fsm.git.session import check_session_branch_free, ignore_state_dir
+from mapreduce_fsm.jobs.preview import check_input_before_start
 from mapreduce_fsm.phases.context import RunOptions
 from mapreduce_fsm.phases.coordinator import PhaseCoordinator, WorkflowResult
 from mapreduce_fsm.phases.machine import check_machine_state
@@ -66,9 +67,14 @@ def resolve_secrets(workflow: Workflow, environ: Mapping[str, str]) -> dict[str,
 
 @attrs.frozen(kw_only=True)
 class Services:
-    """The pluggable parts of a run; every field has a sensible default."""
+    """The pluggable parts of a run; every field has a sensible default.
 
-    interaction: UserInteraction = attrs.field(factory=NonInteractive)
+    By default a run prints nothing: prompts are answered yes (as without a terminal) and
+    step output is kept in the job directory (`mapreduce-fsm logs`). Pass
+    `interaction=NonInteractive()` (or `ConsoleInteraction()`) to see messages.
+    """
+
+    interaction: UserInteraction = attrs.field(factory=SilentInteraction)
     handler: PhaseTransitionHandler = attrs.field(factory=DefaultTransitionHandler)
     progress: ProgressReporter = attrs.field(factory=NullProgress)
     options: RunOptions = attrs.field(factory=RunOptions)
@@ -130,7 +136,8 @@ def plan_job(
     profile: str | None = None,
 ) -> NewJob:
     """Read and validate the workflow file once, and check all a new job needs: its secrets,
-    the state dir and a job id that is valid and free. Writes nothing.
+    the state dir, a job id that is valid and free, and an input file that exists (when no
+    setup phase could make it). Writes nothing.
 
     >>> job = plan_job("word_stats.yml", state_dir="/tmp/state")
     >>> print(f"job {job.job_id} will keep its files in {job.path}")
@@ -157,6 +164,7 @@ def plan_job(
             f"job {job_id} already exists in {job.path.parent}; resume it with "
             f"`mapreduce-fsm resume {shlex.quote(job_id)}{flag}` or choose another --job-id"
         )
+    check_input_before_start(job)
     return job
 
 
@@ -186,10 +194,11 @@ async def start_job(
         if plan.isolated:  # the job works in its session worktree (WORKFLOW_FORMAT.md 8)
             session = await open_session(store.path, job_id=job.job_id, cwd=working_dir)
             working_dir = session.working_dir
-        return await coordinator.execute_workflow(
+        result = await coordinator.execute_workflow(
             job.workflow, working_dir=working_dir, workflow_text=job.workflow_text,
             workflow_path=job.workflow_path,
         )
+    return attrs.evolve(result, job_path=store.path)
 
 
 async def run_async(
@@ -255,9 +264,11 @@ async def resume_async(
             services.interaction.display_warning(
                 f"job {job_id} never started (it has no checkpoint and no results); "
                 f"starting it, with steps running in {Path.cwd()}")
-            return await coordinator.execute_workflow(
+            result = await coordinator.execute_workflow(
                 workflow, working_dir=Path.cwd(), workflow_text=store.read_workflow_text())
-        return await coordinator.resume_from_checkpoint(checkpoint, workflow)
+        else:
+            result = await coordinator.resume_from_checkpoint(checkpoint, workflow)
+    return attrs.evolve(result, job_path=store.path)
 
 
 def load_job(
@@ -303,6 +314,16 @@ def load_job(
     return checkpoint, workflow, secrets
 
 
+def _refuse_running_loop(name: str) -> None:
+    """UsageError when called from a running event loop, where asyncio.run cannot work."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise UsageError(f"{name}() cannot be called inside a running event loop (a notebook, "
+                     f"an async function): use `await {name}_async(...)` there")
+
+
 def run(
     workflow_path: str | os.PathLike[str],
     *,
@@ -318,7 +339,10 @@ def run(
 
     >>> run("word_stats.yml", state_dir="/tmp/state").exit_code
     0
+
+    Inside a running event loop (a notebook), `await run_async(...)` instead.
     """
+    _refuse_running_loop("run")
     return asyncio.run(run_async(workflow_path, job_id=job_id, state_dir=state_dir,
                                  working_dir=working_dir, services=services, phases=phases,
                                  environ=environ, profile=profile))
@@ -333,6 +357,7 @@ def resume(
     environ: Mapping[str, str] | None = None,
 ) -> WorkflowResult:
     """`resume_async` for code that is not async."""
+    _refuse_running_loop("resume")
     return asyncio.run(resume_async(job_id, state_dir=state_dir, services=services,
                                     phases=phases, environ=environ))
 

@@ -27,6 +27,7 @@ class RunOptions:
     force: bool = False  # resume even though the workflow or its input changed
     kill_grace_secs: float = 2.0
     isolation: str | None = None  # --isolation: overrides the workflow's `isolation`
+    show_step_stderr: bool = False  # -v: setup and reduce steps' stderr even when they succeed
 
 
 @attrs.define
@@ -109,7 +110,7 @@ class PhaseContext:
     def emit(self, event_type: str, *, phase: str | None = None, **data: Any) -> Event:
         return self.store.events.emit(event_type, phase=phase, **data)
 
-    # Variables and environment (WORKFLOW_FORMAT.md section 3).
+    # Variables and environment (docs/workflow-format.md section 3).
 
     def base_variables(self) -> dict[str, Any]:
         """What every phase may interpolate: env, secrets, workflow, job, setup captures."""

@@ -163,16 +163,18 @@ def mermaid_diagram(
             {"trigger": e.trigger, "source": e.source, "dest": e.dest}
             for e in transition_table(phase_names, item_phase)
         ],
-        initial=active or PENDING,
+        initial=PENDING,  # where every job starts: the [*] arrow points here
         auto_transitions=False,
         graph_engine="mermaid",
         title=title,
         show_conditions=False,
     )
     text: str = graph_machine.get_graph().draw(None)
-    if active is None:
-        # Nothing is running: do not mark the initial state as if it were.
-        text = text.replace(f"Class {PENDING} s_active", f"Class {PENDING} s_default")
+    # transitions marks the initial state as the current one: mark `active` instead, or
+    # nothing for a workflow file, which has no current state.
+    text = text.replace(f"Class {PENDING} s_active", f"Class {PENDING} s_default")
+    if active is not None:
+        text = text.replace(f"Class {active} s_default", f"Class {active} s_active")
     # transitions writes "Class"; Mermaid's keyword is "class".
     text = text.replace("\n  Class ", "\n  class ")
     # transitions puts the bare title in the front matter; Mermaid wants `title: ...`.

@@ -26,6 +26,7 @@ from mapreduce_fsm.phases.map_scheduler import ItemScheduler, PendingItem, Sched
 from mapreduce_fsm.phases.types import PhaseMetrics, PhaseResult
 from mapreduce_fsm.policy import CircuitBreaker, FailureBudget, error_signature
 from mapreduce_fsm.state import MapLedger
+from mapreduce_fsm.state.logs import StepLogs
 from mapreduce_fsm.state.records import FAILURE_STATUSES, AttemptRecord, ItemResult
 from mapreduce_fsm.workitems import WorkItem, WorkItems, load_work_items
 
@@ -75,7 +76,8 @@ class MapPhase:
     async def run_items(self, context: PhaseContext, items: WorkItems, started: float,
                         isolation: ItemIsolation | None) -> PhaseResult:
         ledger = MapLedger.load(context.store)
-        recorder = _ItemRecorder(context, self.name, self.policy, ledger)
+        recorder = _ItemRecorder(context, self.name, self.policy, ledger,
+                                 StepLogs.of(context.store.path, self.name))
         recorder.report = FailureReport(mode=self.policy.error_collection, note=recorder.note,
                                         batch_size=self.policy.error_batch_size or 1)
         timeouts = self.config.timeout_config
@@ -107,6 +109,7 @@ class MapPhase:
         finally:
             recorder.report.close()
             context.progress_reporter.close()
+            recorder.logs.close()
             ledger.sync()
             context.forget_map_results()
         counts = ledger.counts
@@ -217,6 +220,7 @@ class _ItemRecorder:
     phase: str
     policy: ErrorPolicy
     ledger: MapLedger
+    logs: StepLogs  # each attempt's step output, by item
     report: FailureReport | None = None  # error_collection
     skip_timeouts: bool = False  # timeout_config.timeout_action: skip
 
@@ -233,6 +237,8 @@ class _ItemRecorder:
     def attempt_failed(self, item: WorkItem, outcome: ItemOutcome, delay: float | None) -> None:
         self.worker_lost(item, outcome)
         result = outcome.result
+        if delay is not None:  # a last attempt's output is written when the item finishes
+            self.logs.append(outcome.step_outputs, item_id=item.id, attempt=result.attempts)
         retry_at = None
         if delay is not None:
             retry_at = format_timestamp(datetime.now(UTC) + timedelta(seconds=delay))
@@ -255,6 +261,7 @@ class _ItemRecorder:
     def finished(self, item: WorkItem, outcome: ItemOutcome) -> str:
         self.worker_lost(item, outcome)
         result = outcome.result
+        self.logs.append(outcome.step_outputs, item_id=item.id, attempt=result.attempts)
         skip = self.policy.on_item_failure == "skip" or (
             self.skip_timeouts and result.status == "timeout")
         if result.status in FAILURE_STATUSES and self.report is not None:

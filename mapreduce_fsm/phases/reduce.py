@@ -52,7 +52,7 @@ class ReducePhase:
         return steps_result(self.name, outcome, started)
 
     def confirmed(self, context: PhaseContext, summary: MapSummary) -> bool:
-        """WORKFLOW_FORMAT.md section 5: ask before reducing over partial results."""
+        """docs/workflow-format.md section 5: ask before reducing over partial results."""
         confirm = self.config.confirm if self.config else "never"
         if confirm == "never" or (confirm == "on_failure" and summary.failed == 0):
             return True

@@ -7,12 +7,14 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from mapreduce_fsm.agents import describe_failure
+from mapreduce_fsm.agents.agent import step_outputs
 from mapreduce_fsm.commands import StepsOutcome, run_steps
 from mapreduce_fsm.commands.result import StepResult
 from mapreduce_fsm.config.model import Step
 from mapreduce_fsm.errors import JobStateError
 from mapreduce_fsm.phases.context import PhaseContext
 from mapreduce_fsm.phases.types import PhaseMetrics, PhaseResult
+from mapreduce_fsm.state.logs import StepLogs
 
 # Extra data a phase wants saved with the progress after a step: (index, result) -> data.
 StepHook = Callable[[int, StepResult], Mapping[str, Any]]
@@ -51,9 +53,11 @@ async def run_phase_steps(
     saved: Mapping[str, Any] = progress.data.get("variables", {})
     data: dict[str, Any] = dict(progress.data)
 
+    logs = StepLogs.of(context.store.path, phase)
+
     async def step_done(index: int, result: StepResult, after: Mapping[str, Any]) -> None:
-        if result.stdout.strip():
-            context.interaction.display_info(result.stdout.rstrip("\n"))
+        logs.append(step_outputs([result], first_index=index))
+        show_output(context, f"[{phase} {index + 1}/{len(steps)}]", result)
         data["variables"] = made_variables(after, variables)
         if on_step is not None:
             data.update(on_step(index, result))
@@ -64,14 +68,28 @@ async def run_phase_steps(
                      status=result.status, exit_code=result.exit_code,
                      duration_secs=round(result.duration_secs, 3), error=result.error)
 
-    return await run_steps(
-        steps,
-        {**variables, **saved},
-        context.step_context(timeout=timeout, extra_env=extra_env,
-                             deadline_name=f"{phase}'s time limit"),
-        start_index=progress.next_step,
-        on_step_done=step_done,
-    )
+    try:
+        return await run_steps(
+            steps,
+            {**variables, **saved},
+            context.step_context(timeout=timeout, extra_env=extra_env,
+                                 deadline_name=f"{phase}'s time limit"),
+            start_index=progress.next_step,
+            on_step_done=step_done,
+        )
+    finally:
+        logs.close()
+
+
+def show_output(context: PhaseContext, label: str, result: StepResult) -> None:
+    """A step's output on the console (stderr), each line after `label`: its stdout, and
+    its stderr when it failed or with `show_step_stderr` (-v)."""
+    streams = [result.stdout]
+    if not result.ok or context.options.show_step_stderr:
+        streams.append(result.stderr)
+    for text in streams:
+        for line in text.splitlines():
+            context.interaction.display_info(f"{label} {line}")
 
 
 def steps_result(phase: str, outcome: StepsOutcome, started: float, **data: Any) -> PhaseResult:

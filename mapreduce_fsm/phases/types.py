@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import attrs
 
 from mapreduce_fsm.errors import EXIT_COMPLETED, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PAUSED
 from mapreduce_fsm.phases import machine as fsm
-from mapreduce_fsm.state import JobStore
+from mapreduce_fsm.state import JobStore, ResultsJournal
+from mapreduce_fsm.state.records import ItemResult
 
 if TYPE_CHECKING:
     from mapreduce_fsm.phases.context import PhaseContext
@@ -74,6 +76,14 @@ class WorkflowResult:
     error: str | None = None
     interrupted: bool = False
     nothing_to_do: bool = False
+    job_path: Path | None = None  # the job's directory, set by the public API
+
+    def item_results(self) -> Iterator[ItemResult]:
+        """Each item's final result, read from the job's results journal one at a time
+        (the journal is not loaded whole: fit for 100,000 items)."""
+        if self.job_path is None:
+            return iter(())
+        return ResultsJournal(self.job_path / "results.jsonl").iter_final()
 
     @property
     def failed_phase(self) -> str | None:

@@ -11,7 +11,7 @@ Chosen semantics (`error_policy.circuit_breaker`):
   number of items hitting a struggling service never exceeds the limit). Each success
   counts; `success_threshold` successes close the circuit. A failure means the service
   is still down after the cool-down: the circuit opens again and `gave_up` says why, and
-  the map stops the way `max_failures` stops it (WORKFLOW_FORMAT.md section 4), rather
+  the map stops the way `max_failures` stops it (docs/workflow-format.md section 4), rather
   than feeding the failing service one item per `timeout` for as long as items last.
 
 Every acquired slot must end with exactly one `record_success`, `record_failure` or

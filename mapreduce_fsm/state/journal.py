@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import json
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import attrs
@@ -65,12 +66,35 @@ class ResultsJournal:
             results=results, warnings=scanned.warnings, lines=len(scanned.records)
         )
 
+    def iter_final(self) -> Iterator[ItemResult]:
+        """Each item's final result (its last line), one at a time, in the order of those
+        lines. Two passes over the file: the first keeps only ids and line numbers."""
+        last_line: dict[str, int] = {}
+        for number, line, _ in self._file.lines():
+            item_id = _item_id(line)
+            if item_id is not None:
+                last_line[item_id] = number
+        for number, line, _ in self._file.lines():
+            item_id = _item_id(line)
+            if item_id is not None and last_line.get(item_id) == number:
+                yield self._file.parse(line)
+
     def rewrite(self, results: Iterable[ItemResult]) -> None:
         """Replace the journal atomically with exactly these results (compaction)."""
         kept = list(results)
         self._file.rewrite(kept)
         self._item_ids = {result.item_id for result in kept}
         self._durable_count = len(self._item_ids)
+
+
+def _item_id(line: bytes) -> str | None:
+    """The item id of a whole result line; None for a torn or odd one."""
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return None
+    item_id = value.get("item_id") if isinstance(value, dict) else None
+    return item_id if isinstance(item_id, str) and line.endswith(b"\n") else None
 
 
 @attrs.define

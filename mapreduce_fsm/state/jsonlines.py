@@ -104,7 +104,7 @@ class JsonLinesFile(Generic[T]):
         """
         records: list[T] = []
         warnings: list[str] = []
-        for number, line, is_last in self._lines():
+        for number, line, is_last in self.lines():
             try:
                 records.append(self.parse(line))
             except ValueError as exc:
@@ -153,7 +153,7 @@ class JsonLinesFile(Generic[T]):
         except ValueError:
             return None
 
-    def _lines(self) -> Iterator[tuple[int, bytes, bool]]:
+    def lines(self) -> Iterator[tuple[int, bytes, bool]]:
         """(1-based number, raw line, is it the last) for every non-blank line."""
         try:
             file = self.path.open("rb")

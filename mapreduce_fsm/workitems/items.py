@@ -16,7 +16,7 @@ from mapreduce_fsm.expressions.filter import compile_expression
 from mapreduce_fsm.expressions.jsonpath import apply_json_path
 from mapreduce_fsm.expressions.paths import compile_path, resolve_in_item
 from mapreduce_fsm.expressions.values import canonical_json, is_number
-from mapreduce_fsm.workitems.select import select_items
+from mapreduce_fsm.workitems.select import select_stages
 from mapreduce_fsm.workitems.sources import load_input
 
 DUPLICATES_SHOWN = 5
@@ -44,6 +44,8 @@ class WorkItems:
     digest: str  # sha256 hex of the canonical JSON of [[id, value], ...]
     warnings: tuple[str, ...]
     origin: str  # "file items.json" / "command `ls *.md`"
+    # How many items each stage kept: ("loaded", n), ("json_path", n), ("filter", n), ...
+    stage_counts: tuple[tuple[str, int], ...] = ()
 
 
 def assign_ids(values: Sequence[Any], id_field: str | None) -> tuple[WorkItem, ...]:
@@ -128,7 +130,7 @@ def items_digest(items: Sequence[WorkItem]) -> str:
 async def load_work_items(
     map_config: MapConfig, *, input_spec: str, cwd: Path, env: Mapping[str, str]
 ) -> WorkItems:
-    """Load, select and identify the map's items (WORKFLOW_FORMAT.md section 4, steps 1 to 3).
+    """Load, select and identify the map's items (docs/workflow-format.md section 4, steps 1 to 3).
 
     `input_spec` is `map.input` already interpolated. Raises InputError or ExpressionError.
     Use::
@@ -144,14 +146,17 @@ async def load_work_items(
     values, warnings = apply_json_path(loaded.document, map_config.json_path, origin=loaded.origin)
     warnings[:0] = loaded.warnings
     check_depth(values, loaded.origin)
-    selected = select_items(values, map_config)
-    if values and not selected:
+    selection = select_stages(values, map_config)
+    warnings.extend(selection.warnings)
+    if values and not selection.items:
         warnings.append(_nothing_selected_warning(values, map_config, loaded.origin))
-    items = assign_ids(selected, map_config.id_field)
+    items = assign_ids(selection.items, map_config.id_field)
     check_item_sizes(items, loaded.origin)
-    return WorkItems(
-        items=items, digest=items_digest(items), warnings=tuple(warnings), origin=loaded.origin
-    )
+    document = loaded.document
+    counts = (("loaded", len(document) if isinstance(document, list) else 1),
+              ("json_path", len(values)), *selection.counts)
+    return WorkItems(items=items, digest=items_digest(items), warnings=tuple(warnings),
+                     origin=loaded.origin, stage_counts=counts)
 
 
 def check_depth(values: Sequence[Any], origin: str) -> None:

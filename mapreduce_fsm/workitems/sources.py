@@ -1,7 +1,8 @@
 """`map.input`: read work items from a data file or from the output of a shell command.
 
 A spec naming an existing file is read by its suffix: `.json` (JSON), `.jsonl` / `.ndjson`
-(one JSON value a line), `.csv` (rows as objects keyed by the header, values as strings),
+(one JSON value a line), `.csv` (rows as objects keyed by the header; see `type_csv_columns`
+for which values are numbers),
 `.yml` / `.yaml` (YAML; an empty file is an empty list), anything else JSON when it parses,
 else one string item per non-blank line. A spec that looks like a data file path but does
 not exist is an error. Anything else runs with `sh -c`; its output is a JSON document, else
@@ -46,6 +47,9 @@ CSV_EXTRA_FIELDS = "\0extra"  # DictReader's key for fields beyond the header
 # Values that aliases may repeat in a YAML item file: items sharing defaults through merge
 # keys repeat a few per item; nested aliases in half a kilobyte repeat billions.
 MAX_ITEM_ALIAS_REPEATS = 1_000_000
+# A CSV value that is a number: JSON's spelling, so 007, +5, 1,000, NaN and " 3" are not.
+JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+CSV_TYPE_SUFFIXES = (":text", ":number")
 
 
 @attrs.frozen(kw_only=True)
@@ -83,6 +87,20 @@ async def load_input(
     )
     return LoadedInput(document=_parse_command_output(output), origin=f"command `{spec}`",
                        warnings=warnings)
+
+
+def missing_input_file(spec: str, cwd: Path) -> str | None:
+    """The message for a spec that names a data file that is not there, else None."""
+    name = spec.strip()
+    if _looks_like_a_file_path(name) and _existing_file(name, cwd) is None:
+        return f"map.input: file {name!r} not found in {cwd.resolve()}"
+    return None
+
+
+def input_is_a_command(spec: str, cwd: Path) -> bool:
+    """Whether `load_input` would run `spec` as a shell command rather than read a file."""
+    name = spec.strip()
+    return _existing_file(name, cwd) is None and not _looks_like_a_file_path(name)
 
 
 def input_timeout(environ: Mapping[str, str]) -> float:
@@ -161,7 +179,7 @@ def _parse_json_lines(text: str, name: str) -> list[Any]:
     return values
 
 
-def _parse_csv(text: str, name: str) -> list[dict[str, str | None]]:
+def _parse_csv(text: str, name: str) -> list[dict[str, Any]]:
     reader = csv.DictReader(io.StringIO(text, newline=""), restkey=CSV_EXTRA_FIELDS)
     rows: list[dict[str, str | None]] = []
     try:
@@ -176,7 +194,43 @@ def _parse_csv(text: str, name: str) -> list[dict[str, str | None]]:
             rows.append(row)
     except csv.Error as error:
         raise InputError(f"{name}:{reader.line_num}: not valid CSV: {error}") from None
-    return rows
+    return type_csv_columns(rows, list(reader.fieldnames or ()), name)
+
+
+def type_csv_columns(
+    rows: list[dict[str, str | None]], header: list[str], name: str
+) -> list[dict[str, Any]]:
+    """CSV values as JSON values, column by column (docs/workflow-format.md section 4).
+
+    A column whose every non-empty value is a number as JSON writes it (`10`, `-2.5`,
+    `1e3`; not `007`, `+5`, `1,000`) holds numbers, its empty values null; any other
+    column holds text. A header `NAME:text` keeps column NAME text whatever it holds;
+    `NAME:number` requires numbers (an error names the first value that is not).
+    """
+    typed: list[dict[str, Any]] = [dict(row) for row in rows]
+    for column in header:
+        key, declared = _declared_type(column)
+        values = [row.get(column) or "" for row in rows]
+        if declared == "number":
+            for number, value in enumerate(values, start=2):
+                if value and JSON_NUMBER.fullmatch(value) is None:
+                    raise InputError(f"{name}:{number}: column {key!r} is declared :number but "
+                                     f"{value!r} is not a number (as JSON writes numbers)")
+        numeric = declared == "number" or (
+            declared is None and any(values)
+            and all(not value or JSON_NUMBER.fullmatch(value) for value in values))
+        for row, value in zip(typed, values, strict=True):
+            raw = row.pop(column, None)
+            row[key] = (json.loads(value) if value else None) if numeric else raw
+    return typed
+
+
+def _declared_type(column: str) -> tuple[str, str | None]:
+    """The key and the declared type of a CSV header: "zip:text" -> ("zip", "text")."""
+    for suffix in CSV_TYPE_SUFFIXES:
+        if column.endswith(suffix) and len(column) > len(suffix):
+            return column[: -len(suffix)], suffix[1:]
+    return column, None
 
 
 def _parse_yaml(text: str, name: str) -> Any:

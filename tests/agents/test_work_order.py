@@ -10,6 +10,7 @@ from typing import Any
 from mapreduce_fsm.agents import AgentSpec, ItemOutcome, WorkOrder
 from mapreduce_fsm.config import load_workflow_text
 from mapreduce_fsm.convert import converter
+from mapreduce_fsm.state.logs import StepOutput
 from mapreduce_fsm.state.records import ItemResult
 
 WORKFLOW = """\
@@ -99,6 +100,8 @@ def test_an_item_outcome_comes_back_from_json_unchanged() -> None:
         ),
         stderr_tail="no good\n",
         fail_workflow=True,
+        step_outputs=(StepOutput(index=0, step="check", status="failed", exit_code=3,
+                                 stdout="checking b\n", stderr="no good\n"),),
     )
     assert through_json(outcome, ItemOutcome) == outcome
 

@@ -1,4 +1,4 @@
-"""`on_failure` in every form and `on_success` (WORKFLOW_FORMAT.md section 2)."""
+"""`on_failure` in every form and `on_success` (docs/workflow-format.md section 2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Valid workflow files load into the expected normalised model (WORKFLOW_FORMAT.md §1–§2)."""
+"""Valid workflow files load into the expected normalised model (docs/workflow-format.md §1–§2)."""
 
 from __future__ import annotations
 

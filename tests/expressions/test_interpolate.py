@@ -1,4 +1,4 @@
-"""Interpolation of `${...}` (WORKFLOW_FORMAT.md section 3) and the references it finds."""
+"""Interpolation of `${...}` (docs/workflow-format.md section 3) and the references it finds."""
 
 from __future__ import annotations
 

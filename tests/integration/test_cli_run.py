@@ -132,7 +132,7 @@ def test_missing_workflow_file_exits_2(cli: Cli, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("flags", "message"), [
-    (("--max-parallel", "0"), "Invalid value for '--max-parallel'"),
+    (("--max-parallel", "0"), "error: --max-parallel must be 1 or more, got 0"),
     (("--max-parallel", "ten"), "Invalid value for '--max-parallel'"),
     (("--bogus",), "No such option '--bogus'"),
     (("-v", "-q"), "contradict"),
@@ -305,7 +305,7 @@ def test_dry_run_shows_the_plan_and_runs_nothing(
     assert code == 0, stderr
     assert "1. setup" in stdout and "- write the items" in stdout
     assert "2. map: each item of items.json, at most 7 at once" in stdout
-    assert "nothing was run" in stdout
+    assert "dry run: no step was run and no job was created\n" in stdout
     assert sorted(path.name for path in tmp_path.iterdir()) == before
     assert not state_dir.exists()
 

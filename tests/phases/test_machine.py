@@ -131,3 +131,17 @@ def test_dot_source_has_every_edge() -> None:
 def test_committed_diagrams_match_the_machine(name: str) -> None:
     committed = (REPO / "diagrams" / f"{name}.md").read_text(encoding="utf-8")
     assert committed == diagrams.markdown(name), "run `make diagrams` and commit the result"
+
+
+@pytest.mark.parametrize("active", ["completed", "map", "failed"])
+def test_a_jobs_diagram_marks_its_state_and_keeps_the_start_arrow_on_pending(
+    active: str,
+) -> None:
+    from mapreduce_fsm.phases.machine import mermaid_diagram
+
+    text = mermaid_diagram(["setup", "map", "reduce"], item_phase="map", active=active,
+                           title="job j")
+    assert "  [*] --> pending\n" in text
+    assert f"[*] --> {active}" not in text
+    assert f"  class {active} s_active" in text
+    assert "  class pending s_default" in text

@@ -195,7 +195,7 @@ def test_setup_output_is_shown_and_each_step_is_an_event(tmp_path: Path) -> None
     interaction = ScriptedInteraction()
     result = j.run(FakeRunner(scripted_steps(OUTPUTS)), interaction=interaction)
     assert result.state == "completed"
-    assert ("info", "v1.2") in interaction.messages
+    assert ("info", "[setup 3/3] v1.2") in interaction.messages
     events = [json.loads(line) for line in
               (j.store().path / "events.jsonl").read_text().splitlines()]
     finished = [e["data"]["step"] for e in events

@@ -280,3 +280,33 @@ def test_ten_thousand_items_filter_and_sort() -> None:
         key=lambda v: (-v["size"], v["name"]),
     )
     assert result == expected
+
+
+# --- stage counts and warnings -----------------------------------------------------------
+
+
+def test_selection_counts_what_each_stage_keeps() -> None:
+    from mapreduce_fsm.workitems.select import select_stages
+
+    values = [{"name": n, "size": s} for n, s in
+              [("a", 1), ("b", 20), ("c", 30), ("b", 40), ("d", 50), ("e", 60)]]
+    selection = select_stages(values, config(filter="size > 10", sort_by="name",
+                                             distinct="name", offset=1, max_items=2))
+    assert selection.counts == (("filter", 5), ("distinct", 4), ("offset", 3),
+                                ("max_items", 2))
+    assert names(selection.items) == ["c", "d"]
+    assert selection.warnings == ()
+
+
+def test_filter_and_sort_by_on_a_field_no_item_has_warn_naming_the_field() -> None:
+    from mapreduce_fsm.workitems.select import select_stages
+
+    values = [{"name": "b", "size": 2}, {"name": "a", "size": None}]
+    selection = select_stages(values, config(filter="sise > 1 || item.size > 1",
+                                             sort_by="nmae DESC"))
+    assert selection.warnings == (
+        "map.filter reads field 'sise', which no item has (fields of the items: name, size)",
+        "map.sort_by reads field 'nmae', which no item has (fields of the items: name, size)",
+    )
+    # a field that is null in some items and present is fine
+    assert select_stages(values, config(sort_by="size")).warnings == ()

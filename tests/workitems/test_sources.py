@@ -59,18 +59,47 @@ def test_json_lines_files_skip_blank_lines(tmp_path: Path, name: str) -> None:
     assert load(name, tmp_path).document == [{"a": 1}, "two", [3]]
 
 
-def test_csv_rows_become_objects_keyed_by_header_with_string_values(tmp_path: Path) -> None:
-    write(tmp_path, "items.csv", 'path,size\na.md,10\n"b, c.md",20\nd.md,\n')
+def test_csv_rows_become_objects_keyed_by_header_numeric_columns_as_numbers(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path, "items.csv", 'path,size,ratio\na.md,10,0.5\n"b, c.md",20,1e3\nd.md,,-2\n')
     assert load("items.csv", tmp_path).document == [
-        {"path": "a.md", "size": "10"},
-        {"path": "b, c.md", "size": "20"},
-        {"path": "d.md", "size": ""},
+        {"path": "a.md", "size": 10, "ratio": 0.5},
+        {"path": "b, c.md", "size": 20, "ratio": 1000.0},
+        {"path": "d.md", "size": None, "ratio": -2},  # empty in a numeric column: null
     ]
+
+
+@pytest.mark.parametrize("odd_value", ["007", "1,000", "+5", "NaN", "0x10", " 3", "ten"])
+def test_a_csv_column_with_one_value_that_is_not_a_json_number_stays_text(
+    tmp_path: Path, odd_value: str
+) -> None:
+    write(tmp_path, "items.csv", f'code,n\n1,1\n"{odd_value}",2\n3,\n')
+    assert load("items.csv", tmp_path).document == [
+        {"code": "1", "n": 1}, {"code": odd_value, "n": 2}, {"code": "3", "n": None},
+    ]
+
+
+def test_a_csv_header_suffix_keeps_a_column_text_or_requires_numbers(tmp_path: Path) -> None:
+    write(tmp_path, "items.csv", "zip:text,size:number,name\n12345,10,x\n02134,,y\n")
+    assert load("items.csv", tmp_path).document == [
+        {"zip": "12345", "size": 10, "name": "x"},
+        {"zip": "02134", "size": None, "name": "y"},
+    ]
+    write(tmp_path, "bad.csv", "size:number\n10\nlarge\n")
+    with pytest.raises(InputError, match=r"^bad.csv:3: column 'size' is declared :number "
+                                         r"but 'large' is not a number"):
+        load("bad.csv", tmp_path)
+
+
+def test_a_csv_column_of_empty_values_stays_text(tmp_path: Path) -> None:
+    write(tmp_path, "items.csv", "a,b\nx,\ny,\n")
+    assert load("items.csv", tmp_path).document == [{"a": "x", "b": ""}, {"a": "y", "b": ""}]
 
 
 def test_csv_with_a_byte_order_mark_keeps_a_clean_first_header(tmp_path: Path) -> None:
     (tmp_path / "items.csv").write_bytes("\ufeffid,name\n1,x\n".encode())
-    assert load("items.csv", tmp_path).document == [{"id": "1", "name": "x"}]
+    assert load("items.csv", tmp_path).document == [{"id": 1, "name": "x"}]
 
 
 def test_csv_row_with_too_many_fields_names_the_line(tmp_path: Path) -> None:
