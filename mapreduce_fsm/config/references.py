@@ -98,9 +98,7 @@ class ReferenceChecker:
         captures = frozenset() if phase == "setup" else self._setup_captures
         for index, step in enumerate(steps):
             self._step(step, Scope(phase=phase, before_any_step=index == 0, captures=captures))
-            name = _capture_name(step)
-            if name is not None:
-                captures |= {name}
+            captures |= _set_by(step)
 
     def _step(self, step: Mapping[str, Any], scope: Scope) -> None:
         origin = self.origins[id(step)]
@@ -118,17 +116,19 @@ class ReferenceChecker:
             self._template(value, (*origin.path, "env", name), scope)
         if isinstance(step.get("when"), str):
             self._when(step["when"], (*origin.path, "when"), scope)
-        name = _capture_name(step)
         after_it = Scope(phase=scope.phase,  # the step itself has run by then
-                         captures=scope.captures | ({name} if name else set()))
+                         captures=scope.captures | _set_by(step))
         for handler in (step.get("on_failure") or {}).get("handlers", []):
             self._step(handler, attrs.evolve(after_it, in_handler=True))
         if step.get("on_success") is not None:
             self._step(step["on_success"], after_it)
         validation = step.get("validate") or {}
-        for check in (*validation.get("commands", []),
-                      *(validation.get("on_incomplete") or {}).get("commands", [])):
+        for check in validation.get("commands", []):
             self._step(check, after_it)
+        # ${validation.*} holds the last validation's result while on_incomplete runs.
+        scored = attrs.evolve(after_it, captures=after_it.captures | {"validation"})
+        for repair in (validation.get("on_incomplete") or {}).get("commands", []):
+            self._step(repair, scored)
 
     def _template(self, text: str, path: Path, scope: Scope) -> None:
         for reference in find_references(text):
@@ -214,6 +214,12 @@ class ReferenceChecker:
             compile_text(text)
         except ExpressionError as error:
             self.fields.report(path, error.located_reason)
+
+
+def _set_by(step: Mapping[str, Any]) -> frozenset[str]:
+    """The variables a step sets for the steps after it: its capture, `${claude.output}`."""
+    name = _capture_name(step)
+    return frozenset({*([name] if name else []), *(["claude"] if "claude" in step else [])})
 
 
 def _capture_name(step: Mapping[str, Any]) -> str | None:

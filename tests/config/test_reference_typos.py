@@ -51,3 +51,36 @@ def test_shell_variables_and_earlier_captures_stay_valid(tmp_path: Path) -> None
           "reduce:\n  - shell: echo ${answer}\n")
     result = validate(Path("wf.yml"), tmp_path)
     assert result.returncode == 0, result.stderr
+
+
+CLAUDE_AND_VALIDATION = (
+    "map:\n  input: items.json\n  agent_template:\n"
+    "    - claude: /fix ${item}\n"
+    "      validate:\n"
+    "        shell: cat result.json\n"
+    "        on_incomplete:\n"
+    "          shell: echo ${validation.gaps} ${validation.missing_count}\n"
+    "    - shell: echo ${claude.output}\n")
+
+
+def test_claude_output_after_a_claude_step_and_validation_in_on_incomplete_are_valid(
+) -> None:
+    from mapreduce_fsm.config import load_workflow_text
+
+    workflow = load_workflow_text(HEAD + CLAUDE_AND_VALIDATION, filename="wf.yml",
+                                  environ={"MAPREDUCE_FSM_CLAUDE": "/bin/true"})
+    assert workflow.map.agent_template[1].shell == "echo ${claude.output}"
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ("map:\n  input: items.json\n  agent_template:\n    - shell: echo ${claude.output}\n",
+     "${claude.output} is not a variable (claude is unknown"),
+    ("map:\n  input: items.json\n  agent_template:\n    - shell: echo ${validation.gaps}\n",
+     "${validation.gaps} is not a variable (validation is unknown"),
+])
+def test_claude_and_validation_are_unknown_before_they_are_set(
+    body: str, message: str, tmp_path: Path
+) -> None:
+    (tmp_path / "wf.yml").write_text(HEAD + body)
+    result = validate(Path("wf.yml"), tmp_path)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
