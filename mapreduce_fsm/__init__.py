@@ -18,6 +18,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from mapreduce_fsm.backends.dask import dask_backend
     from mapreduce_fsm.config import Workflow, load_workflow, load_workflow_text
     from mapreduce_fsm.config.model import CustomPhaseConfig, Step
     from mapreduce_fsm.console.interaction import (
@@ -88,6 +89,7 @@ _SOURCES = {
         "start_job",
     ),
     "mapreduce_fsm.jobs.dlq": ("dlq",),
+    "mapreduce_fsm.backends.dask": ("dask_backend",),  # needs the [dask] extra
     "mapreduce_fsm.config": ("Workflow", "load_workflow", "load_workflow_text"),
     "mapreduce_fsm.config.model": ("CustomPhaseConfig", "Step"),
     "mapreduce_fsm.phases.coordinator": ("PhaseCoordinator", "WorkflowResult"),
@@ -171,6 +173,7 @@ __all__ = [
     "WorkflowFileError",
     "WorkflowResult",
     "build_phases",
+    "dask_backend",
     "describe_os_error",
     "dlq",
     "load_workflow",

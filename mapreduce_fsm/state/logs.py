@@ -17,6 +17,8 @@ from typing import TextIO
 
 import attrs
 
+from mapreduce_fsm.errors import failing_as_environment
+
 LOGS_DIR = "logs"
 PHASE_LOG_NAMES = ("setup", "map", "reduce")
 STEP_OUTPUT_CAP_BYTES = 64 * 1024  # of a step's stdout, and of its stderr, kept in the log
@@ -85,11 +87,12 @@ class StepLogs:
             return
         text = "".join(StepLogLine(output=output, item_id=item_id, attempt=attempt).to_json()
                        + "\n" for output in outputs)
-        if self._file is None:
-            self.path.parent.mkdir(exist_ok=True)
-            self._file = self.path.open("a", encoding="utf-8")
-        self._file.write(text)
-        self._file.flush()  # whole lines reach the file at once: `logs --follow` reads them
+        with failing_as_environment("write", self.path):
+            if self._file is None:
+                self.path.parent.mkdir(exist_ok=True)
+                self._file = self.path.open("a", encoding="utf-8")
+            self._file.write(text)
+            self._file.flush()  # whole lines reach the file at once: `logs --follow` reads them
 
     def close(self) -> None:
         if self._file is not None:

@@ -162,6 +162,7 @@ def test_dry_run_says_which_isolation_applies_and_why(tmp_path: Path) -> None:
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     (outside / "wf.yml").write_text((repo / "wf.yml").read_text())
+    (outside / "items.json").write_text((repo / "items.json").read_text())
     plain = run_cli(outside, "run", "wf.yml", "--dry-run", env=env)
     assert f"isolation: none (auto: {outside} is not in a git work tree)" in plain.stdout
     forced = run_cli(outside, "run", "wf.yml", "--isolation", "worktree", env=env)

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mapreduce_fsm.errors import JobStateError, UsageError
+from mapreduce_fsm.errors import EnvironmentFailure, JobStateError, UsageError
 from mapreduce_fsm.state import (
     STATE_DIR_ENV,
     Checkpoint,
@@ -200,9 +200,11 @@ def test_a_job_whose_workflow_cannot_be_written_leaves_no_directory(
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
     monkeypatch.setattr("mapreduce_fsm.state.jobstore.write_atomic", disk_full)
-    with pytest.raises(JobStateError, match="No space left on device"):
+    # A full disk is the environment failing (exit 5), named with the job's folder.
+    with pytest.raises(EnvironmentFailure, match=r"cannot create job job-1 in .*No space left"):
         JobStore.create(tmp_path, "job-1", "name: demo\n")
     assert not (tmp_path / "jobs" / "job-1").exists()  # `run` can make it again
+    assert list((tmp_path / "jobs").iterdir()) == []  # and no half-made staging folder
 
 
 def test_a_kill_while_a_job_is_created_leaves_no_job(
