@@ -23,7 +23,18 @@ from mapreduce_fsm.errors import (
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+EXIT_CODES_EPILOG = """\b
+Exit codes:
+  0    the job completed and every item succeeded
+  1    the job failed (a phase failed, or the map stopped by its error policy)
+  2    bad usage: a bad flag, workflow file or job id; stop: the job is not running
+  3    the job paused (a question was answered no)
+  4    the job completed but some items failed (dead-lettered or skipped)
+  130  interrupted (Ctrl-C, SIGTERM or `stop`); the job can be resumed
+"""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES_EPILOG)
 @click.version_option(package_name="mapreduce-fsm")
 def cli() -> None:
     """Run MapReduce workflows written in YAML: setup, map over items in parallel, reduce."""

@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from mapreduce_fsm.cli.shared import STATE_DIR_OPTION, drive, interrupted_run, resume_command
+from mapreduce_fsm.cli.shared import (
+    STATE_DIR_OPTION,
+    drive,
+    interrupted_run,
+    items_failed_line,
+    resume_command,
+)
 
 if TYPE_CHECKING:
     from mapreduce_fsm import Event, Services, Workflow, WorkflowResult
@@ -53,21 +59,26 @@ def echo_phase_event(event: Event) -> None:
 def report(result: WorkflowResult, *, as_json: bool, quiet: bool,
            state_dir: str | None = None) -> None:
     """Say how the job ended, and how to go on when it did not complete."""
+    from mapreduce_fsm.errors import EXIT_ITEMS_FAILED
+
     resume_hint = f"resume with: {resume_command(result.job_id, state_dir)}"
     if as_json:
         click.echo(json.dumps(summary_json(result), ensure_ascii=False))
+    items_failed = result.exit_code == EXIT_ITEMS_FAILED
     if result.nothing_to_do:
         click.echo(f"job {result.job_id} is already completed: nothing to do", err=True)
     elif result.interrupted:
         click.echo(f"job {result.job_id} interrupted in {result.state}; {resume_hint}", err=True)
     elif result.state == "completed":
-        if not quiet:
+        if not quiet and not items_failed:
             click.echo(f"job {result.job_id} completed", err=True)
     elif result.state == "paused":
         click.echo(f"job {result.job_id} paused; {resume_hint}", err=True)
     else:
         where = f" in {result.failed_phase}" if result.failed_phase else ""
         click.echo(f"job {result.job_id} failed{where}: {result.error}\n{resume_hint}", err=True)
+    if items_failed:  # the last line, even with -q: the exit code alone says too little
+        click.echo(items_failed_line(result, state_dir), err=True)
 
 
 def summary_json(result: WorkflowResult) -> dict[str, object]:
@@ -78,6 +89,8 @@ def summary_json(result: WorkflowResult) -> dict[str, object]:
         "error": result.error,
         "interrupted": result.interrupted,
         "nothing_to_do": result.nothing_to_do,
+        "items": {"total": result.items_total, "failed": result.items_failed,
+                  "skipped": result.items_skipped},
         "phases": {
             name: {
                 "outcome": phase.outcome,

@@ -30,6 +30,26 @@ def resume_command(job_id: str, state_dir: str | None) -> str:
     return command if state_dir is None else f"{command} --state-dir {shlex.quote(state_dir)}"
 
 
+def dlq_list_command(job_id: str, state_dir: str | None) -> str:
+    """The command line that lists the job's dead-lettered items."""
+    command = f"mapreduce-fsm dlq list {shlex.quote(job_id)}"
+    return command if state_dir is None else f"{command} --state-dir {shlex.quote(state_dir)}"
+
+
+def items_failed_line(result: WorkflowResult, state_dir: str | None) -> str:
+    """The last line of a job that completed with failed items: how many, and where to look."""
+    parts = []
+    if result.items_failed:
+        parts.append(f"{result.items_failed} dead-lettered")
+    if result.items_skipped:
+        parts.append(f"{result.items_skipped} skipped")
+    line = (f"job {result.job_id} completed, but {result.items_failed + result.items_skipped} "
+            f"of {result.items_total} items failed ({', '.join(parts)})")
+    if result.items_failed:
+        line += f"; see them with: {dlq_list_command(result.job_id, state_dir)}"
+    return line
+
+
 def open_job(job_id: str, state_dir: str | None) -> JobStore:
     """The existing job `job_id` in the state dir the user chose."""
     from mapreduce_fsm.state import JobStore, check_job_id, resolve_state_dir

@@ -46,6 +46,7 @@ from mapreduce_fsm.phases.types import (
     processes_items,
 )
 from mapreduce_fsm.phases.types import WorkflowResult as WorkflowResult  # re-exported here
+from mapreduce_fsm.phases.types import completed_result
 from mapreduce_fsm.phases.types import interrupted_result as interrupted_result
 from mapreduce_fsm.state import (
     Checkpoint,
@@ -159,7 +160,7 @@ class PhaseCoordinator:
         self._check_phase_order(checkpoint)
         state = checkpoint.state
         if state == fsm.COMPLETED:
-            return WorkflowResult(job_id=checkpoint.job_id, state=state, nothing_to_do=True)
+            return completed_result(self.store, nothing_to_do=True)
         kwargs: dict[str, Any] = {}
         if state == fsm.PENDING:
             trigger = fsm.START
@@ -282,6 +283,8 @@ class PhaseCoordinator:
             checkpoint = context.keeper.checkpoint
             error = checkpoint.phases[checkpoint.resume_phase or ""].error
         self.store.events.emit(f"job.{model.state}", error=error)
+        if model.state == fsm.COMPLETED:
+            return completed_result(self.store, phase_results=dict(self._results))
         return WorkflowResult(
             job_id=self.store.job_id, state=model.state, phase_results=dict(self._results),
             error=error,

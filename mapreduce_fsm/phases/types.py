@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import attrs
 
-from mapreduce_fsm.errors import EXIT_COMPLETED, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PAUSED
+from mapreduce_fsm.errors import (
+    EXIT_COMPLETED,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_ITEMS_FAILED,
+    EXIT_PAUSED,
+)
 from mapreduce_fsm.phases import machine as fsm
 from mapreduce_fsm.state import JobStore
+from mapreduce_fsm.state.records import FAILURE_STATUSES
 
 if TYPE_CHECKING:
     from mapreduce_fsm.phases.context import PhaseContext
@@ -74,6 +82,11 @@ class WorkflowResult:
     error: str | None = None
     interrupted: bool = False
     nothing_to_do: bool = False
+    # Of the job's items when it completed: how many failed (and went to the dead-letter
+    # queue) and how many were skipped after failing (`on_item_failure: skip`).
+    items_failed: int = 0
+    items_skipped: int = 0
+    items_total: int = 0
 
     @property
     def failed_phase(self) -> str | None:
@@ -84,9 +97,22 @@ class WorkflowResult:
 
     @property
     def exit_code(self) -> int:
+        """0 only when every item succeeded; 4 when the job completed but items failed."""
         if self.interrupted:
             return EXIT_INTERRUPTED
+        if self.state == fsm.COMPLETED and (self.items_failed or self.items_skipped):
+            return EXIT_ITEMS_FAILED
         return {fsm.COMPLETED: EXIT_COMPLETED, fsm.PAUSED: EXIT_PAUSED}.get(self.state, EXIT_FAILED)
+
+
+def completed_result(store: JobStore, **fields: Any) -> WorkflowResult:
+    """A completed job's result, with its items' failure counts read from the results journal."""
+    counts = Counter(result.status for result in store.results.load().results.values())
+    return WorkflowResult(
+        job_id=store.job_id, state=fsm.COMPLETED,
+        items_failed=sum(counts[status] for status in FAILURE_STATUSES),
+        items_skipped=counts["skipped"], items_total=sum(counts.values()), **fields,
+    )
 
 
 def interrupted_result(store: JobStore) -> WorkflowResult:

@@ -44,7 +44,7 @@ SETUP_FAILS = """
 def finished_job(cli: Cli, write_workflow: WriteWorkflow) -> str:
     """A completed job with 2 successes and 1 dead-lettered failure."""
     workflow = write_workflow("one_fails.yml", ONE_FAILS)
-    assert cli("run", str(workflow), "--job-id", "mixed-1").code == 0
+    assert cli("run", str(workflow), "--job-id", "mixed-1").code == 4  # an item failed
     return "mixed-1"
 
 

@@ -86,7 +86,7 @@ def test_no_pauses_the_job_and_a_resume_answered_yes_reduces(
     assert not (tmp_path / "reduced.txt").exists()
 
     code, printed = run_in_terminal(("resume", "t-1"), tmp_path, state_dir, b"y\n")
-    assert code == 0, printed
+    assert code == 4, printed  # completed, but item 2 failed
     assert QUESTION.decode() in printed
     assert (tmp_path / "reduced.txt").read_text() == "2\n"
 
@@ -107,7 +107,7 @@ def test_declining_to_purge_the_whole_dlq_exits_3_and_keeps_it(
 ) -> None:
     code, _ = run_in_terminal(("run", str(workflow), "--job-id", "t-3"), tmp_path, state_dir,
                               b"y\n")
-    assert code == 0
+    assert code == 4  # completed, item 2 dead-lettered
     purge = ("dlq", "purge", "t-3", "--state-dir", str(state_dir))
     question = b"Remove all 1 dead-letter entries of job t-3?"
     code, printed = run_in_terminal(purge, tmp_path, None, b"n\n", question)
