@@ -22,7 +22,6 @@ from mapreduce_fsm.errors import (
     describe_os_error,
 )
 
-
 EXIT_CODES_EPILOG = """\b
 Exit codes:
   0    the job completed and every item succeeded

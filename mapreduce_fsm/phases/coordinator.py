@@ -42,11 +42,11 @@ from mapreduce_fsm.phases.types import (
     PhaseResult,
     PhaseTransitionHandler,
     Skip,
+    completed_result,
     item_phase,
     processes_items,
 )
 from mapreduce_fsm.phases.types import WorkflowResult as WorkflowResult  # re-exported here
-from mapreduce_fsm.phases.types import completed_result
 from mapreduce_fsm.phases.types import interrupted_result as interrupted_result
 from mapreduce_fsm.state import (
     Checkpoint,

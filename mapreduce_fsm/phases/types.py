@@ -107,7 +107,8 @@ class WorkflowResult:
 
 def completed_result(store: JobStore, **fields: Any) -> WorkflowResult:
     """A completed job's result, with its items' failure counts read from the results journal."""
-    counts = Counter(result.status for result in store.results.load().results.values())
+    counts: Counter[str] = Counter(
+        result.status for result in store.results.load().results.values())
     return WorkflowResult(
         job_id=store.job_id, state=fsm.COMPLETED,
         items_failed=sum(counts[status] for status in FAILURE_STATUSES),
