@@ -225,7 +225,7 @@ async def retry_dead_letters(
             )
         phase_list = list(phases) if phases is not None else build_phases(workflow)
         rerun = phases_rerun_after_map(workflow, phase_list)
-        if rerun and not _confirmed(services, job_id, len(retried), rerun):
+        if rerun and not await _confirmed(services, job_id, len(retried), rerun):
             return RetryReport(job_id=job_id, retried=retried, declined=True)
         coordinator = _coordinator(store, services, secrets, phase_list)
         result = await coordinator.retry_items(checkpoint, workflow, retried)
@@ -237,13 +237,13 @@ async def retry_dead_letters(
     )
 
 
-def _confirmed(services: Services, job_id: str, count: int, rerun: list[str]) -> bool:
+async def _confirmed(services: Services, job_id: str, count: int, rerun: list[str]) -> bool:
     names = ", ".join(rerun)
     services.interaction.display_info(
         f"after retrying, {names} will run again in job {job_id} so that it sees the new results"
     )
     items = "1 dead-lettered item" if count == 1 else f"{count} dead-lettered items"
-    return services.interaction.prompt_yes_no(
+    return await services.interaction.ask_yes_no(
         f"Retry {items}, then re-run {names}?", default=True
     )
 
