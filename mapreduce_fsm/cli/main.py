@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import click
 
 from mapreduce_fsm.cli.dlq import dlq
+from mapreduce_fsm.cli.manage import clean, stop
 from mapreduce_fsm.cli.run import resume, run
 from mapreduce_fsm.cli.views import diagram, events, jobs, status
 from mapreduce_fsm.errors import (
@@ -54,7 +55,7 @@ def validate(workflow: str) -> None:
         click.echo(note)
 
 
-for command in (run, resume, jobs, status, events, diagram, dlq):
+for command in (run, resume, jobs, status, stop, clean, events, diagram, dlq):
     cli.add_command(command)
 
 
