@@ -13,6 +13,7 @@ from mapreduce_fsm.cli.shared import (
     drive,
     interrupted_run,
     items_failed_line,
+    open_job,
     resume_command,
 )
 
@@ -186,7 +187,8 @@ def run(workflow: str, job_id: str | None, state_dir: str | None, yes: bool,
 @STATE_DIR_OPTION
 @click.option("-y", "--yes", is_flag=True, help="Answer yes to every question.")
 @click.option("--force", is_flag=True, help="Resume even if the workflow file or input changed.")
-@click.option("--max-parallel", type=click.IntRange(min=1), help="Override map.max_parallel.")
+@click.option("--max-parallel", type=click.IntRange(min=1),
+              help="Override map.max_parallel (default: the value the run was given).")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
 @click.option("-v", "--verbose", is_flag=True, help="Show each phase as it starts and ends.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
@@ -196,6 +198,11 @@ def resume(job_id: str, state_dir: str | None, yes: bool, force: bool,
     from mapreduce_fsm import resume_async
 
     _refuse_verbose_and_quiet(verbose, quiet)
+    if not quiet:
+        store = open_job(job_id, state_dir)  # an unknown job is reported here
+        checkpoint = store.load_checkpoint()
+        name = f" {checkpoint.workflow_name}" if checkpoint else ""
+        click.echo(f"job {job_id}: resuming{name} (files in {store.path})", err=True)
     services = make_services(yes=yes, quiet=quiet, max_parallel=max_parallel, force=force,
                              verbose=verbose)
     result = drive(lambda: resume_async(job_id, state_dir=state_dir, services=services),

@@ -24,16 +24,15 @@ STATE_DIR_OPTION = click.option(
 )
 
 
+def job_command(words: str, job_id: str, state_dir: str | None) -> str:
+    """`mapreduce-fsm WORDS JOB_ID`, with --state-dir when the user gave one."""
+    command = f"mapreduce-fsm {words} {shlex.quote(job_id)}"
+    return command if state_dir is None else f"{command} --state-dir {shlex.quote(state_dir)}"
+
+
 def resume_command(job_id: str, state_dir: str | None) -> str:
     """The command line that resumes the job, with --state-dir when the run had one."""
-    command = f"mapreduce-fsm resume {shlex.quote(job_id)}"
-    return command if state_dir is None else f"{command} --state-dir {shlex.quote(state_dir)}"
-
-
-def dlq_list_command(job_id: str, state_dir: str | None) -> str:
-    """The command line that lists the job's dead-lettered items."""
-    command = f"mapreduce-fsm dlq list {shlex.quote(job_id)}"
-    return command if state_dir is None else f"{command} --state-dir {shlex.quote(state_dir)}"
+    return job_command("resume", job_id, state_dir)
 
 
 def items_failed_line(result: WorkflowResult, state_dir: str | None) -> str:
@@ -46,7 +45,7 @@ def items_failed_line(result: WorkflowResult, state_dir: str | None) -> str:
     line = (f"job {result.job_id} completed, but {result.items_failed + result.items_skipped} "
             f"of {result.items_total} items failed ({', '.join(parts)})")
     if result.items_failed:
-        line += f"; see them with: {dlq_list_command(result.job_id, state_dir)}"
+        line += f"; see them with: {job_command('dlq list', result.job_id, state_dir)}"
     return line
 
 

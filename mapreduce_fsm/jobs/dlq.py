@@ -30,7 +30,7 @@ import attrs
 from mapreduce_fsm.config.model import Workflow
 from mapreduce_fsm.convert import converter
 from mapreduce_fsm.errors import EXIT_COMPLETED, EXIT_PAUSED, JobStateError, UsageError
-from mapreduce_fsm.jobs.run import Services, _coordinator, load_job
+from mapreduce_fsm.jobs.run import Services, _coordinator, keep_run_options, load_job
 from mapreduce_fsm.phases import machine as fsm
 from mapreduce_fsm.phases.coordinator import WorkflowResult
 from mapreduce_fsm.phases.registry import build_phases
@@ -227,6 +227,7 @@ async def retry_dead_letters(
         rerun = phases_rerun_after_map(workflow, phase_list)
         if rerun and not await _confirmed(services, job_id, len(retried), rerun):
             return RetryReport(job_id=job_id, retried=retried, declined=True)
+        services = keep_run_options(store, services)
         coordinator = _coordinator(store, services, secrets, phase_list)
         result = await coordinator.retry_items(checkpoint, workflow, retried)
         still = {entry.item_id for entry in store.dlq.load()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shlex
 from collections.abc import Mapping, Sequence
@@ -32,6 +33,9 @@ from mapreduce_fsm.state import (
     resolve_state_dir,
     workflow_digest,
 )
+from mapreduce_fsm.state.atomic import write_atomic
+
+RUN_OPTIONS_FILE = "run_options.json"
 
 
 def resolve_secrets(workflow: Workflow, environ: Mapping[str, str]) -> dict[str, str]:
@@ -155,6 +159,7 @@ async def start_job(
     services = services or Services()
     coordinator_phases = list(phases) if phases is not None else build_phases(job.workflow)
     store = services.watch(JobStore.create(job.state_dir, job.job_id, job.workflow_text))
+    services = keep_run_options(store, services)
     coordinator = _coordinator(store, services, job.secrets, coordinator_phases)
     with store.lock():
         return await coordinator.execute_workflow(
@@ -216,8 +221,28 @@ async def resume_async(
             store, force=services.options.force, environ=environ
         )
         phase_list = list(phases) if phases is not None else build_phases(workflow)
+        services = keep_run_options(store, services)
         coordinator = _coordinator(store, services, secrets, phase_list)
         return await coordinator.resume_from_checkpoint(checkpoint, workflow)
+
+
+def keep_run_options(store: JobStore, services: Services) -> Services:
+    """The run's `max_parallel` goes on in later runs of the job unless given again.
+
+    Kept in `<job>/run_options.json`; a value given now replaces the kept one.
+    """
+    path = store.path / RUN_OPTIONS_FILE
+    given = services.options.max_parallel
+    if given is not None:
+        write_atomic(path, json.dumps({"max_parallel": given}) + "\n")
+        return services
+    try:
+        kept = json.loads(path.read_text(encoding="utf-8")).get("max_parallel")
+    except (OSError, ValueError, AttributeError):
+        return services  # none kept (or unreadable): the workflow's own value applies
+    if not isinstance(kept, int) or isinstance(kept, bool) or kept < 1:
+        return services
+    return attrs.evolve(services, options=attrs.evolve(services.options, max_parallel=kept))
 
 
 def load_job(
