@@ -123,8 +123,8 @@ def test_error_policy_fragment_validates(block: Block) -> None:
 
 def test_every_command_the_readme_names_is_found() -> None:
     commands = readme_commands(README_TEXT)
-    assert {("run",), ("resume",), ("jobs",), ("status",), ("events",), ("validate",),
-            ("diagram",)} <= set(commands)
+    assert {("run",), ("resume",), ("jobs",), ("status",), ("stop",), ("clean",),
+            ("events",), ("validate",), ("diagram",)} <= set(commands)
     assert readme_commands("use `mapreduce-fsm dlq show J I` in .mapreduce-fsm jobs") == [
         ("dlq", "show")
     ]
