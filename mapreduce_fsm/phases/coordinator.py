@@ -160,7 +160,8 @@ class PhaseCoordinator:
         self._check_phase_order(checkpoint)
         state = checkpoint.state
         if state == fsm.COMPLETED:
-            return completed_result(self.store, nothing_to_do=True)
+            results = self.store.results.load().results.values()
+            return completed_result(checkpoint.job_id, results, nothing_to_do=True)
         kwargs: dict[str, Any] = {}
         if state == fsm.PENDING:
             trigger = fsm.START
@@ -284,7 +285,9 @@ class PhaseCoordinator:
             error = checkpoint.phases[checkpoint.resume_phase or ""].error
         self.store.events.emit(f"job.{model.state}", error=error)
         if model.state == fsm.COMPLETED:
-            return completed_result(self.store, phase_results=dict(self._results))
+            # The results the reduce read are cached: counting them costs no second read.
+            return completed_result(self.store.job_id, context.map_results(),
+                                    phase_results=dict(self._results))
         return WorkflowResult(
             job_id=self.store.job_id, state=model.state, phase_results=dict(self._results),
             error=error,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import attrs
@@ -17,7 +17,7 @@ from mapreduce_fsm.errors import (
 )
 from mapreduce_fsm.phases import machine as fsm
 from mapreduce_fsm.state import JobStore
-from mapreduce_fsm.state.records import FAILURE_STATUSES
+from mapreduce_fsm.state.records import FAILURE_STATUSES, ItemResult
 
 if TYPE_CHECKING:
     from mapreduce_fsm.phases.context import PhaseContext
@@ -105,12 +105,11 @@ class WorkflowResult:
         return {fsm.COMPLETED: EXIT_COMPLETED, fsm.PAUSED: EXIT_PAUSED}.get(self.state, EXIT_FAILED)
 
 
-def completed_result(store: JobStore, **fields: Any) -> WorkflowResult:
-    """A completed job's result, with its items' failure counts read from the results journal."""
-    counts: Counter[str] = Counter(
-        result.status for result in store.results.load().results.values())
+def completed_result(job_id: str, results: Iterable[ItemResult], **fields: Any) -> WorkflowResult:
+    """A completed job's result, with the failure counts of its items' final `results`."""
+    counts: Counter[str] = Counter(result.status for result in results)
     return WorkflowResult(
-        job_id=store.job_id, state=fsm.COMPLETED,
+        job_id=job_id, state=fsm.COMPLETED,
         items_failed=sum(counts[status] for status in FAILURE_STATUSES),
         items_skipped=counts["skipped"], items_total=sum(counts.values()), **fields,
     )
