@@ -14,6 +14,7 @@ EXIT_COMPLETED = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_PAUSED = 3
+EXIT_ITEMS_FAILED = 4  # the job completed, but some items failed (dead-lettered or skipped)
 EXIT_ENVIRONMENT = 5
 EXIT_INTERRUPTED = 130
 

@@ -123,8 +123,8 @@ def test_error_policy_fragment_validates(block: Block) -> None:
 
 def test_every_command_the_readme_names_is_found() -> None:
     commands = readme_commands(README_TEXT)
-    assert {("run",), ("resume",), ("jobs",), ("status",), ("events",), ("validate",),
-            ("diagram",)} <= set(commands)
+    assert {("run",), ("resume",), ("jobs",), ("status",), ("stop",), ("clean",),
+            ("events",), ("validate",), ("diagram",)} <= set(commands)
     assert readme_commands("use `mapreduce-fsm dlq show J I` in .mapreduce-fsm jobs") == [
         ("dlq", "show")
     ]
@@ -150,8 +150,9 @@ def test_error_policy_example_retries_the_flaky_item_and_dead_letters_the_broken
 ) -> None:
     done = run_cli(["run", "--yes", "--job-id", "ep", "--state-dir", str(tmp_path / "state"),
                     str(EXAMPLES / "error_policy.yml")], tmp_path)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 4, done.stderr  # completed, but "broken" failed
     assert "2 of 3 items worked, 1 failed" in done.stderr
+    assert "job ep completed, but 1 of 3 items failed (1 dead-lettered)" in done.stderr
     attempts = tmp_path / "out" / "error-policy" / "attempts"
     assert {path.name: path.read_text().strip() for path in attempts.iterdir()} == {
         "steady": "1", "flaky": "2", "broken": "3"

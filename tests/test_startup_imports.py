@@ -42,8 +42,9 @@ def test_help_imports_only_the_command_line_modules() -> None:
                           timeout=120, check=True)
     assert json.loads(done.stdout) == [
         "mapreduce_fsm.cli", "mapreduce_fsm.cli.backend_flags", "mapreduce_fsm.cli.dlq",
-        "mapreduce_fsm.cli.logs", "mapreduce_fsm.cli.main", "mapreduce_fsm.cli.run",
-        "mapreduce_fsm.cli.shared", "mapreduce_fsm.cli.views", "mapreduce_fsm.errors",
+        "mapreduce_fsm.cli.logs", "mapreduce_fsm.cli.main", "mapreduce_fsm.cli.manage",
+        "mapreduce_fsm.cli.run", "mapreduce_fsm.cli.shared", "mapreduce_fsm.cli.views",
+        "mapreduce_fsm.errors",
     ]
 
 

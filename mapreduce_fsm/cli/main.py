@@ -13,6 +13,7 @@ import click
 
 from mapreduce_fsm.cli.dlq import dlq
 from mapreduce_fsm.cli.logs import logs
+from mapreduce_fsm.cli.manage import clean, stop
 from mapreduce_fsm.cli.run import resume, run
 from mapreduce_fsm.cli.views import diagram, events, jobs, status
 from mapreduce_fsm.errors import (
@@ -25,8 +26,19 @@ from mapreduce_fsm.errors import (
     is_environment_error,
 )
 
+EXIT_CODES_EPILOG = """\b
+Exit codes:
+  0    the job completed and every item succeeded
+  1    the job failed (a phase failed, or the map stopped by its error policy)
+  2    bad usage: a bad flag, workflow file or job id; stop: the job is not running
+  3    the job paused (a question was answered no)
+  4    the job completed but some items failed (dead-lettered or skipped)
+  5    the environment failed (disk full, read-only, permission, unreachable scheduler)
+  130  interrupted (Ctrl-C, SIGTERM or `stop`); the job can be resumed
+"""
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES_EPILOG)
 @click.version_option(package_name="mapreduce-fsm")
 def cli() -> None:
     """Run MapReduce workflows written in YAML: setup, map over items in parallel, reduce."""
@@ -47,7 +59,7 @@ def validate(workflow: str) -> None:
         click.echo(note)
 
 
-for command in (run, resume, jobs, status, events, logs, diagram, dlq):
+for command in (run, resume, jobs, status, stop, clean, events, logs, diagram, dlq):
     cli.add_command(command)
 
 

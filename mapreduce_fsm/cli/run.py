@@ -14,7 +14,14 @@ from mapreduce_fsm.cli.backend_flags import (
     job_working_dir,
     on_backend,
 )
-from mapreduce_fsm.cli.shared import STATE_DIR_OPTION, drive, interrupted_run, resume_command
+from mapreduce_fsm.cli.shared import (
+    STATE_DIR_OPTION,
+    drive,
+    interrupted_run,
+    items_failed_line,
+    open_job,
+    resume_command,
+)
 
 if TYPE_CHECKING:
     from mapreduce_fsm import Event, Services, Workflow, WorkflowResult
@@ -62,21 +69,26 @@ def echo_phase_event(event: Event) -> None:
 def report(result: WorkflowResult, *, as_json: bool, quiet: bool,
            state_dir: str | None = None) -> None:
     """Say how the job ended, and how to go on when it did not complete."""
+    from mapreduce_fsm.errors import EXIT_ITEMS_FAILED
+
     resume_hint = f"resume with: {resume_command(result.job_id, state_dir)}"
     if as_json:
         click.echo(json.dumps(summary_json(result), ensure_ascii=False))
+    items_failed = result.exit_code == EXIT_ITEMS_FAILED
     if result.nothing_to_do:
         click.echo(f"job {result.job_id} is already completed: nothing to do", err=True)
     elif result.interrupted:
         click.echo(f"job {result.job_id} interrupted in {result.state}; {resume_hint}", err=True)
     elif result.state == "completed":
-        if not quiet:
+        if not quiet and not items_failed:
             click.echo(f"job {result.job_id} completed", err=True)
     elif result.state == "paused":
         click.echo(f"job {result.job_id} paused; {resume_hint}", err=True)
     else:
         where = f" in {result.failed_phase}" if result.failed_phase else ""
         click.echo(f"job {result.job_id} failed{where}: {result.error}\n{resume_hint}", err=True)
+    if items_failed:  # the last line, even with -q: the exit code alone says too little
+        click.echo(items_failed_line(result, state_dir), err=True)
 
 
 def summary_json(result: WorkflowResult) -> dict[str, object]:
@@ -87,6 +99,8 @@ def summary_json(result: WorkflowResult) -> dict[str, object]:
         "error": result.error,
         "interrupted": result.interrupted,
         "nothing_to_do": result.nothing_to_do,
+        "items": {"total": result.items_total, "failed": result.items_failed,
+                  "skipped": result.items_skipped},
         "phases": {
             name: {
                 "outcome": phase.outcome,
@@ -253,7 +267,8 @@ def run(workflow: str, job_id: str | None, state_dir: str | None, yes: bool,
 @STATE_DIR_OPTION
 @click.option("-y", "--yes", is_flag=True, help="Answer yes to every question.")
 @click.option("--force", is_flag=True, help="Resume even if the workflow file or input changed.")
-@MAX_PARALLEL_OPTION
+@click.option("--max-parallel", type=int, callback=check_max_parallel,
+              help="Override map.max_parallel (default: the value the run was given).")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
 @click.option("-v", "--verbose", is_flag=True,
               help="Show each phase as it starts and ends, and the stderr of setup and reduce "
@@ -270,6 +285,11 @@ def resume(job_id: str, state_dir: str | None, yes: bool, force: bool,
     try:
         from mapreduce_fsm import resume_async
 
+        if not quiet:
+            store = open_job(job_id, state_dir)  # an unknown job is reported here
+            checkpoint = store.load_checkpoint()
+            name = f" {checkpoint.workflow_name}" if checkpoint else ""
+            click.echo(f"job {job_id}: resuming{name} (files in {store.path})", err=True)
         services = make_services(yes=yes, quiet=quiet, max_parallel=max_parallel, force=force,
                                  verbose=verbose)
     except KeyboardInterrupt:  # before drive() handles signals: nothing has changed yet

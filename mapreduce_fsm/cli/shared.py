@@ -24,10 +24,29 @@ STATE_DIR_OPTION = click.option(
 )
 
 
+def job_command(words: str, job_id: str, state_dir: str | None) -> str:
+    """`mapreduce-fsm WORDS JOB_ID`, with --state-dir when the user gave one."""
+    command = f"mapreduce-fsm {words} {shlex.quote(job_id)}"
+    return command if state_dir is None else f"{command} --state-dir {shlex.quote(state_dir)}"
+
+
 def resume_command(job_id: str, state_dir: str | None) -> str:
     """The command line that resumes the job, with --state-dir when the run had one."""
-    command = f"mapreduce-fsm resume {shlex.quote(job_id)}"
-    return command if state_dir is None else f"{command} --state-dir {shlex.quote(state_dir)}"
+    return job_command("resume", job_id, state_dir)
+
+
+def items_failed_line(result: WorkflowResult, state_dir: str | None) -> str:
+    """The last line of a job that completed with failed items: how many, and where to look."""
+    parts = []
+    if result.items_failed:
+        parts.append(f"{result.items_failed} dead-lettered")
+    if result.items_skipped:
+        parts.append(f"{result.items_skipped} skipped")
+    line = (f"job {result.job_id} completed, but {result.items_failed + result.items_skipped} "
+            f"of {result.items_total} items failed ({', '.join(parts)})")
+    if result.items_failed:
+        line += f"; see them with: {job_command('dlq list', result.job_id, state_dir)}"
+    return line
 
 
 def open_job(job_id: str, state_dir: str | None) -> JobStore:

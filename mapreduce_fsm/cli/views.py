@@ -8,9 +8,16 @@ from datetime import UTC, datetime
 
 import click
 
-from mapreduce_fsm.cli.shared import STATE_DIR_OPTION, open_job, resume_command, write_output_file
+from mapreduce_fsm.cli.shared import (
+    STATE_DIR_OPTION,
+    job_command,
+    open_job,
+    resume_command,
+    write_output_file,
+)
 
 NO_CHECKPOINT_STATES = ("unknown", "not started")  # what `jobs` and `status` show then
+ITEM_EVENT_TYPES = frozenset({"item.started", "item.retry_scheduled", "item.finished"})
 
 
 def _age(timestamp: str | None) -> str:
@@ -79,16 +86,22 @@ def status(job_id: str, state_dir: str | None, as_json: bool) -> None:
         click.echo(f"warning: {warning}", err=True)
     results = loaded.results
     counts = Counter(result.status for result in results.values())
-    in_flight: dict[str, str] = {}
-    for event in store.events.read(types={"item.started", "item.finished"}):
+    in_flight, waiting = set(), set()  # an attempt runs; a failed attempt waits for its retry
+    for event in store.events.read(types=ITEM_EVENT_TYPES):
         item_id = str(event.data.get("item_id"))
+        in_flight.discard(item_id)
+        waiting.discard(item_id)
         if event.type == "item.started":
-            in_flight[item_id] = event.at
-        else:
-            in_flight.pop(item_id, None)
+            in_flight.add(item_id)
+        elif event.type == "item.retry_scheduled":
+            waiting.add(item_id)
     running = store.lock().live_holder() is not None
     if not running:
-        in_flight = {}
+        in_flight, waiting = set(), set()
+    dead_lettered = len(store.dlq.load())
+    state = checkpoint.state if checkpoint else "not started"
+    next_step = _next_step(job_id, state_dir, state, running=running,
+                           dead_lettered=dead_lettered)
     payload = {
         "job_id": job_id,
         "state": checkpoint.state if checkpoint else "not started",
@@ -98,17 +111,19 @@ def status(job_id: str, state_dir: str | None, as_json: bool) -> None:
             for name, progress in (checkpoint.phases.items() if checkpoint else [])
         },
         "items": dict(counts),
-        "dead_lettered": len(store.dlq.load()),
+        "dead_lettered": dead_lettered,
         "in_flight": sorted(in_flight),
+        "waiting": sorted(waiting),
         "running": running,
+        "next_command": next_step[1] if next_step else None,
     }
     if as_json:
         click.echo(json.dumps(payload, ensure_ascii=False))
         return
     workflow_name = f" ({payload['workflow']})" if payload["workflow"] else ""
-    shown = _shown_state(str(payload["state"]), running)
-    if shown != payload["state"]:
-        shown += f"; resume with: {resume_command(job_id, state_dir)}"
+    shown = _shown_state(state, running)
+    if next_step is not None:
+        shown += f"; {next_step[0]} {next_step[1]}"
     click.echo(f"job {job_id}{workflow_name}: {shown}")
     for name in checkpoint.phase_order if checkpoint else []:
         progress = checkpoint.phases.get(name) if checkpoint else None
@@ -123,6 +138,24 @@ def status(job_id: str, state_dir: str | None, as_json: bool) -> None:
     click.echo(f"  items: {items}; dead-lettered {payload['dead_lettered']}")
     if in_flight:
         click.echo(f"  running now: {', '.join(sorted(in_flight)[:20])}")
+    if waiting:
+        click.echo(f"  waiting for a retry: {', '.join(sorted(waiting)[:20])}")
+
+
+def _next_step(job_id: str, state_dir: str | None, state: str, *, running: bool,
+               dead_lettered: int) -> tuple[str, str] | None:
+    """What to do next with a job nobody runs, and the command for it; None when nothing."""
+    from mapreduce_fsm.phases.machine import COMPLETED
+
+    if running or state in NO_CHECKPOINT_STATES:
+        return None
+    if state == COMPLETED:
+        if not dead_lettered:
+            return None
+        items = "item" if dead_lettered == 1 else "items"
+        return (f"retry the {dead_lettered} dead-lettered {items} with:",
+                job_command("dlq retry", job_id, state_dir))
+    return "resume with:", resume_command(job_id, state_dir)  # interrupted, failed, paused
 
 
 @click.command()

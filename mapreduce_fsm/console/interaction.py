@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Protocol, TextIO
@@ -24,7 +26,14 @@ class UserInteraction(Protocol):
         """True when prompts reach a person who can answer them."""
         ...
 
-    def prompt_yes_no(self, question: str, *, default: bool) -> bool: ...
+    def prompt_yes_no(self, question: str, *, default: bool) -> bool:
+        """The answer, for callers outside an event loop (the wait blocks the thread)."""
+        ...
+
+    async def ask_yes_no(self, question: str, *, default: bool) -> bool:
+        """The answer, for phases: the event loop runs while the person thinks, so Ctrl-C
+        (which cancels the run) ends the question at once and no answer is made up."""
+        ...
 
     def display_info(self, message: str) -> None: ...
 
@@ -84,6 +93,7 @@ class ConsoleInteraction(_ConsoleMessages):
                  input_stream: TextIO | None = None) -> None:
         super().__init__(console, quiet)
         self.input_stream = input_stream if input_stream is not None else sys.stdin
+        self._unread = b""  # read from the descriptor past the last answer line
 
     @property
     def interactive(self) -> bool:
@@ -93,28 +103,84 @@ class ConsoleInteraction(_ConsoleMessages):
         """The answer; end of input (Ctrl-D) is "no", whatever the default, and says so."""
         hint = "[Y/n]" if default else "[y/N]"
         while True:
-            answer = self._ask(f"{question} {hint}")
-            if answer is None:
-                self._print("")
-                self.display_warning(
-                    "no answer (standard input is closed): taken as no. "
-                    "Run with --yes to answer yes without asking."
-                )
-                return False
-            answer = answer.lower()
-            if not answer:
-                return default
-            if answer in YES_WORDS:
-                return True
-            if answer in NO_WORDS:
-                return False
-            self._print(f"please answer yes or no (not {answer!r})")
+            self._print(f"{question} {hint}", end=" ")
+            decided = self._decide(self._read_line(), default)
+            if decided is not None:
+                return decided
 
-    def _ask(self, question: str) -> str | None:
+    async def ask_yes_no(self, question: str, *, default: bool) -> bool:
+        """As `prompt_yes_no`, but waits for the answer without blocking the event loop."""
+        hint = "[Y/n]" if default else "[y/N]"
+        while True:
+            self._print(f"{question} {hint}", end=" ")
+            decided = self._decide(await self._read_line_async(), default)
+            if decided is not None:
+                return decided
+
+    def _decide(self, answer: str | None, default: bool) -> bool | None:
+        """What an answer line means; None (after saying so) when it means nothing."""
+        if answer is None:
+            self._print("")
+            self.display_warning(
+                "no answer (standard input is closed): taken as no. "
+                "Run with --yes to answer yes without asking."
+            )
+            return False
+        answer = answer.lower()
+        if not answer:
+            return default
+        if answer in YES_WORDS:
+            return True
+        if answer in NO_WORDS:
+            return False
+        self._print(f"please answer yes or no (not {answer!r})")
+        return None
+
+    def _read_line(self) -> str | None:
         """The answer line, stripped; None at the end of input."""
-        self._print(question, end=" ")
         line = self.input_stream.readline()
         return line.strip() if line else None
+
+    async def _read_line_async(self) -> str | None:
+        """The answer line, stripped, None at the end of input; the loop runs meanwhile.
+
+        Reads the stream's file descriptor itself, keeping what follows the line for the
+        next question. A stream without one (a StringIO) is read as `_read_line` does.
+        """
+        try:
+            fd = self.input_stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            return self._read_line()
+        while b"\n" not in self._unread:
+            await _readable(fd)
+            chunk = os.read(fd, 4096)
+            if not chunk:  # end of input: what is left, else None
+                rest, self._unread = self._unread, b""
+                return rest.decode(errors="replace").strip() if rest else None
+            self._unread += chunk
+        line, _, self._unread = self._unread.partition(b"\n")
+        return line.decode(errors="replace").strip()
+
+
+async def _readable(fd: int) -> None:
+    """Wait until `fd` can be read without blocking; a terminal in line mode is readable
+    once Enter (or Ctrl-D) is pressed. A descriptor the loop cannot watch (a regular
+    file) is taken as readable now."""
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[None] = loop.create_future()
+
+    def readable() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    try:
+        loop.add_reader(fd, readable)
+    except (OSError, ValueError, NotImplementedError):
+        return
+    try:
+        await ready
+    finally:
+        loop.remove_reader(fd)
 
 
 class NonInteractive(_ConsoleMessages):
@@ -138,6 +204,9 @@ class NonInteractive(_ConsoleMessages):
         word = "yes" if self.answer else "no"
         self._print(f"{question} -> {word} ({self.reason})")
         return self.answer
+
+    async def ask_yes_no(self, question: str, *, default: bool) -> bool:
+        return self.prompt_yes_no(question, default=default)
 
 
 class SilentInteraction(NonInteractive):
@@ -176,6 +245,9 @@ class ScriptedInteraction:
             raise AssertionError(f"the scripted answer {answer!r} to the yes/no prompt "
                                  f"{question!r} is not a bool")
         return answer
+
+    async def ask_yes_no(self, question: str, *, default: bool) -> bool:
+        return self.prompt_yes_no(question, default=default)
 
     def display_info(self, message: str) -> None:
         self.messages.append(("info", message))

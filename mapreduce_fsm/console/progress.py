@@ -27,6 +27,10 @@ class ProgressReporter(Protocol):
         """An attempt at an item started (called again for each retry)."""
         ...
 
+    def item_waiting(self, item_id: str, delay_secs: float) -> None:
+        """An attempt at an item failed; it waits `delay_secs` for its retry."""
+        ...
+
     def item_finished(self, item_id: str, status: str) -> None:
         """An item has its final result: success, failed, timeout or skipped."""
         ...
@@ -49,6 +53,9 @@ class NullProgress:
     def item_started(self, item_id: str) -> None:
         return None
 
+    def item_waiting(self, item_id: str, delay_secs: float) -> None:
+        return None
+
     def item_finished(self, item_id: str, status: str) -> None:
         return None
 
@@ -62,7 +69,7 @@ class NullProgress:
 class LineProgress:
     """No terminal: one plain line at most every `interval` seconds, and a final line.
 
-    `map: 1200/10000 done (3 failed, 8 running), 45.1 items/s, ETA 3m15s`
+    `map: 1200/10000 done (3 failed, 8 running, 2 waiting), 45.1 items/s, ETA 3m15s`
     """
 
     def __init__(self, stream: TextIO, *, interval: float = 5.0,
@@ -81,6 +88,9 @@ class LineProgress:
 
     def item_started(self, item_id: str) -> None:
         self.counts.item_started(item_id)
+
+    def item_waiting(self, item_id: str, delay_secs: float) -> None:
+        self.counts.item_waiting(item_id, delay_secs)
 
     def item_finished(self, item_id: str, status: str) -> None:
         self.counts.item_finished(item_id, status)

@@ -24,8 +24,7 @@ class _CountsColumn(ProgressColumn):
 
     def render(self, task: Task) -> Text:
         counts = self.counts
-        return Text(f"{counts.failed} failed, {counts.running} running, "
-                    f"{counts.rate():.1f} items/s, ETA {counts.eta()}")
+        return Text(f"{counts.activity()}, {counts.rate():.1f} items/s, ETA {counts.eta()}")
 
 
 class RichProgress:
@@ -54,6 +53,9 @@ class RichProgress:
 
     def item_started(self, item_id: str) -> None:
         self.counts.item_started(item_id)
+
+    def item_waiting(self, item_id: str, delay_secs: float) -> None:
+        self.counts.item_waiting(item_id, delay_secs)
 
     def item_finished(self, item_id: str, status: str) -> None:
         self.counts.item_finished(item_id, status)

@@ -31,7 +31,7 @@ from mapreduce_fsm.config.model import Workflow
 from mapreduce_fsm.convert import converter
 from mapreduce_fsm.errors import EXIT_COMPLETED, EXIT_PAUSED, JobStateError, UsageError
 from mapreduce_fsm.git import GitSession
-from mapreduce_fsm.jobs.run import Services, _coordinator, load_job
+from mapreduce_fsm.jobs.run import Services, _coordinator, keep_run_options, load_job
 from mapreduce_fsm.phases import machine as fsm
 from mapreduce_fsm.phases.coordinator import WorkflowResult
 from mapreduce_fsm.phases.registry import build_phases
@@ -229,8 +229,9 @@ async def retry_dead_letters(
             workflow, isolated=GitSession.load(store.path) is not None,
             backend=services.backend)
         rerun = phases_rerun_after_map(workflow, phase_list)
-        if rerun and not _confirmed(services, job_id, len(retried), rerun):
+        if rerun and not await _confirmed(services, job_id, len(retried), rerun):
             return RetryReport(job_id=job_id, retried=retried, declined=True)
+        services = keep_run_options(store, services)
         coordinator = _coordinator(store, services, secrets, phase_list)
         result = await coordinator.retry_items(checkpoint, workflow, retried)
         still = {entry.item_id for entry in store.dlq.load()}
@@ -241,13 +242,13 @@ async def retry_dead_letters(
     )
 
 
-def _confirmed(services: Services, job_id: str, count: int, rerun: list[str]) -> bool:
+async def _confirmed(services: Services, job_id: str, count: int, rerun: list[str]) -> bool:
     names = ", ".join(rerun)
     services.interaction.display_info(
         f"after retrying, {names} will run again in job {job_id} so that it sees the new results"
     )
     items = "1 dead-lettered item" if count == 1 else f"{count} dead-lettered items"
-    return services.interaction.prompt_yes_no(
+    return await services.interaction.ask_yes_no(
         f"Retry {items}, then re-run {names}?", default=True
     )
 

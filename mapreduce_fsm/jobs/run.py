@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shlex
 from collections.abc import Mapping, Sequence
@@ -37,6 +38,9 @@ from mapreduce_fsm.state import (
     resolve_state_dir,
     workflow_digest,
 )
+from mapreduce_fsm.state.atomic import write_atomic
+
+RUN_OPTIONS_FILE = "run_options.json"
 
 PROFILE_FILE = "profile"  # in the job directory: the --profile the job was started with
 
@@ -188,6 +192,7 @@ async def start_job(
     files = {PROFILE_FILE: job.profile} if job.profile is not None else {}
     store = services.watch(JobStore.create(job.state_dir, job.job_id, job.workflow_text,
                                            files=files))
+    services = keep_run_options(store, services)
     coordinator = _coordinator(store, services, job.secrets, coordinator_phases)
     with store.lock():
         working_dir = job.working_dir
@@ -259,6 +264,7 @@ async def resume_async(
         phase_list = list(phases) if phases is not None else build_phases(
             workflow, isolated=GitSession.load(store.path) is not None,
             backend=services.backend)
+        services = keep_run_options(store, services)
         coordinator = _coordinator(store, services, secrets, phase_list)
         if checkpoint is None:  # killed before its first checkpoint: start it now
             services.interaction.display_warning(
@@ -269,6 +275,25 @@ async def resume_async(
         else:
             result = await coordinator.resume_from_checkpoint(checkpoint, workflow)
     return attrs.evolve(result, job_path=store.path)
+
+
+def keep_run_options(store: JobStore, services: Services) -> Services:
+    """The run's `max_parallel` goes on in later runs of the job unless given again.
+
+    Kept in `<job>/run_options.json`; a value given now replaces the kept one.
+    """
+    path = store.path / RUN_OPTIONS_FILE
+    given = services.options.max_parallel
+    if given is not None:
+        write_atomic(path, json.dumps({"max_parallel": given}) + "\n")
+        return services
+    try:
+        kept = json.loads(path.read_text(encoding="utf-8")).get("max_parallel")
+    except (OSError, ValueError, AttributeError):
+        return services  # none kept (or unreadable): the workflow's own value applies
+    if not isinstance(kept, int) or isinstance(kept, bool) or kept < 1:
+        return services
+    return attrs.evolve(services, options=attrs.evolve(services.options, max_parallel=kept))
 
 
 def load_job(

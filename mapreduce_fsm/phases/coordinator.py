@@ -47,6 +47,7 @@ from mapreduce_fsm.phases.types import (
     PhaseExecutor,
     PhaseResult,
     PhaseTransitionHandler,
+    completed_result,
     item_phase,
     processes_items,
 )
@@ -166,7 +167,8 @@ class PhaseCoordinator:
         state = checkpoint.state
         checkpoint = await self._make_ready(checkpoint)
         if state == fsm.COMPLETED:
-            return WorkflowResult(job_id=checkpoint.job_id, state=state, nothing_to_do=True)
+            results = self.store.results.load().results.values()
+            return completed_result(checkpoint.job_id, results, nothing_to_do=True)
         kwargs: dict[str, Any] = {}
         if state == fsm.PENDING:
             trigger = fsm.START
@@ -301,6 +303,10 @@ class PhaseCoordinator:
             checkpoint = context.keeper.checkpoint
             error = checkpoint.phases[checkpoint.resume_phase or ""].error
         self.store.events.emit(f"job.{model.state}", error=error)
+        if model.state == fsm.COMPLETED:
+            # The results the reduce read are cached: counting them costs no second read.
+            return completed_result(self.store.job_id, context.map_results(),
+                                    phase_results=dict(self._results))
         return WorkflowResult(
             job_id=self.store.job_id, state=model.state, phase_results=dict(self._results),
             error=error,

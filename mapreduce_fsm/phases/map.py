@@ -248,6 +248,7 @@ class _ItemRecorder:
             stderr_tail=outcome.stderr_tail, at=result.finished_at, retry_at=retry_at,
         ))
         if delay is not None:
+            self.context.progress_reporter.item_waiting(item.id, delay)
             self.context.emit("item.retry_scheduled", phase=self.phase, item_id=item.id,
                               attempt=result.attempts, delay_secs=round(delay, 3),
                               error=result.error)

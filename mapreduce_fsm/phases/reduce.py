@@ -42,7 +42,8 @@ class ReducePhase:
         started = time.monotonic()
         results = context.map_results()
         summary = MapSummary.of(results)
-        if context.progress(self.name).next_step == 0 and not self.confirmed(context, summary):
+        first_run = context.progress(self.name).next_step == 0
+        if first_run and not await self.confirmed(context, summary):
             return PhaseResult.paused(self.name, "the user declined to reduce over partial results")
         results_file = write_results_file(self.results_file(context), results)
         variables = {**context.base_variables(), "map": summary.variables(results, results_file)}
@@ -51,7 +52,7 @@ class ReducePhase:
         )
         return steps_result(self.name, outcome, started)
 
-    def confirmed(self, context: PhaseContext, summary: MapSummary) -> bool:
+    async def confirmed(self, context: PhaseContext, summary: MapSummary) -> bool:
         """docs/workflow-format.md section 5: ask before reducing over partial results."""
         confirm = self.config.confirm if self.config else "never"
         if confirm == "never" or (confirm == "on_failure" and summary.failed == 0):
@@ -62,6 +63,7 @@ class ReducePhase:
             if summary.failed
             else f"Run reduce over {summary.total} results?"
         )
-        answer = context.interaction.prompt_yes_no(question, default=True)
+        # Awaited: Ctrl-C during the question cancels the run and records no answer.
+        answer = await context.interaction.ask_yes_no(question, default=True)
         context.emit("reduce.confirmation", phase=self.name, question=question, answer=answer)
         return answer

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import attrs
 
-from mapreduce_fsm.errors import EXIT_COMPLETED, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PAUSED
+from mapreduce_fsm.errors import (
+    EXIT_COMPLETED,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_ITEMS_FAILED,
+    EXIT_PAUSED,
+)
 from mapreduce_fsm.phases import machine as fsm
 from mapreduce_fsm.state import JobStore, ResultsJournal
-from mapreduce_fsm.state.records import ItemResult
+from mapreduce_fsm.state.records import FAILURE_STATUSES, ItemResult
 
 if TYPE_CHECKING:
     from mapreduce_fsm.phases.context import PhaseContext
@@ -76,6 +83,11 @@ class WorkflowResult:
     error: str | None = None
     interrupted: bool = False
     nothing_to_do: bool = False
+    # Of the job's items when it completed: how many failed (and went to the dead-letter
+    # queue) and how many were skipped after failing (`on_item_failure: skip`).
+    items_failed: int = 0
+    items_skipped: int = 0
+    items_total: int = 0
     job_path: Path | None = None  # the job's directory, set by the public API
 
     def item_results(self) -> Iterator[ItemResult]:
@@ -94,9 +106,22 @@ class WorkflowResult:
 
     @property
     def exit_code(self) -> int:
+        """0 only when every item succeeded; 4 when the job completed but items failed."""
         if self.interrupted:
             return EXIT_INTERRUPTED
+        if self.state == fsm.COMPLETED and (self.items_failed or self.items_skipped):
+            return EXIT_ITEMS_FAILED
         return {fsm.COMPLETED: EXIT_COMPLETED, fsm.PAUSED: EXIT_PAUSED}.get(self.state, EXIT_FAILED)
+
+
+def completed_result(job_id: str, results: Iterable[ItemResult], **fields: Any) -> WorkflowResult:
+    """A completed job's result, with the failure counts of its items' final `results`."""
+    counts: Counter[str] = Counter(result.status for result in results)
+    return WorkflowResult(
+        job_id=job_id, state=fsm.COMPLETED,
+        items_failed=sum(counts[status] for status in FAILURE_STATUSES),
+        items_skipped=counts["skipped"], items_total=sum(counts.values()), **fields,
+    )
 
 
 def interrupted_result(store: JobStore) -> WorkflowResult:

@@ -265,6 +265,11 @@ def _mtime(path: Path) -> str | None:
     return format_timestamp(stamp)
 
 
+def job_ids(state_dir: Path) -> list[str]:
+    """The ids of the jobs in the state dir, sorted."""
+    return _job_ids(state_dir)
+
+
 def _job_ids(state_dir: Path) -> list[str]:
     try:
         entries = list((state_dir / "jobs").iterdir())

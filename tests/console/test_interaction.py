@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import os
 
 import pytest
 from rich.console import Console
@@ -151,3 +153,43 @@ def test_choose_interaction_looks_at_the_real_stdin(monkeypatch: pytest.MonkeyPa
     closed.close()
     monkeypatch.setattr("sys.stdin", closed)
     assert isinstance(choose_interaction(assume_yes=False, quiet=False), NonInteractive)
+
+
+def test_an_awaited_question_lets_the_loop_run_and_a_cancel_ends_it_unanswered() -> None:
+    """Ctrl-C cancels the run: a question waiting for its answer must end at once."""
+    read_end, write_end = os.pipe()
+    console, output = plain_console()
+    with os.fdopen(read_end, "r") as answers:
+        interaction = ConsoleInteraction(console=console, input_stream=answers)
+
+        async def cancel_while_asking() -> list[str]:
+            ticks: list[str] = []
+            question = asyncio.create_task(interaction.ask_yes_no("Reduce?", default=True))
+            for _ in range(3):  # the loop keeps running while the question waits
+                await asyncio.sleep(0)
+                ticks.append("tick")
+            question.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await question
+            return ticks
+
+        assert asyncio.run(asyncio.wait_for(cancel_while_asking(), timeout=30)) == ["tick"] * 3
+        os.close(write_end)
+    assert output.getvalue() == "Reduce? [Y/n] "
+
+
+def test_an_awaited_question_reads_the_answer_once_a_line_is_typed() -> None:
+    read_end, write_end = os.pipe()
+    console, output = plain_console()
+    with os.fdopen(read_end, "r") as answers:
+        interaction = ConsoleInteraction(console=console, input_stream=answers)
+
+        async def answer_later() -> bool:
+            question = asyncio.create_task(interaction.ask_yes_no("Go?", default=True))
+            await asyncio.sleep(0)
+            os.write(write_end, b"maybe\nn\n")
+            return await question
+
+        assert asyncio.run(asyncio.wait_for(answer_later(), timeout=30)) is False
+        os.close(write_end)
+    assert "please answer yes or no (not 'maybe')" in output.getvalue()

@@ -107,8 +107,10 @@ def test_resumed_map_counts_earlier_failures_as_failed() -> None:
 def test_retries_of_an_item_count_it_as_running_once() -> None:
     progress, clock, stream = line_progress(interval=1)
     progress.start(2)
-    for _ in range(3):  # three attempts at the same item
+    for _ in range(3):  # three attempts at the same item, a wait between each
         progress.item_started("flaky")
+        progress.item_waiting("flaky", 0.5)
+    progress.item_started("flaky")
     progress.item_started("other")
     clock.now += 1
     progress.item_finished("other", "success")
@@ -116,6 +118,24 @@ def test_retries_of_an_item_count_it_as_running_once() -> None:
     clock.now += 1
     progress.item_finished("flaky", "failed")
     assert "2/2 done (1 failed, 0 running)" in lines(stream)[-1]
+
+
+def test_an_item_waiting_for_its_retry_is_waiting_not_running_and_the_eta_counts_it() -> None:
+    progress, clock, stream = line_progress(interval=1)
+    progress.start(3)
+    for item_id in ("a", "b", "c"):
+        progress.item_started(item_id)
+    progress.item_waiting("c", 120.0)  # c failed; its retry starts in two minutes
+    clock.now += 1
+    progress.item_finished("a", "success")
+    clock.now += 1
+    progress.item_finished("b", "success")  # the rate alone would say ETA 1s
+    assert lines(stream)[-1] == (
+        "map: 2/3 done (0 failed, 0 running, 1 waiting), 1.0 items/s, ETA 1m58s")
+    progress.item_started("c")
+    clock.now += 1
+    progress.item_finished("c", "success")
+    assert lines(stream)[-1].startswith("map: 3/3 done (0 failed, 0 running), ")
 
 
 def test_notes_are_printed_at_once() -> None:

@@ -14,8 +14,9 @@ from typing import NamedTuple, Protocol
 import pytest
 
 # Subcommands that take --state-dir; the fixture adds it so no test touches a real state dir.
-STATE_DIR_COMMANDS = frozenset({"run", "resume", "jobs", "status", "events", "logs",
-                                "diagram"})
+STATE_DIR_COMMANDS = frozenset(
+    {"run", "resume", "jobs", "status", "stop", "clean", "events", "logs", "diagram"}
+)
 CLI_TIMEOUT_SECS = 90
 
 

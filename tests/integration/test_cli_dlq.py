@@ -141,7 +141,7 @@ def test_retry_of_a_fixed_item_completes_and_reduces_again(tmp_path: Path) -> No
     make_job(tmp_path)
     (tmp_path / "ok-b").touch()
     done = cli(tmp_path, "dlq", "retry", "j", "--item", "item-1")
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 4, done.stderr  # item-2 is still dead-lettered
     assert "reduce will run again" in done.stderr
     assert "retried 1: 1 succeeded and left the dead-letter queue, 0 still dead-lettered" in (
         done.stderr)
@@ -157,7 +157,7 @@ def test_retry_of_a_fixed_item_completes_and_reduces_again(tmp_path: Path) -> No
 def test_retry_of_an_item_that_fails_again_keeps_two_attempts(tmp_path: Path) -> None:
     make_job(tmp_path)
     done = cli(tmp_path, "dlq", "retry", "j", "--item", "item-2", "--yes")
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 4, done.stderr
     assert "0 succeeded and left the dead-letter queue, 1 still dead-lettered" in done.stderr
     entry = JobStore.open(tmp_path / "state", "j").dlq.get("item-2")
     assert entry is not None and [a.attempt for a in entry.attempts] == [1, 2]

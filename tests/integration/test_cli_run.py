@@ -85,8 +85,9 @@ def test_failed_item_goes_to_the_dlq_and_the_reduce_is_confirmed_without_asking(
 ) -> None:
     workflow = write_workflow("one_fails.yml", ONE_FAILS)
     code, _, stderr = cli("run", str(workflow), *flags)
-    assert code == 0, stderr
+    assert code == 4, stderr  # completed, but an item failed
     assert f"-> yes ({reason})" in stderr
+    assert "completed, but 1 of 3 items failed (1 dead-lettered)" in stderr
     assert (tmp_path / "summary.txt").read_text() == "2 ok 1 failed\n"
     dlq = (state_dir / "jobs" / single_job(state_dir) / "dlq.jsonl").read_text().splitlines()
     assert [json.loads(line)["item_id"] for line in dlq] == ["item-1"]
@@ -155,11 +156,11 @@ def test_json_prints_one_summary_object_on_stdout(
 ) -> None:
     workflow = write_workflow("one_fails.yml", ONE_FAILS)
     code, stdout, _ = cli("run", str(workflow), "--json", "--job-id", "j-1")
-    assert code == 0
+    assert code == 4  # completed, but an item failed
     summary = json.loads(stdout)  # the whole of stdout is one object
     assert summary["job_id"] == "j-1"
     assert summary["state"] == "completed"
-    assert summary["exit_code"] == 0
+    assert summary["exit_code"] == 4
     assert list(summary["phases"]) == ["setup", "map", "reduce"]
     assert summary["phases"]["setup"]["outcome"] == "skipped"  # the file has no setup
     assert summary["phases"]["map"]["data"]["total"] == 3

@@ -44,7 +44,7 @@ SETUP_FAILS = """
 def finished_job(cli: Cli, write_workflow: WriteWorkflow) -> str:
     """A completed job with 2 successes and 1 dead-lettered failure."""
     workflow = write_workflow("one_fails.yml", ONE_FAILS)
-    assert cli("run", str(workflow), "--job-id", "mixed-1").code == 0
+    assert cli("run", str(workflow), "--job-id", "mixed-1").code == 4  # an item failed
     return "mixed-1"
 
 
@@ -68,11 +68,13 @@ def test_jobs_with_no_jobs_says_so(cli: Cli) -> None:
     assert cli("jobs") == (0, "no jobs\n", "")
 
 
-def test_status_shows_state_phases_items_and_dead_letters(cli: Cli, finished_job: str) -> None:
+def test_status_shows_state_phases_items_and_dead_letters(cli: Cli, finished_job: str,
+                                                          state_dir: Path) -> None:
     code, stdout, _ = cli("status", finished_job)
     assert code == 0
     assert stdout.splitlines() == [
-        "job mixed-1 (one-fails): completed",
+        "job mixed-1 (one-fails): completed; retry the 1 dead-lettered item with: "
+        f"mapreduce-fsm dlq retry mixed-1 --state-dir {state_dir}",
         "  setup: completed",
         "  map: completed, 3/3 items done",
         "  reduce: completed",
@@ -86,6 +88,7 @@ def test_status_shows_state_phases_items_and_dead_letters(cli: Cli, finished_job
     assert status["items"] == {"success": 2, "failed": 1}
     assert status["dead_lettered"] == 1
     assert status["in_flight"] == []
+    assert status["waiting"] == []
 
 
 def test_status_of_a_failed_job_names_the_error(cli: Cli, write_workflow: WriteWorkflow) -> None:

@@ -20,7 +20,11 @@ from tests.integration.conftest import cli_command, cli_env
 
 QUESTION = b"Reduce over the 2 successful results? [Y/n]"
 CTRL_D = b"\x04"  # end of input at the start of a line, in the terminal's line mode
+CTRL_C = b"\x03"  # the terminal sends SIGINT to the foreground process group
 TERMINAL_SECS = 60
+# Ctrl-C must end the command at once; this only bounds a hang (a blocked prompt waits
+# for Enter forever), it is no measure of speed.
+AFTER_CTRL_C_SECS = 20
 
 ONE_OF_THREE_FAILS = """
     name: asks
@@ -33,16 +37,25 @@ ONE_OF_THREE_FAILS = """
     """
 
 
+def _take_the_terminal() -> None:
+    """In the child, after setsid: make the pseudo-terminal its controlling terminal, so
+    that Ctrl-C typed on it sends SIGINT, as on a real terminal."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
 def run_in_terminal(args: tuple[str, ...], tmp_path: Path, state_dir: Path | None,
-                    answer: bytes, question: bytes = QUESTION) -> tuple[int, str]:
+                    answer: bytes, question: bytes = QUESTION,
+                    after_answer_secs: float = TERMINAL_SECS) -> tuple[int, str]:
     """Run the command line with a pseudo-terminal as stdin, stdout and stderr; type
-    `answer` when `question` shows. Returns the exit code and all it printed."""
+    `answer` when `question` shows; the command must end within `after_answer_secs` of
+    it. Returns the exit code and all it printed."""
     controller, terminal = pty.openpty()
     fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
     process = subprocess.Popen(
         cli_command(args, state_dir), cwd=tmp_path,
         env=cli_env({"TERM": "xterm-256color", "COLUMNS": "120"}),
         stdin=terminal, stdout=terminal, stderr=terminal, start_new_session=True,
+        preexec_fn=_take_the_terminal,
     )
     os.close(terminal)
     output, answered = bytearray(), False
@@ -60,8 +73,9 @@ def run_in_terminal(args: tuple[str, ...], tmp_path: Path, state_dir: Path | Non
             if not answered and question in output:
                 os.write(controller, answer)
                 answered = True
+                deadline = min(deadline, time.monotonic() + after_answer_secs)
         else:
-            pytest.fail(f"no end after {TERMINAL_SECS}s; printed:\n{output.decode()}")
+            pytest.fail(f"no end in time; printed:\n{output.decode()}")
         return process.wait(timeout=30), output.decode("utf-8", errors="replace")
     finally:
         if process.poll() is None:
@@ -86,7 +100,7 @@ def test_no_pauses_the_job_and_a_resume_answered_yes_reduces(
     assert not (tmp_path / "reduced.txt").exists()
 
     code, printed = run_in_terminal(("resume", "t-1"), tmp_path, state_dir, b"y\n")
-    assert code == 0, printed
+    assert code == 4, printed  # completed, but item 2 failed
     assert QUESTION.decode() in printed
     assert (tmp_path / "reduced.txt").read_text() == "2\n"
 
@@ -107,10 +121,53 @@ def test_declining_to_purge_the_whole_dlq_exits_3_and_keeps_it(
 ) -> None:
     code, _ = run_in_terminal(("run", str(workflow), "--job-id", "t-3"), tmp_path, state_dir,
                               b"y\n")
-    assert code == 0
+    assert code == 4  # completed, item 2 dead-lettered
     purge = ("dlq", "purge", "t-3", "--state-dir", str(state_dir))
     question = b"Remove all 1 dead-letter entries of job t-3?"
     code, printed = run_in_terminal(purge, tmp_path, None, b"n\n", question)
     assert code == 3, printed
     assert "nothing purged" in printed
     assert (state_dir / "jobs" / "t-3" / "dlq.jsonl").read_text().strip()
+
+
+def test_ctrl_c_at_the_reduce_question_exits_130_at_once_and_records_no_answer(
+    workflow: Path, tmp_path: Path, state_dir: Path
+) -> None:
+    code, printed = run_in_terminal(("run", str(workflow), "--job-id", "t-4"), tmp_path,
+                                    state_dir, CTRL_C, after_answer_secs=AFTER_CTRL_C_SECS)
+    assert code == 130, printed
+    assert "job t-4 interrupted in reduce; resume with: mapreduce-fsm resume t-4" in printed
+    assert "Traceback" not in printed
+    events = (state_dir / "jobs" / "t-4" / "events.jsonl").read_text()
+    assert "reduce.confirmation" not in events  # no answer was given, none is recorded
+    assert "job.interrupted" in events
+    assert not (tmp_path / "reduced.txt").exists()
+
+    code, printed = run_in_terminal(("resume", "t-4"), tmp_path, state_dir, b"y\n")
+    assert code == 4, printed  # asked again, answered, reduced; item 2 failed
+    assert (tmp_path / "reduced.txt").read_text() == "2\n"
+
+
+def test_ctrl_c_at_the_dlq_retry_question_exits_130_and_retries_nothing(
+    workflow: Path, tmp_path: Path, state_dir: Path
+) -> None:
+    run_in_terminal(("run", str(workflow), "--job-id", "t-5"), tmp_path, state_dir, b"y\n")
+    retry = ("dlq", "retry", "t-5", "--state-dir", str(state_dir))
+    code, printed = run_in_terminal(retry, tmp_path, None, CTRL_C,
+                                    b"then re-run reduce? [Y/n]", AFTER_CTRL_C_SECS)
+    assert code == 130, printed
+    assert "Traceback" not in printed
+    assert (state_dir / "jobs" / "t-5" / "dlq.jsonl").read_text().strip()
+
+
+def test_ctrl_c_at_the_purge_question_exits_130_and_keeps_the_dlq(
+    workflow: Path, tmp_path: Path, state_dir: Path
+) -> None:
+    run_in_terminal(("run", str(workflow), "--job-id", "t-6"), tmp_path, state_dir, b"y\n")
+    purge = ("dlq", "purge", "t-6", "--state-dir", str(state_dir))
+    code, printed = run_in_terminal(purge, tmp_path, None, CTRL_C,
+                                    b"Remove all 1 dead-letter entries of job t-6?",
+                                    AFTER_CTRL_C_SECS)
+    assert code == 130, printed
+    assert "interrupted" in printed and "Traceback" not in printed
+    assert (state_dir / "jobs" / "t-6" / "dlq.jsonl").read_text().strip()

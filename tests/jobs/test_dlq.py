@@ -178,7 +178,8 @@ def test_a_fixed_item_succeeds_leaves_the_dlq_and_reduce_runs_again(tmp_path: Pa
     assert report.result is not None and report.result.state == "completed"
     assert (report.retried, report.recovered, report.still_dead_lettered) == (
         ("item-1",), ("item-1",), ())
-    assert report.exit_code == 0
+    assert report.exit_code == 4  # item-2 is still dead-lettered
+    assert report.result.items_failed == 1
     assert interaction.prompts[0] == "Retry 1 dead-lettered item, then re-run reduce?"
     assert [e.item_id for e in store.dlq.load()] == ["item-2"]
     results = store.results.load().results
