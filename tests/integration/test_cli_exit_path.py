@@ -103,7 +103,7 @@ def test_a_resume_interrupted_before_the_job_is_loaded_prints_the_resume_hint(
 
     monkeypatch.setattr(cli_run, "make_services", interrupted)
     state_dir = tmp_path / "state dir"
-    assert _exit_code(["resume", "job-1", "--state-dir", str(state_dir)]) == 130
+    assert _exit_code(["resume", "job-1", "-q", "--state-dir", str(state_dir)]) == 130
     assert f"resume with: mapreduce-fsm resume job-1 --state-dir '{state_dir}'" in (
         capsys.readouterr().err
     )

@@ -59,7 +59,7 @@ def test_commit_required_fails_a_step_that_made_no_commit(
 ) -> None:
     workflow = write_workflow("wf.yml", text)
     code, _, stderr = cli("run", str(workflow), "--job-id", "lazy-1")
-    assert code == (0 if phase == "map" else 1), stderr  # a failed item goes to the DLQ
+    assert code == (4 if phase == "map" else 1), stderr  # a failed item goes to the DLQ
     assert "step 'lazy': commit_required, but HEAD did not move" in stderr
     failed = [e for e in events(state_dir, "lazy-1")
               if e["type"] in ("phase.failed", "item.finished")]
@@ -158,7 +158,7 @@ def test_command_timeout_kills_a_step_and_the_item_goes_to_the_dlq(
             - shell: "sleep 60"
         """)
     code, _, stderr = cli("run", str(workflow), "--job-id", "slow-1")
-    assert code == 0, stderr  # the job completes; the item is in the DLQ
+    assert code == 4, stderr  # the job completes (exit 4: an item failed); it is in the DLQ
     assert "step 'sleep 60': timed out after 0.5s" in stderr
     code, stdout, _ = cli("dlq", "list", "slow-1", "--state-dir", str(state_dir),
                           state_dir=False)
@@ -181,7 +181,7 @@ def test_timeout_action_skip_and_fail(
         """
     skip = write_workflow("skip.yml", text.replace("ACTION", "skip"))
     code, _, stderr = cli("run", str(skip), "--job-id", "skip-1")
-    assert code == 0, stderr  # the timed-out item is skipped, not a failure
+    assert code == 4, stderr  # the timed-out item is skipped, not dead-lettered (exit 4)
     fail = write_workflow("fail.yml", text.replace("ACTION", "fail"))
     code, _, stderr = cli("run", str(fail), "--job-id", "fail-1")
     assert code == 1
@@ -212,7 +212,7 @@ map:
     - shell: "test ${{item}} = 4"
 """)
     code, _, stderr = cli("run", str(workflow), "--job-id", "f-1")
-    assert code == 0, stderr  # failed items go to the DLQ; the job completes
+    assert code == 4, stderr  # failed items go to the DLQ; the job completes (exit 4)
     reported = [str(e["data"]) for e in events(state_dir, "f-1") if e["type"] == "map.note"]
     assert [next((n for n in notes if n in r), None) for r in reported] == notes
     dead = [e for e in events(state_dir, "f-1") if e["type"] == "item.dead_lettered"]
@@ -350,7 +350,7 @@ def test_validate_in_the_map_repairs_an_item_and_fails_one_it_cannot(
                   max_attempts: 2
         """)
     code, _, stderr = cli("run", str(workflow), "--job-id", "v-1")
-    assert code == 0, stderr  # the stuck item is in the DLQ
+    assert code == 4, stderr  # the stuck item is in the DLQ (exit 4)
     assert "step 'echo 50 > score-${item}': validation incomplete after 3 attempts: 50% " \
         "complete, below the threshold of 100%; missing: docs" in stderr
     assert (tmp_path / "repairs").read_text().split() == ["1", "1", "1"]
