@@ -198,8 +198,8 @@ def _summarize(store: JobStore) -> JobSummary:
         if checkpoint is None:
             problem = "no checkpoint yet: the run stopped before its first phase"
     try:
-        for result in store.results.load().results.values():
-            counts[result.status] += 1
+        for status in store.results.statuses().statuses.values():
+            counts[status] += 1
     except (JobStateError, OSError) as exc:
         problem = problem or f"unreadable results: {exc}"
     total = None

@@ -6,12 +6,15 @@ import os
 import tempfile
 from pathlib import Path
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mapreduce_fsm.convert import to_json
 from mapreduce_fsm.errors import JobStateError
 from mapreduce_fsm.state import AttemptJournal, ResultsJournal, jsonlines
+from mapreduce_fsm.state.journal import _id_and_status
 from mapreduce_fsm.state.records import AttemptRecord, ItemResult, ItemStatus
 
 from .strategies import item_results
@@ -251,3 +254,42 @@ def test_attempts_torn_last_line_is_dropped(tmp_path: Path) -> None:
     journal.close()
     path.write_bytes(path.read_bytes()[:-3])
     assert AttemptJournal(path).load() == {"a": [attempt("a", 1)]}
+
+
+tricky_ids = st.text(min_size=1, max_size=8) | st.sampled_from(
+    ['a"b', "a\\b", "é", 'x","status":"failed'])
+
+
+@given(st.lists(st.builds(lambda r, i: attrs.evolve(r, item_id=i), item_results(), tricky_ids),
+                max_size=8))
+def test_statuses_read_only_ids_and_statuses_yet_agree_with_the_whole_load(
+    written: list[ItemResult],
+) -> None:
+    # Items and captures may themselves hold a "status" key; ids may hold quotes.
+    with tempfile.TemporaryDirectory() as scratch:
+        journal = ResultsJournal(Path(scratch) / "results.jsonl")
+        for each in written:
+            journal.append(each)
+        journal.close()
+        expected = {item_id: r.status for item_id, r in journal.load().results.items()}
+        assert dict(journal.statuses().statuses) == expected
+    for each in written:  # and without parsing any line whole
+        assert _id_and_status((to_json(each) + "\n").encode()) == (each.item_id, each.status)
+
+
+def test_statuses_drop_a_torn_last_line_with_a_warning_and_refuse_a_corrupt_one(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "results.jsonl"
+    journal = ResultsJournal(path)
+    journal.append(result("a", "failed"))
+    journal.close()
+    with path.open("ab") as file:
+        file.write(b'{"item_id":"b","item_index":1,"item":{"status":"suc')
+    loaded = journal.statuses()
+    assert dict(loaded.statuses) == {"a": "failed"}
+    assert len(loaded.warnings) == 1 and "torn last line" in loaded.warnings[0]
+    with path.open("ab") as file:
+        file.write(b'\n{"item_id":"c"}\n')
+    with pytest.raises(JobStateError, match="corrupt item result line"):
+        journal.statuses()
