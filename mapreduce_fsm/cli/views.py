@@ -71,21 +71,13 @@ def status(job_id: str, state_dir: str | None, as_json: bool) -> None:
 
     store = open_job(job_id, state_dir)
     checkpoint = store.load_checkpoint()
-    loaded = store.results.load()
+    loaded = store.results.statuses()
     for warning in loaded.warnings:
         click.echo(f"warning: {warning}", err=True)
-    results = loaded.results
-    counts = Counter(result.status for result in results.values())
-    in_flight: dict[str, str] = {}
-    for event in store.events.read(types={"item.started", "item.finished"}):
-        item_id = str(event.data.get("item_id"))
-        if event.type == "item.started":
-            in_flight[item_id] = event.at
-        else:
-            in_flight.pop(item_id, None)
+    results = loaded.statuses
+    counts = Counter(results.values())
     running = store.lock().live_holder() is not None
-    if not running:
-        in_flight = {}
+    in_flight = store.events.in_flight() if running else {}  # else none: skip the log
     payload = {
         "job_id": job_id,
         "state": checkpoint.state if checkpoint else "not started",

@@ -82,6 +82,17 @@ class EventLog:
             if types is None or event.type in types:
                 yield event
 
+    def in_flight(self) -> dict[str, str]:
+        """Items started and not finished, by id, with when they started."""
+        started: dict[str, str] = {}
+        for event in self.read(types={"item.started", "item.finished"}):
+            item_id = str(event.data.get("item_id"))
+            if event.type == "item.started":
+                started[item_id] = event.at
+            else:
+                started.pop(item_id, None)
+        return started
+
     def follow(
         self,
         *,
