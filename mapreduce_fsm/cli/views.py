@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from datetime import UTC, datetime
 
 import click
@@ -71,11 +70,10 @@ def status(job_id: str, state_dir: str | None, as_json: bool) -> None:
 
     store = open_job(job_id, state_dir)
     checkpoint = store.load_checkpoint()
-    loaded = store.results.statuses()
+    loaded = store.results.counts()
     for warning in loaded.warnings:
         click.echo(f"warning: {warning}", err=True)
-    results = loaded.statuses
-    counts = Counter(results.values())
+    counts = loaded.statuses
     running = store.lock().live_holder() is not None
     in_flight = store.events.in_flight() if running else {}  # else none: skip the log
     payload = {
@@ -104,7 +102,7 @@ def status(job_id: str, state_dir: str | None, as_json: bool) -> None:
         line = f"  {name}: {progress.status if progress else 'pending'}"
         total = progress.data.get("total") if progress else None
         if checkpoint and name == checkpoint.item_phase and isinstance(total, int):
-            line += f", {len(results)}/{total} items done"
+            line += f", {loaded.items}/{total} items done"
         if progress and progress.error:
             line += f" — {progress.error}"
         click.echo(line)

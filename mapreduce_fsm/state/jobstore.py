@@ -198,8 +198,7 @@ def _summarize(store: JobStore) -> JobSummary:
         if checkpoint is None:
             problem = "no checkpoint yet: the run stopped before its first phase"
     try:
-        for status in store.results.statuses().statuses.values():
-            counts[status] += 1
+        counts.update(store.results.counts().statuses)
     except (JobStateError, OSError) as exc:
         problem = problem or f"unreadable results: {exc}"
     total = None

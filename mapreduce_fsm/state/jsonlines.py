@@ -91,13 +91,14 @@ class JsonLinesFile(Generic[T]):
         """
         return self.scan_fields(_unread, _whole)
 
-    def scan_fields(self, fields: Callable[[bytes], R | None],
-                    of_record: Callable[[T], R]) -> ScannedLines[R]:
+    def scan_fields(self, fields: Callable[[bytes], R | None], of_record: Callable[[T], R],
+                    *, start: int = 0, lines_before: int = 0) -> ScannedLines[R]:
         """Like `scan`, but each line gives only `fields(line)` (a cheap read of a few
-        fields, None when it cannot tell); a line it cannot read is parsed whole."""
+        fields, None when it cannot tell); a line it cannot read is parsed whole.
+        From byte `start` on, `lines_before` lines before it (for line numbers)."""
         values: list[R] = []
         warnings: list[str] = []
-        for number, line, is_last in self._lines():
+        for number, line, is_last in self._lines(start, lines_before):
             value = fields(line) if line.endswith(b"\n") else None
             if value is not None:
                 values.append(value)
@@ -146,15 +147,16 @@ class JsonLinesFile(Generic[T]):
         except ValueError:
             return None
 
-    def _lines(self) -> Iterator[tuple[int, bytes, bool]]:
-        """(1-based number, raw line, is it the last) for every non-blank line."""
+    def _lines(self, start: int = 0, lines_before: int = 0) -> Iterator[tuple[int, bytes, bool]]:
+        """(1-based number, raw line, is it the last) for every non-blank line from `start`."""
         try:
             file = self.path.open("rb")
         except FileNotFoundError:
             return
         with file:
+            file.seek(start)
             previous: tuple[int, bytes] | None = None
-            for number, line in enumerate(file, start=1):
+            for number, line in enumerate(file, start=lines_before + 1):
                 if not line.strip():
                     continue
                 if previous is not None:

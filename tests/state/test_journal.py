@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import attrs
@@ -260,9 +261,13 @@ tricky_ids = st.text(min_size=1, max_size=8) | st.sampled_from(
     ['a"b', "a\\b", "é", 'x","status":"failed'])
 
 
+def final_counts(journal: ResultsJournal) -> dict[str, int]:
+    return dict(Counter(result.status for result in journal.load().results.values()))
+
+
 @given(st.lists(st.builds(lambda r, i: attrs.evolve(r, item_id=i), item_results(), tricky_ids),
                 max_size=8))
-def test_statuses_read_only_ids_and_statuses_yet_agree_with_the_whole_load(
+def test_counts_read_only_ids_and_statuses_yet_agree_with_the_whole_load(
     written: list[ItemResult],
 ) -> None:
     # Items and captures may themselves hold a "status" key; ids may hold quotes.
@@ -271,13 +276,51 @@ def test_statuses_read_only_ids_and_statuses_yet_agree_with_the_whole_load(
         for each in written:
             journal.append(each)
         journal.close()
-        expected = {item_id: r.status for item_id, r in journal.load().results.items()}
-        assert dict(journal.statuses().statuses) == expected
+        assert not journal.counts_path.exists()  # appended unloaded: no counts kept
+        counted = journal.counts()
+        assert (dict(counted.statuses), counted.items) == (
+            final_counts(journal), len(journal.load().results))
     for each in written:  # and without parsing any line whole
         assert _id_and_status((to_json(each) + "\n").encode()) == (each.item_id, each.status)
 
 
-def test_statuses_drop_a_torn_last_line_with_a_warning_and_refuse_a_corrupt_one(
+def test_counts_kept_by_the_writer_spare_readers_the_lines_they_cover(tmp_path: Path) -> None:
+    path = tmp_path / "results.jsonl"
+    writer = ResultsJournal(path)
+    writer.load()
+    for i, status in enumerate(["success", "failed", "success"]):
+        writer.append(result(f"i{i}", status, index=i))  # type: ignore[arg-type]
+    writer.close()
+    covered = path.read_bytes()
+    path.write_bytes(b"x" * (len(covered) - 1) + b"\n")  # same file, same size: unreadable
+    with pytest.raises(JobStateError):
+        ResultsJournal(path).load()
+    assert dict(ResultsJournal(path).counts().statuses) == {"success": 2, "failed": 1}
+    path.write_bytes(covered)
+    with path.open("ab") as file:  # a line after the kept counts is read
+        file.write((to_json(result("i3", "skipped", index=3)) + "\n").encode())
+    counted = ResultsJournal(path).counts()
+    assert (dict(counted.statuses), counted.items) == (
+        {"success": 2, "failed": 1, "skipped": 1}, 4)
+
+
+def test_a_rewritten_journal_keeps_its_own_counts_and_ignores_stale_ones(tmp_path: Path) -> None:
+    path = tmp_path / "results.jsonl"
+    writer = ResultsJournal(path)
+    writer.load()
+    writer.append(result("a", "failed"))
+    writer.append(result("b", "success", index=1))
+    writer.close()
+    stale = writer.counts_path.read_bytes()
+    writer.rewrite([result("b", "success", index=1)])  # `dlq retry` takes a result away
+    assert dict(ResultsJournal(path).counts().statuses) == {"success": 1}
+    writer.counts_path.write_bytes(stale)  # counts of another file (inode) than this one
+    assert dict(ResultsJournal(path).counts().statuses) == {"success": 1}
+    writer.counts_path.write_text('{"bytes": "many"}')
+    assert ResultsJournal(path).counts().items == 1
+
+
+def test_counts_drop_a_torn_last_line_with_a_warning_and_refuse_a_corrupt_one(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "results.jsonl"
@@ -286,10 +329,11 @@ def test_statuses_drop_a_torn_last_line_with_a_warning_and_refuse_a_corrupt_one(
     journal.close()
     with path.open("ab") as file:
         file.write(b'{"item_id":"b","item_index":1,"item":{"status":"suc')
-    loaded = journal.statuses()
-    assert dict(loaded.statuses) == {"a": "failed"}
-    assert len(loaded.warnings) == 1 and "torn last line" in loaded.warnings[0]
+    loaded = journal.counts()
+    assert dict(loaded.statuses) == {"failed": 1}
+    assert len(loaded.warnings) == 1 and "results.jsonl:2: dropped a torn last line" in (
+        loaded.warnings[0])
     with path.open("ab") as file:
         file.write(b'\n{"item_id":"c"}\n')
     with pytest.raises(JobStateError, match="corrupt item result line"):
-        journal.statuses()
+        journal.counts()
