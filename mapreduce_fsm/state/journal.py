@@ -13,7 +13,7 @@ import attrs
 
 from mapreduce_fsm.state.atomic import write_atomic
 from mapreduce_fsm.state.jsonlines import JsonLinesFile
-from mapreduce_fsm.state.records import AttemptRecord, ItemResult
+from mapreduce_fsm.state.records import FINAL_STATUSES, AttemptRecord, ItemResult
 
 # How every result line begins, as `to_json` writes it: the id, the index, then the item
 # (any JSON), then the status. JSON strings hold no bare quote, so these cannot match
@@ -71,6 +71,36 @@ def _id_and_status(line: bytes) -> tuple[str, str] | None:
     return item_id, status.group(1)
 
 
+_RESULT_FIELDS = frozenset(field.name for field in attrs.fields(ItemResult))
+_TEXT_OR_NULL = (str, type(None))
+
+
+def _plain_result(line: bytes) -> ItemResult | None:
+    """The result on a line that holds every field with the plain JSON type the engine
+    writes, made without the strict converter (five times as fast); None for any other
+    line, which the converter then reads or reports."""
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None
+    if type(data) is not dict or data.keys() != _RESULT_FIELDS:
+        return None
+    plain = (
+        type(data["item_id"]) is str and type(data["item_index"]) is int
+        and data["status"] in FINAL_STATUSES and type(data["status"]) is str
+        and type(data["exit_code"]) in (int, type(None)) and type(data["output"]) is str
+        and type(data["error"]) in _TEXT_OR_NULL and type(data["failed_step"]) in _TEXT_OR_NULL
+        and type(data["attempts"]) is int and type(data["started_at"]) is str
+        and type(data["finished_at"]) is str and type(data["duration_secs"]) is float
+        and type(data["captures"]) is dict
+    )
+    return ItemResult(**data) if plain else None
+
+
+def _same_result(result: ItemResult) -> ItemResult:
+    return result
+
+
 def _id_and_status_of(result: ItemResult) -> tuple[str, str]:
     return result.item_id, result.status
 
@@ -114,7 +144,7 @@ class ResultsJournal:
         self._save_counts()
 
     def load(self) -> LoadedResults:
-        scanned = self._file.scan()
+        scanned = self._file.scan_fields(_plain_result, _same_result)
         results = {result.item_id: result for result in scanned.records}
         self._statuses = {item_id: result.status for item_id, result in results.items()}
         self._lines = len(scanned.records)

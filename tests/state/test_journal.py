@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections import Counter
@@ -12,10 +13,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mapreduce_fsm.convert import to_json
+from mapreduce_fsm.convert import from_json, to_json
 from mapreduce_fsm.errors import JobStateError
 from mapreduce_fsm.state import AttemptJournal, ResultsJournal, jsonlines
-from mapreduce_fsm.state.journal import _id_and_status
+from mapreduce_fsm.state.journal import _id_and_status, _plain_result
 from mapreduce_fsm.state.records import AttemptRecord, ItemResult, ItemStatus
 
 from .strategies import item_results
@@ -337,3 +338,20 @@ def test_counts_drop_a_torn_last_line_with_a_warning_and_refuse_a_corrupt_one(
         file.write(b'\n{"item_id":"c"}\n')
     with pytest.raises(JobStateError, match="corrupt item result line"):
         journal.counts()
+
+
+@given(item_results())
+def test_a_result_line_the_engine_writes_loads_without_the_converter_and_the_same(
+    written: ItemResult,
+) -> None:
+    line = (to_json(written) + "\n").encode()
+    assert _plain_result(line) == written == from_json(line, ItemResult)
+
+
+@pytest.mark.parametrize("change", [
+    {"item_index": "3"}, {"item_index": True}, {"status": "done"}, {"duration_secs": 1},
+    {"captures": []}, {"error": 5}, {"extra": 1},
+])
+def test_any_other_line_goes_to_the_strict_converter(change: dict[str, object]) -> None:
+    data = {**json.loads(to_json(result("a"))), **change}
+    assert _plain_result((json.dumps(data) + "\n").encode()) is None
