@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from mapreduce_fsm.config.model import ErrorPolicy
 from mapreduce_fsm.policy import FailureBudget, StopDecision
-from mapreduce_fsm.state.records import ItemResult, ItemStatus
+from mapreduce_fsm.state.records import ItemStatus
 
 STATUSES: list[ItemStatus] = ["success", "failed", "timeout", "skipped"]
 
@@ -90,10 +90,6 @@ def test_on_item_failure_stop_names_the_item() -> None:
     assert budget.record("item-3", "failed") == StopDecision(
         reason="on_item_failure is stop: item item-3 failed"
     )
-
-
-def result(index: int, status: ItemStatus) -> ItemResult:
-    return ItemResult(item_id=f"item-{index}", item_index=index, item=index, status=status)
 
 
 def test_from_statuses_restores_the_counts_without_deciding() -> None:
