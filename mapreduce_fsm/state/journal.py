@@ -21,6 +21,11 @@ from mapreduce_fsm.state.records import FINAL_STATUSES, AttemptRecord, ItemResul
 _ID_AND_INDEX = re.compile(r'\{"item_id":("(?:[^"\\]|\\.)*"),"item_index":-?\d+,"item":')
 _STATUS = re.compile(r',"status":"(success|failed|timeout|skipped)",')
 _DECODER = json.JSONDecoder()
+_SIMPLE_LINE = re.compile(  # a whole line whose item is a scalar and nothing is escaped
+    rb'^\{"item_id":"([^"\\\n]*)","item_index":-?\d+,'
+    rb'"item":(?:-?\d[\d.eE+-]*|"[^"\\\n]*"|true|false|null),'
+    rb'"status":"(success|failed|timeout|skipped)",[^\n]*\}$', re.MULTILINE)
+_CHUNK = 1 << 20
 COUNTS_INTERVAL_SECS = 2.0  # how often an appending process saves the counts
 
 
@@ -101,6 +106,34 @@ def _same_result(result: ItemResult) -> ItemResult:
     return result
 
 
+def _simple_statuses(path: Path) -> tuple[dict[str, str], int] | None:
+    """Each item's status and the number of lines, when every line is one whose id and item
+    hold no escapes and whose item is a number, plain string, boolean or null (what most
+    maps over a list of values write), found by one regular expression a megabyte at a
+    time; None if any line is not such a one (or the last is torn), to be read line by line."""
+    statuses: dict[str, str] = {}
+    lines = 0
+    try:
+        file = path.open("rb")
+    except FileNotFoundError:
+        return statuses, 0
+    with file:
+        rest = b""
+        while chunk := file.read(_CHUNK):
+            data = rest + chunk
+            end = data.rfind(b"\n") + 1
+            whole, rest = data[:end], data[end:]
+            found = _SIMPLE_LINE.findall(whole)
+            if len(found) != whole.count(b"\n"):
+                return None
+            lines += len(found)
+            try:
+                statuses.update((item_id.decode(), status.decode()) for item_id, status in found)
+            except UnicodeDecodeError:
+                return None
+    return (statuses, lines) if not rest else None
+
+
 def _id_and_status_of(result: ItemResult) -> tuple[str, str]:
     return result.item_id, result.status
 
@@ -155,10 +188,13 @@ class ResultsJournal:
     def statuses(self) -> dict[str, str]:
         """Each item's final status, by id: what a resumed map needs of 100,000 results,
         read from those two fields of each line alone (a torn last line is dropped)."""
-        scanned = self._file.scan_fields(_id_and_status, _id_and_status_of)
-        self._statuses = dict(scanned.records)
-        self._lines = len(scanned.records)
-        return dict(self._statuses)
+        read = _simple_statuses(self.path)
+        if read is None:
+            scanned = self._file.scan_fields(_id_and_status, _id_and_status_of)
+            read = dict(scanned.records), len(scanned.records)
+        statuses, self._lines = read
+        self._statuses = dict(statuses)
+        return statuses
 
     def counts(self) -> ResultCounts:
         """The items with a result, by status: the kept counts plus the lines after them

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from mapreduce_fsm.convert import from_json, to_json
 from mapreduce_fsm.errors import JobStateError
 from mapreduce_fsm.state import AttemptJournal, ResultsJournal, jsonlines
-from mapreduce_fsm.state.journal import _id_and_status, _plain_result
+from mapreduce_fsm.state.journal import _id_and_status, _plain_result, _simple_statuses
 from mapreduce_fsm.state.records import AttemptRecord, ItemResult, ItemStatus
 
 from .strategies import item_results
@@ -355,3 +355,37 @@ def test_a_result_line_the_engine_writes_loads_without_the_converter_and_the_sam
 def test_any_other_line_goes_to_the_strict_converter(change: dict[str, object]) -> None:
     data = {**json.loads(to_json(result("a"))), **change}
     assert _plain_result((json.dumps(data) + "\n").encode()) is None
+
+
+@given(st.lists(st.builds(lambda r, i: attrs.evolve(r, item_id=i), item_results(), tricky_ids),
+                max_size=8))
+def test_statuses_a_resume_reads_agree_with_the_whole_load(written: list[ItemResult]) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        journal = ResultsJournal(Path(scratch) / "results.jsonl")
+        for each in written:
+            journal.append(each)
+        journal.close()
+        expected = {item_id: r.status for item_id, r in journal.load().results.items()}
+        assert ResultsJournal(journal.path).statuses() == expected
+
+
+def test_a_journal_of_plain_items_is_read_a_megabyte_at_a_time_and_others_line_by_line(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "results.jsonl"
+    journal = ResultsJournal(path)
+    for index, item in enumerate([3, "x", None, -1.5e3, True]):
+        journal.append(attrs.evolve(result(f"i{index}", "failed", index), item=item))
+    journal.append(attrs.evolve(result("i0", "success"), item=0))  # the last line wins
+    journal.close()
+    assert _simple_statuses(path) == (
+        {"i0": "success", "i1": "failed", "i2": "failed", "i3": "failed", "i4": "failed"}, 6)
+    with path.open("ab") as file:  # an item whose text looks like the fields after it
+        file.write((to_json(attrs.evolve(result("i5", "failed", 5), item={
+            "k": "}", "status": "success"})) + "\n").encode())
+    assert _simple_statuses(path) is None
+    assert ResultsJournal(path).statuses()["i5"] == "failed"
+    with path.open("ab") as file:
+        file.write(b'{"item_id":"i6","item_index":6,"item":6,"status":"succ')
+    assert _simple_statuses(path) is None
+    assert "i6" not in ResultsJournal(path).statuses()  # torn: dropped, as before
