@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+from mapreduce_fsm.state import Checkpoint, JobStore
 
 # Each is imported only where it is used: a progress bar, a table, a json_path, a phase
 # type that is not built in, or the first message printed.
@@ -72,3 +75,26 @@ def test_a_signal_while_the_cli_is_still_importing_exits_130_quietly(signal_name
         capture_output=True, text=True, timeout=60, check=False,
     )
     assert (done.returncode, done.stderr) == (130, "interrupted\n")
+
+
+def test_jobs_and_status_load_the_machine_but_no_phase_or_step_runner(tmp_path: Path) -> None:
+    """They show a job's state with the machine's names; the phases, the step runner and
+    asyncio behind them are for running a job."""
+    store = JobStore.create(tmp_path, "stopped-1", "name: stopped\n")
+    store.save_checkpoint(Checkpoint(
+        job_id="stopped-1", workflow_name="stopped", workflow_digest="0", working_dir="/",
+        state="map", phase_order=("setup", "map", "reduce"), item_phase="map",
+        created_at="2026-01-01T00:00:00.000Z", updated_at="2026-01-01T00:00:00.000Z"))
+    code = (
+        "import json, sys\n"
+        "from click.testing import CliRunner\n"
+        "from mapreduce_fsm.cli.main import cli\n"
+        "for args in (['jobs'], ['status', 'stopped-1']):\n"
+        f"    done = CliRunner().invoke(cli, [*args, '--state-dir', {str(tmp_path)!r}])\n"
+        "    assert 'stopped in map' in done.output, done.output\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith(\n"
+        "    ('mapreduce_fsm.phases', 'mapreduce_fsm.commands', 'asyncio')))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert json.loads(done.stdout) == ["mapreduce_fsm.phases", "mapreduce_fsm.phases.machine"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from datetime import UTC, datetime
 
 import click
@@ -81,23 +80,21 @@ def status(job_id: str, state_dir: str | None, as_json: bool) -> None:
     checkpoint = store.load_checkpoint()
     if checkpoint is not None:
         check_machine_state(checkpoint, store.checkpoint_path)
-    loaded = store.results.load()
+    loaded = store.results.counts()  # ids and statuses only, from the kept counts on
     for warning in loaded.warnings:
         click.echo(f"warning: {warning}", err=True)
-    results = loaded.results
-    counts = Counter(result.status for result in results.values())
-    in_flight, waiting = set(), set()  # an attempt runs; a failed attempt waits for its retry
-    for event in store.events.read(types=ITEM_EVENT_TYPES):
-        item_id = str(event.data.get("item_id"))
-        in_flight.discard(item_id)
-        waiting.discard(item_id)
-        if event.type == "item.started":
-            in_flight.add(item_id)
-        elif event.type == "item.retry_scheduled":
-            waiting.add(item_id)
+    counts = loaded.statuses
     running = store.lock().live_holder() is not None
-    if not running:
-        in_flight, waiting = set(), set()
+    in_flight, waiting = set(), set()  # an attempt runs; a failed attempt waits for its retry
+    if running:  # with no process running the job nothing is in flight: skip the event log
+        for event in store.events.read(types=ITEM_EVENT_TYPES):
+            item_id = str(event.data.get("item_id"))
+            in_flight.discard(item_id)
+            waiting.discard(item_id)
+            if event.type == "item.started":
+                in_flight.add(item_id)
+            elif event.type == "item.retry_scheduled":
+                waiting.add(item_id)
     dead_lettered = len(store.dlq.load())
     state = checkpoint.state if checkpoint else "not started"
     next_step = _next_step(job_id, state_dir, state, running=running,
@@ -130,7 +127,7 @@ def status(job_id: str, state_dir: str | None, as_json: bool) -> None:
         line = f"  {name}: {progress.status if progress else 'pending'}"
         total = progress.data.get("total") if progress else None
         if checkpoint and name == checkpoint.item_phase and isinstance(total, int):
-            line += f", {len(results)}/{total} items done"
+            line += f", {loaded.items}/{total} items done"
         if progress and progress.error:
             line += f" — {progress.error}"
         click.echo(line)

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
-from transitions.extensions.asyncio import AsyncMachine
-from transitions.extensions.diagrams import GraphMachine
+
+if TYPE_CHECKING:  # imported where used: `jobs` and `status` need only the names below
+    from transitions.extensions.asyncio import AsyncMachine
 
 from mapreduce_fsm.errors import JobStateError
 
@@ -138,6 +139,8 @@ def build_machine(
     trigger. The phase's executor is not a callback: the coordinator runs it after the
     trigger returned, so `transitions` never sees (or swallows) its cancellation.
     """
+    from transitions.extensions.asyncio import AsyncMachine
+
     state_specs = [{"name": name, "on_enter": [on_enter_state]} for name in states(phase_names)]
     return AsyncMachine(
         model=model,
@@ -157,6 +160,8 @@ def mermaid_diagram(
     title: str,
 ) -> str:
     """The machine as a Mermaid state diagram; `active` is highlighted."""
+    from transitions.extensions.diagrams import GraphMachine
+
     graph_machine = GraphMachine(
         states=states(phase_names),
         transitions=[

@@ -27,7 +27,7 @@ from mapreduce_fsm.phases.types import PhaseMetrics, PhaseResult
 from mapreduce_fsm.policy import CircuitBreaker, FailureBudget, error_signature
 from mapreduce_fsm.state import MapLedger
 from mapreduce_fsm.state.logs import StepLogs
-from mapreduce_fsm.state.records import FAILURE_STATUSES, AttemptRecord, ItemResult
+from mapreduce_fsm.state.records import FAILURE_STATUSES, AttemptRecord
 from mapreduce_fsm.workitems import WorkItem, WorkItems, load_work_items
 
 
@@ -101,8 +101,8 @@ class MapPhase:
             isolation=isolation,
         )
         pending_ids = {entry.item.id for entry in pending}
-        already_failed = sum(1 for item_id, result in ledger.finished.items()
-                             if item_id not in pending_ids and result.status in FAILURE_STATUSES)
+        already_failed = sum(1 for item_id, status in ledger.finished.items()
+                             if item_id not in pending_ids and status in FAILURE_STATUSES)
         context.progress_reporter.start(total, already_done=already, already_failed=already_failed)
         try:
             decision = await scheduler.run(pending)
@@ -193,13 +193,13 @@ class MapPhase:
         )
 
     def budget(
-        self, context: PhaseContext, finished: Mapping[str, ItemResult]
+        self, context: PhaseContext, finished: Mapping[str, str]
     ) -> FailureBudget:
         # Resuming a failed map, or retrying dead letters, is the user's decision to go on:
         # old failures don't count.
         if context.resumed_from in (fsm.FAILED, fsm.RETRY_ITEMS):
             return FailureBudget(policy=self.policy)
-        return FailureBudget.from_results(self.policy, finished.values())
+        return FailureBudget.from_statuses(self.policy, finished.values())
 
     def breaker(self, context: PhaseContext) -> CircuitBreaker | None:
         if self.policy.circuit_breaker is None:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import attrs
 
 from mapreduce_fsm.config.model import ErrorPolicy
-from mapreduce_fsm.state.records import FAILURE_STATUSES, ItemResult
+from mapreduce_fsm.state.records import FAILURE_STATUSES
 
 # failure_threshold is judged only once this many items have succeeded or failed, so one
 # early failure does not read as "100% failed".
@@ -52,14 +52,14 @@ class FailureBudget:
     decision: StopDecision | None = attrs.field(default=None, kw_only=True)
 
     @classmethod
-    def from_results(cls, policy: ErrorPolicy, results: Iterable[ItemResult]) -> FailureBudget:
-        """The counts of a resumed map, rebuilt from the final results already journaled.
+    def from_statuses(cls, policy: ErrorPolicy, statuses: Iterable[str]) -> FailureBudget:
+        """The counts of a resumed map, rebuilt from the final statuses already journaled.
 
         No decision is taken here: the counts only weigh on the items still to run.
         """
         budget = cls(policy)
-        for result in results:
-            budget._count(result.status)
+        for status in statuses:
+            budget._count(status)
         return budget
 
     def record(self, item_id: str, final_status: str) -> StopDecision | None:

@@ -233,8 +233,7 @@ def _summarize(store: JobStore) -> JobSummary:
             problem = ("no checkpoint yet: the run stopped before its first phase "
                        "(`resume` starts it if it has no results)")
     try:
-        for result in store.results.load().results.values():
-            counts[result.status] += 1
+        counts.update(store.results.counts().statuses)
     except (JobStateError, OSError) as exc:
         problem = problem or f"unreadable results: {exc}"
     total = None

@@ -6,7 +6,7 @@ import io
 import logging
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -18,6 +18,7 @@ from mapreduce_fsm.errors import JobStateError, failing_as_environment
 from mapreduce_fsm.state.atomic import fsync_dir, write_atomic
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 log = logging.getLogger(__name__)
 
@@ -102,11 +103,22 @@ class JsonLinesFile(Generic[T]):
 
         A missing file reads as empty. Blank lines are ignored.
         """
-        records: list[T] = []
+        return self.scan_fields(_unread, _whole)
+
+    def scan_fields(self, fields: Callable[[bytes], R | None], of_record: Callable[[T], R],
+                    *, start: int = 0, lines_before: int = 0) -> ScannedLines[R]:
+        """Like `scan`, but each line gives only `fields(line)` (a cheap read of a few
+        fields, None when it cannot tell); a line it cannot read is parsed whole.
+        From byte `start` on, `lines_before` lines before it (for line numbers)."""
+        values: list[R] = []
         warnings: list[str] = []
-        for number, line, is_last in self.lines():
+        for number, line, is_last in self.lines(start, lines_before):
+            value = fields(line) if line.endswith(b"\n") else None
+            if value is not None:
+                values.append(value)
+                continue
             try:
-                records.append(self.parse(line))
+                values.append(of_record(self.parse(line)))
             except ValueError as exc:
                 if self.skip_corrupt and not (is_last and _looks_torn(line)):
                     warnings.append(f"{self.path}:{number}: skipped a corrupt {self.what} "
@@ -118,7 +130,7 @@ class JsonLinesFile(Generic[T]):
                     f"{self.path}:{number}: dropped a torn last line (the process writing it "
                     f"was killed mid-write: {exc}); that {self.what} will be produced again"
                 )
-        return ScannedLines(records=tuple(records), warnings=tuple(warnings))
+        return ScannedLines(records=tuple(values), warnings=tuple(warnings))
 
     def _corrupt(self, number: int | None, reason: Exception) -> JobStateError:
         where = f"{self.path}:{number}" if number is not None else f"{self.path}, last line"
@@ -153,15 +165,16 @@ class JsonLinesFile(Generic[T]):
         except ValueError:
             return None
 
-    def lines(self) -> Iterator[tuple[int, bytes, bool]]:
-        """(1-based number, raw line, is it the last) for every non-blank line."""
+    def lines(self, start: int = 0, lines_before: int = 0) -> Iterator[tuple[int, bytes, bool]]:
+        """(1-based number, raw line, is it the last) for every non-blank line from `start`."""
         try:
             file = self.path.open("rb")
         except FileNotFoundError:
             return
         with file:
+            file.seek(start)
             previous: tuple[int, bytes] | None = None
-            for number, line in enumerate(file, start=1):
+            for number, line in enumerate(file, start=lines_before + 1):
                 if not line.strip():
                     continue
                 if previous is not None:
@@ -206,6 +219,14 @@ class JsonLinesFile(Generic[T]):
             log.warning("%s: cutting off a torn last line at byte %d (%s)", self.path, start, exc)
             os.ftruncate(fd, start)
             os.fsync(fd)
+
+
+def _unread(line: bytes) -> None:
+    return None
+
+
+def _whole(record: T) -> T:
+    return record
 
 
 def _looks_torn(line: bytes) -> bool:

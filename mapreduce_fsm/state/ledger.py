@@ -50,7 +50,8 @@ class MapLedger:
     results: ResultsJournal
     attempts: AttemptJournal
     dlq: DeadLetterStore
-    finished: dict[str, ItemResult]  # every final result, by item id
+    finished: dict[str, str]  # every item's final status, by item id (not whole results:
+    # a resume of 100,000 items needs no more, and memory stays small)
     dead_letters: dict[str, DlqEntry]  # the DLQ, by item id
     rounds: dict[str, list[AttemptRecord]]  # failed attempts of each item's current round
     counts: dict[str, int] = attrs.field(
@@ -61,10 +62,10 @@ class MapLedger:
     def load(cls, store: JobStore) -> MapLedger:
         """Read the job's journals and DLQ. Entries of items that succeeded are dropped from
         the DLQ: a crash between recording the success and removing the entry leaves one."""
-        finished = dict(store.results.load().results)
+        finished = store.results.statuses()
         entries = {entry.item_id: entry for entry in store.dlq.load()}
         recovered = [item_id for item_id in entries
-                     if item_id in finished and finished[item_id].status == "success"]
+                     if finished.get(item_id) == "success"]
         if recovered:
             store.dlq.remove(recovered)
         dead_letters = {item_id: entry for item_id, entry in entries.items()
@@ -92,7 +93,7 @@ class MapLedger:
             # item without a result, which runs again, never a failure missing from the DLQ.
             entry = self._dead_letter(result, dead_letter_signature)
         self.results.append(result)
-        self.finished[result.item_id] = result
+        self.finished[result.item_id] = result.status
         self.counts["failed" if result.status == "timeout" else result.status] += 1
         left = False
         if result.status == "success" and self.dead_letters.pop(result.item_id, None) is not None:

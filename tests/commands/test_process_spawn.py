@@ -126,3 +126,33 @@ def test_an_environment_string_over_128_kib_is_named_with_the_real_limit(tmp_pat
     assert result.error is not None
     assert "the variable HUGE is 200006 bytes" in result.error
     assert "128 KiB (MAX_ARG_STRLEN)" in result.error
+
+
+# A program that reports which signals it started with ignored (Linux: /proc) and ends.
+_REPORT_IGNORED = """
+import asyncio, signal, sys
+from pathlib import Path
+from mapreduce_fsm.commands import StepContext, run_step
+from mapreduce_fsm.config.model import Step
+signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as `nohup` leaves it
+step = Step(shell="grep SigIgn /proc/self/status")
+result = asyncio.run(run_step(step, {}, StepContext(cwd=Path.cwd())))
+print(result.stdout.split()[1])
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
+def test_a_program_keeps_the_signals_its_starter_inherited_ignored_and_no_others(
+    tmp_path: Path,
+) -> None:
+    # Only the signals ignored by the one who started us stay ignored (SIGHUP under nohup);
+    # SIGPIPE and SIGXFSZ, which Python itself ignores, are back at their defaults.
+    import signal
+    import subprocess
+    import sys
+
+    report = subprocess.run([sys.executable, "-c", _REPORT_IGNORED], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60, check=True)
+    mask = int(report.stdout.strip(), 16)
+    ignored = {n for n in signal.valid_signals() if mask >> (int(n) - 1) & 1}
+    assert ignored == {signal.SIGHUP}  # (glibc's own internal signals are not valid_signals)

@@ -146,6 +146,21 @@ def test_status_warns_of_a_torn_result_line_and_copes_without_a_checkpoint(
     assert stdout.splitlines()[0] == "job mixed-1: not started"
 
 
+def test_status_of_a_job_no_process_runs_does_not_read_its_event_log(
+    cli: Cli, finished_job: str, state_dir: Path
+) -> None:
+    # Nothing is in flight when no process runs the job, so the log (two events an
+    # item: most of a big job's bytes) is not read; a damaged line in it shows that.
+    events = state_dir / "jobs" / finished_job / "events.jsonl"
+    lines = events.read_text().splitlines(keepends=True)
+    events.write_text("".join([lines[0], "not an event\n", *lines[1:]]))
+    code, stdout, stderr = cli("status", finished_job, "--json")
+    assert (code, stderr) == (0, "")
+    assert json.loads(stdout)["items"] == {"success": 2, "failed": 1}
+    code, _, stderr = cli("events", finished_job)  # asked for, the log is read
+    assert code != 0 and "events.jsonl:2: corrupt event line" in stderr
+
+
 def test_a_directory_in_place_of_a_job_file_is_a_clear_error(
     cli: Cli, finished_job: str, state_dir: Path
 ) -> None:

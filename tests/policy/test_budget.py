@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from mapreduce_fsm.config.model import ErrorPolicy
 from mapreduce_fsm.policy import FailureBudget, StopDecision
-from mapreduce_fsm.state.records import ItemResult, ItemStatus
+from mapreduce_fsm.state.records import ItemStatus
 
 STATUSES: list[ItemStatus] = ["success", "failed", "timeout", "skipped"]
 
@@ -92,15 +92,9 @@ def test_on_item_failure_stop_names_the_item() -> None:
     )
 
 
-def result(index: int, status: ItemStatus) -> ItemResult:
-    return ItemResult(item_id=f"item-{index}", item_index=index, item=index, status=status)
-
-
-def test_from_results_restores_the_counts_without_deciding() -> None:
+def test_from_statuses_restores_the_counts_without_deciding() -> None:
     policy = ErrorPolicy(max_failures=2)
-    budget = FailureBudget.from_results(
-        policy, [result(0, "failed"), result(1, "success"), result(2, "skipped")]
-    )
+    budget = FailureBudget.from_statuses(policy, ["failed", "success", "skipped"])
     assert (budget.failures, budget.successes, budget.decision) == (1, 1, None)
     assert budget.record("item-3", "failed") == StopDecision(
         reason="max_failures reached: 2 items failed"
@@ -126,9 +120,7 @@ def test_a_rebuilt_budget_counts_and_decides_like_an_incremental_one(
 ) -> None:
     incremental = FailureBudget(policy)
     feed(incremental, before)
-    rebuilt = FailureBudget.from_results(
-        policy, [result(index, status) for index, status in enumerate(before)]
-    )
+    rebuilt = FailureBudget.from_statuses(policy, before)
     assert (rebuilt.failures, rebuilt.successes) == (incremental.failures, incremental.successes)
     assert rebuilt.failures == sum(status in ("failed", "timeout") for status in before)
     assert rebuilt.successes == before.count("success")

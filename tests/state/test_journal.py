@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
+from collections import Counter
 from pathlib import Path
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mapreduce_fsm.convert import from_json, to_json
 from mapreduce_fsm.errors import JobStateError
 from mapreduce_fsm.state import AttemptJournal, ResultsJournal, jsonlines
+from mapreduce_fsm.state.journal import _id_and_status, _plain_result, _simple_statuses
 from mapreduce_fsm.state.records import AttemptRecord, ItemResult, ItemStatus
 
 from .strategies import item_results
@@ -270,3 +275,136 @@ def test_durable_count_is_the_items_with_a_result_on_disk_at_the_last_sync(
     assert journal.durable_count == 2
     journal.rewrite([result("a")])
     assert journal.durable_count == 1
+
+
+tricky_ids = st.text(min_size=1, max_size=8) | st.sampled_from(
+    ['a"b', "a\\b", "é", 'x","status":"failed'])
+
+
+def final_counts(journal: ResultsJournal) -> dict[str, int]:
+    return dict(Counter(result.status for result in journal.load().results.values()))
+
+
+@given(st.lists(st.builds(lambda r, i: attrs.evolve(r, item_id=i), item_results(), tricky_ids),
+                max_size=8))
+def test_counts_read_only_ids_and_statuses_yet_agree_with_the_whole_load(
+    written: list[ItemResult],
+) -> None:
+    # Items and captures may themselves hold a "status" key; ids may hold quotes.
+    with tempfile.TemporaryDirectory() as scratch:
+        journal = ResultsJournal(Path(scratch) / "results.jsonl")
+        for each in written:
+            journal.append(each)
+        journal.close()
+        assert not journal.counts_path.exists()  # appended unloaded: no counts kept
+        counted = journal.counts()
+        assert (dict(counted.statuses), counted.items) == (
+            final_counts(journal), len(journal.load().results))
+    for each in written:  # and without parsing any line whole
+        assert _id_and_status((to_json(each) + "\n").encode()) == (each.item_id, each.status)
+
+
+def test_counts_kept_by_the_writer_spare_readers_the_lines_they_cover(tmp_path: Path) -> None:
+    path = tmp_path / "results.jsonl"
+    writer = ResultsJournal(path)
+    writer.load()
+    for i, status in enumerate(["success", "failed", "success"]):
+        writer.append(result(f"i{i}", status, index=i))  # type: ignore[arg-type]
+    writer.close()
+    covered = path.read_bytes()
+    path.write_bytes(b"x" * (len(covered) - 1) + b"\n")  # same file, same size: unreadable
+    with pytest.raises(JobStateError):
+        ResultsJournal(path).load()
+    assert dict(ResultsJournal(path).counts().statuses) == {"success": 2, "failed": 1}
+    path.write_bytes(covered)
+    with path.open("ab") as file:  # a line after the kept counts is read
+        file.write((to_json(result("i3", "skipped", index=3)) + "\n").encode())
+    counted = ResultsJournal(path).counts()
+    assert (dict(counted.statuses), counted.items) == (
+        {"success": 2, "failed": 1, "skipped": 1}, 4)
+
+
+def test_a_rewritten_journal_keeps_its_own_counts_and_ignores_stale_ones(tmp_path: Path) -> None:
+    path = tmp_path / "results.jsonl"
+    writer = ResultsJournal(path)
+    writer.load()
+    writer.append(result("a", "failed"))
+    writer.append(result("b", "success", index=1))
+    writer.close()
+    stale = writer.counts_path.read_bytes()
+    writer.rewrite([result("b", "success", index=1)])  # `dlq retry` takes a result away
+    assert dict(ResultsJournal(path).counts().statuses) == {"success": 1}
+    writer.counts_path.write_bytes(stale)  # counts of another file (inode) than this one
+    assert dict(ResultsJournal(path).counts().statuses) == {"success": 1}
+    writer.counts_path.write_text('{"bytes": "many"}')
+    assert ResultsJournal(path).counts().items == 1
+
+
+def test_counts_drop_a_torn_last_line_with_a_warning_and_refuse_a_corrupt_one(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "results.jsonl"
+    journal = ResultsJournal(path)
+    journal.append(result("a", "failed"))
+    journal.close()
+    with path.open("ab") as file:
+        file.write(b'{"item_id":"b","item_index":1,"item":{"status":"suc')
+    loaded = journal.counts()
+    assert dict(loaded.statuses) == {"failed": 1}
+    assert len(loaded.warnings) == 1 and "results.jsonl:2: dropped a torn last line" in (
+        loaded.warnings[0])
+    with path.open("ab") as file:
+        file.write(b'\n{"item_id":"c"}\n')
+    with pytest.raises(JobStateError, match="corrupt item result line"):
+        journal.counts()
+
+
+@given(item_results())
+def test_a_result_line_the_engine_writes_loads_without_the_converter_and_the_same(
+    written: ItemResult,
+) -> None:
+    line = (to_json(written) + "\n").encode()
+    assert _plain_result(line) == written == from_json(line, ItemResult)
+
+
+@pytest.mark.parametrize("change", [
+    {"item_index": "3"}, {"item_index": True}, {"status": "done"}, {"duration_secs": 1},
+    {"captures": []}, {"error": 5}, {"extra": 1},
+])
+def test_any_other_line_goes_to_the_strict_converter(change: dict[str, object]) -> None:
+    data = {**json.loads(to_json(result("a"))), **change}
+    assert _plain_result((json.dumps(data) + "\n").encode()) is None
+
+
+@given(st.lists(st.builds(lambda r, i: attrs.evolve(r, item_id=i), item_results(), tricky_ids),
+                max_size=8))
+def test_statuses_a_resume_reads_agree_with_the_whole_load(written: list[ItemResult]) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        journal = ResultsJournal(Path(scratch) / "results.jsonl")
+        for each in written:
+            journal.append(each)
+        journal.close()
+        expected = {item_id: r.status for item_id, r in journal.load().results.items()}
+        assert ResultsJournal(journal.path).statuses() == expected
+
+
+def test_a_journal_of_plain_items_is_read_a_megabyte_at_a_time_and_others_line_by_line(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "results.jsonl"
+    journal = ResultsJournal(path)
+    for index, item in enumerate([3, "x", None, -1.5e3, True]):
+        journal.append(attrs.evolve(result(f"i{index}", "failed", index), item=item))
+    journal.append(attrs.evolve(result("i0", "success"), item=0))  # the last line wins
+    journal.close()
+    assert _simple_statuses(path) == (
+        {"i0": "success", "i1": "failed", "i2": "failed", "i3": "failed", "i4": "failed"}, 6)
+    with path.open("ab") as file:  # an item whose text looks like the fields after it
+        file.write((to_json(attrs.evolve(result("i5", "failed", 5), item={
+            "k": "}", "status": "success"})) + "\n").encode())
+    assert _simple_statuses(path) is None
+    assert ResultsJournal(path).statuses()["i5"] == "failed"
+    with path.open("ab") as file:
+        file.write(b'{"item_id":"i6","item_index":6,"item":6,"status":"succ')
+    assert _simple_statuses(path) is None
+    assert "i6" not in ResultsJournal(path).statuses()  # torn: dropped, as before

@@ -142,7 +142,7 @@ def test_a_success_is_synced_before_the_items_entry_leaves_the_dlq(tmp_path: Pat
     assert recorded.left_dlq and recorded.dead_letter is None
     assert log == ["append i1 success dlq=['i1']", "sync", "remove ['i1']"]
     assert DeadLetterStore(store.dlq.path).load() == []
-    assert ledger.finished["i1"].status == "success" and "i1" not in ledger.dead_letters
+    assert ledger.finished["i1"] == "success" and "i1" not in ledger.dead_letters
 
 
 def test_results_without_a_signature_stay_out_of_the_dlq_and_are_counted(tmp_path: Path) -> None:
