@@ -21,7 +21,6 @@ from pathlib import Path
 
 import attrs
 
-from mapreduce_fsm.commands.process import group_members, kill_group, start_stamp
 from mapreduce_fsm.state.jsonlines import JsonLinesFile
 
 COMPACT_EVERY = 4096  # ended groups between two rewrites of the file down to the live ones
@@ -49,6 +48,8 @@ class RunningGroups:
         self._file = JsonLinesFile(self.path, GroupRecord, "process group")
 
     def started(self, pgid: int) -> None:
+        from mapreduce_fsm.commands.process import start_stamp  # loaded by then: a step ran
+
         record = GroupRecord(pgid=pgid, stamp=start_stamp(pgid))
         stamp = "null" if record.stamp is None else str(record.stamp)
         self._write(f'{{"pgid": {pgid}, "stamp": {stamp}}}')  # as to_json renders it
@@ -84,6 +85,8 @@ class RunningGroups:
 
         Call with the job's lock held, before this run starts any step.
         """
+        from mapreduce_fsm.commands.process import kill_group
+
         ended = []
         for record in self.leftovers():
             if still_the_steps(record):
@@ -99,6 +102,10 @@ class RunningGroups:
 
 def still_the_steps(record: GroupRecord) -> bool:
     """Whether the group `record` names still runs, and is the step's, not a reused pid's."""
+    # Imported here: `jobs` and `status` reach this module through the job store, and the
+    # step runner (asyncio, the commands package) is for running jobs.
+    from mapreduce_fsm.commands.process import group_members, start_stamp
+
     stamp = start_stamp(record.pgid)
     if stamp is not None:
         return record.stamp is None or stamp == record.stamp

@@ -101,8 +101,8 @@ def test_a_corrupt_event_line_is_skipped_with_a_warning(
     where_named = f"{events}:{at + 1}"
 
     code, stdout, stderr = cli("status", "c-1")
-    assert code == 0, stderr
-    assert where_named in stderr and "c-1" in stdout
+    # No process runs the job, so status does not even read the log (nothing is in flight).
+    assert (code, stderr) == (0, "") and "c-1" in stdout
 
     code, stdout, stderr = cli("events", "c-1")
     assert code == 0, stderr
