@@ -38,42 +38,20 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
 
 import attrs
 
+from mapreduce_fsm.commands.groups import (
+    GroupRecorder,
+    kill_group,
+)
+
 PIPE_DRAIN_SECS = 0.5
-_POLL_SECS = 0.02
-_KILL_SETTLE_SECS = 1.0  # how long SIGKILLed processes may take to die
 _READ_CHUNK = 65536
-
-
-class GroupRecorder(Protocol):
-    """Told of every process group a step starts, and when its leader has ended."""
-
-    def started(self, pgid: int) -> None: ...
-
-    def ended(self, pgid: int) -> None: ...
 
 
 running_groups: contextvars.ContextVar[GroupRecorder | None] = contextvars.ContextVar(
     "running_groups", default=None)
-
-
-def start_stamp(pid: int) -> int | None:
-    """When `pid` started, in clock ticks after boot (/proc/PID/stat field 22): with the
-    pid, it names one process, even after the pid is reused. None if it is gone (or no /proc)."""
-    try:  # os-level calls: this runs once per step, and pathlib's are several times slower
-        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        stat = os.read(fd, 4096)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    return int(stat[stat.rindex(b")") + 2:].split()[19])
 
 
 @attrs.frozen(kw_only=True)
@@ -280,53 +258,6 @@ def _wait_exit_code(pid: int, options: int = 0) -> int | None:
     except ChildProcessError:
         return 255
     return os.waitstatus_to_exitcode(status) if reaped else None
-
-
-def group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) processes of a process group; a zombie is already dead."""
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return []
-    except PermissionError:
-        pass
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return [pgid]
-    members = []
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            members.append(int(entry.name))
-    return members
-
-
-async def _wait_group_gone(pgid: int, within: float) -> bool:
-    deadline = time.monotonic() + within
-    while group_members(pgid):
-        if time.monotonic() >= deadline:
-            return False
-        await asyncio.sleep(_POLL_SECS)
-    return True
-
-
-async def kill_group(pgid: int, grace_secs: float) -> None:
-    """SIGTERM the group, SIGKILL what is alive after `grace_secs`, wait until it is gone."""
-    try:
-        os.killpg(pgid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    if await _wait_group_gone(pgid, grace_secs):
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGKILL)
-    await _wait_group_gone(pgid, _KILL_SETTLE_SECS)
 
 
 _program_paths: dict[tuple[str, bytes | None], str] = {}

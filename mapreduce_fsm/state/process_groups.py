@@ -37,7 +37,7 @@ class GroupRecord:
 
 @attrs.define
 class RunningGroups:
-    """The job's record of running step groups; a `commands.process.GroupRecorder`."""
+    """The job's record of running step groups; a `commands.groups.GroupRecorder`."""
 
     path: Path
     _file: JsonLinesFile[GroupRecord] = attrs.field(init=False)
@@ -48,7 +48,7 @@ class RunningGroups:
         self._file = JsonLinesFile(self.path, GroupRecord, "process group")
 
     def started(self, pgid: int) -> None:
-        from mapreduce_fsm.commands.process import start_stamp  # loaded by then: a step ran
+        from mapreduce_fsm.commands.groups import start_stamp  # loaded by then: a step ran
 
         record = GroupRecord(pgid=pgid, stamp=start_stamp(pgid))
         stamp = "null" if record.stamp is None else str(record.stamp)
@@ -85,7 +85,7 @@ class RunningGroups:
 
         Call with the job's lock held, before this run starts any step.
         """
-        from mapreduce_fsm.commands.process import kill_group
+        from mapreduce_fsm.commands.groups import kill_group
 
         ended = []
         for record in self.leftovers():
@@ -104,7 +104,7 @@ def still_the_steps(record: GroupRecord) -> bool:
     """Whether the group `record` names still runs, and is the step's, not a reused pid's."""
     # Imported here: `jobs` and `status` reach this module through the job store, and the
     # step runner (asyncio, the commands package) is for running jobs.
-    from mapreduce_fsm.commands.process import group_members, start_stamp
+    from mapreduce_fsm.commands.groups import group_members, start_stamp
 
     stamp = start_stamp(record.pgid)
     if stamp is not None:

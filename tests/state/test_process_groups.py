@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mapreduce_fsm.commands.process import group_members, start_stamp
+from mapreduce_fsm.commands.groups import group_members, start_stamp
 from mapreduce_fsm.convert import to_json
 from mapreduce_fsm.state.process_groups import GroupRecord, RunningGroups
 

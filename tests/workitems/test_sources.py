@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from mapreduce_fsm.commands.process import group_members
+from mapreduce_fsm.commands.groups import group_members
 from mapreduce_fsm.errors import InputError
 from mapreduce_fsm.workitems import sources
 from mapreduce_fsm.workitems.sources import (
