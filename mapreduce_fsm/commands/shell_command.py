@@ -28,12 +28,12 @@ from __future__ import annotations
 import os
 import re
 import shlex
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-from mapreduce_fsm.config.model import Step, Workflow
+from mapreduce_fsm.config.model import Workflow, every_step
 from mapreduce_fsm.errors import InterpolationError
 from mapreduce_fsm.expressions.interpolate import (
     Reference,
@@ -331,15 +331,6 @@ def _arith_char(text: str, index: int, stack: list[str]) -> int:
     return 1
 
 
-def _steps_in(steps: tuple[Step, ...]) -> Iterator[Step]:
-    for step in steps:
-        yield step
-        if step.on_failure is not None:
-            yield from _steps_in(step.on_failure.handlers)
-        if step.on_success is not None:
-            yield from _steps_in((step.on_success,))
-
-
 def raw_insertion_notes(workflow: Workflow) -> list[str]:
     """One note per `${...|raw}` in a shell step: the places a value runs as shell code."""
     steps = (
@@ -349,7 +340,7 @@ def raw_insertion_notes(workflow: Workflow) -> list[str]:
     )
     return [
         f"note: step {step.label!r} inserts {reference.text} as shell code"
-        for step in _steps_in(steps)
+        for step in every_step(steps)
         for reference in find_references(step.shell or "")
         if "raw" in reference.filters
     ]

@@ -8,7 +8,7 @@ in the package parses YAML.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Literal
 
 import attrs
@@ -308,3 +308,18 @@ class Workflow:
     isolation: IsolationMode = attrs.field(default="auto", validator=one_of(IsolationMode))
     merge: MergeConfig | None = None
     source_path: str | None = attrs.field(default=None, eq=False)  # where it was loaded from
+
+
+def every_step(steps: Iterable[Step]) -> Iterator[Step]:
+    """Each step and every step inside it: on_failure handlers, on_success, and a
+    validation's commands and on_incomplete commands, depth first."""
+    for step in steps:
+        yield step
+        if step.on_failure is not None:
+            yield from every_step(step.on_failure.handlers)
+        if step.on_success is not None:
+            yield from every_step((step.on_success,))
+        if step.validate is not None:
+            yield from every_step(step.validate.commands)
+            if step.validate.on_incomplete is not None:
+                yield from every_step(step.validate.on_incomplete.commands)

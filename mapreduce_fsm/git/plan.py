@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Literal
 
 import attrs
 
-from mapreduce_fsm.config.model import OnIncomplete, Step, Workflow
+from mapreduce_fsm.config.model import Workflow, every_step
 from mapreduce_fsm.errors import UsageError
 from mapreduce_fsm.git.command import git_sync
 
@@ -30,26 +29,16 @@ class IsolationPlan:
         return f"isolation: {self.mode} ({self.reason})"
 
 
-def _all_steps(steps: Iterable[Step]) -> Iterator[Step | OnIncomplete]:
-    """Every step, with on_failure handlers, on_success and validate.on_incomplete inside."""
-    for step in steps:
-        yield step
-        if step.on_failure is not None:
-            yield from _all_steps(step.on_failure.handlers)
-        if step.on_success is not None:
-            yield from _all_steps((step.on_success,))
-        incomplete = step.validate.on_incomplete if step.validate is not None else None
-        if incomplete is not None:
-            yield incomplete
-            yield from _all_steps(incomplete.commands)
-
-
 def _commit_required(workflow: Workflow) -> bool:
     steps = [*workflow.map.agent_template]
     for section in (workflow.setup, workflow.reduce, workflow.merge):
         if section is not None:
             steps += section.commands
-    return any(step.commit_required for step in _all_steps(steps))
+    return any(
+        step.commit_required or (
+            step.validate is not None and step.validate.on_incomplete is not None
+            and step.validate.on_incomplete.commit_required)
+        for step in every_step(steps))
 
 
 def workflow_wants_isolation(workflow: Workflow) -> str | None:
