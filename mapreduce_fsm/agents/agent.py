@@ -67,12 +67,13 @@ def item_outcome(
     captures: dict[str, object] = {}
     for step_result in outcome.results:
         captures.update(step_result.captures)
-    if captures:  # the result is written to the journal: no secret in it
-        captures = SecretMasker(order.spec.secrets).mask_value(captures)
+    # The result is written to the journal (and the DLQ, and reduce's results file): no
+    # secret in it, not even an item that holds one. The steps had the item as it is.
+    masker = SecretMasker(order.spec.secrets)
     result = ItemResult(
         item_id=order.item_id,
         item_index=order.item_index,
-        item=order.item,
+        item=masker.mask_value(order.item),
         status=status,
         exit_code=exit_code,
         output=_combined_output(outcome.results, order.spec.output_cap_bytes),
@@ -82,7 +83,7 @@ def item_outcome(
         started_at=started_at,
         finished_at=utc_now(),
         duration_secs=round(duration_secs, 6),
-        captures=captures,
+        captures=masker.mask_value(captures) if captures else captures,
     )
     if outcome.failed is not None and not outcome.failed.fail_workflow and (
             status == "timeout" and order.spec.fail_on_timeout):

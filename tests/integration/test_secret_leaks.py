@@ -47,3 +47,30 @@ def test_a_multi_line_secret_leaks_into_no_job_file_and_no_output(
     ]:
         for leak in LEAKS:
             assert leak not in text, (where, leak)
+
+
+def test_an_item_whose_value_is_a_secret_is_stored_masked(
+    cli: Cli, write_workflow: WriteWorkflow, tmp_path: Path, state_dir: Path
+) -> None:
+    token = "tok-5f2b9c81e0"
+    (tmp_path / "items.json").write_text(json.dumps([token, "plain", {"key": token}]))
+    workflow = write_workflow("items.yml", """
+        name: items
+        secrets:
+          TOKEN: {env: ITEM_TOKEN}
+        map:
+          input: items.json
+          agent_template:
+            - shell: "test ${item_index} -ne 0"
+        reduce:
+          - shell: "cat ${map.results_file} > /dev/null"
+        """)
+    code, stdout, stderr = cli("run", str(workflow), "--yes", env={"ITEM_TOKEN": token})
+    assert code == 4, stderr  # item 0 failed: it is in the DLQ too
+    files = [path for path in state_dir.rglob("*") if path.is_file()]
+    results = next(path for path in files if path.name == "results.jsonl").read_text()
+    assert '"item":"***"' in results and '"item":"plain"' in results  # masked, not dropped
+    for where, text in [("stdout", stdout), ("stderr", stderr)] + [
+        (str(path), path.read_text(errors="replace")) for path in files
+    ]:
+        assert token not in text, where
