@@ -2,8 +2,13 @@
 
 The names in `__all__` are the public API; every other module is internal and may change.
 
+>>> import os, tempfile
+>>> os.chdir(tempfile.mkdtemp())
+>>> _ = open("items.json", "w").write('["a", "b"]')
+>>> _ = open("demo.yml", "w").write("name: demo\\nmap: {input: items.json, "
+...                                  "agent_template: [{shell: 'echo ${item}'}]}")
 >>> from mapreduce_fsm import Services, RunOptions, run
->>> result = run("word_stats.yml", state_dir="state",
+>>> result = run("demo.yml", state_dir="state",
 ...              services=Services(options=RunOptions(max_parallel=4)))
 >>> result.state, result.exit_code
 ('completed', 0)

@@ -208,8 +208,10 @@ def dask_backend(
 ) -> BackendFactory:
     """What `Services(backend=...)` takes: the map's capacity in, a DaskBackend out.
 
-    >>> client = await Client("tcp://scheduler:8786", asynchronous=True)
-    >>> services = Services(backend=dask_backend(client))
+    With a running Dask scheduler (not something an example can start here)::
+
+        client = await Client("tcp://scheduler:8786", asynchronous=True)
+        services = Services(backend=dask_backend(client))
     """
     return lambda capacity: DaskBackend(client=client, capacity=capacity,
                                         batch_size=batch_size, on_lost=on_lost)

@@ -1,7 +1,12 @@
 """Running steps (`shell`, `claude`, `write_file`) with interpolation, captures and handlers.
 
->>> outcome = await run_steps(workflow.map.agent_template, {"item": item}, StepContext(cwd=cwd))
+>>> import asyncio
+>>> from pathlib import Path
+>>> from mapreduce_fsm.config.model import Step
+>>> steps = [Step(shell="echo ${item}")]
+>>> outcome = asyncio.run(run_steps(steps, {"item": "hi"}, StepContext(cwd=Path("."))))
 >>> outcome.ok, outcome.variables["shell"]["output"]
+(True, 'hi')
 """
 
 from mapreduce_fsm.commands.context import StepContext, resolve_claude_command

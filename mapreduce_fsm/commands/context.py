@@ -22,7 +22,10 @@ __all__ = ["CLAUDE_COMMAND_VARIABLE", "StepContext", "resolve_claude_command"]
 class StepContext:
     """The setting steps run in; the phases build one per phase (map: one per item).
 
-    >>> StepContext(cwd=Path("."), env={"JOB_ID": "j1"}, deadline=time.monotonic() + 300)
+    >>> import time
+    >>> context = StepContext(cwd=Path("."), env={"JOB_ID": "j1"}, deadline=time.monotonic() + 300)
+    >>> context.env["JOB_ID"], context.deadline > time.monotonic()
+    ('j1', True)
     """
 
     cwd: Path  # default working directory

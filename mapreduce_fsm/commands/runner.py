@@ -212,7 +212,9 @@ async def _run_full(
 async def run_step(step: Step, variables: Mapping[str, Any], context: StepContext) -> StepResult:
     """Run one step with its modifiers; never raises for a failing command or a bad `${...}`.
 
-    >>> await run_step(Step(shell="echo hi"), {}, StepContext(cwd=Path(".")))
+    >>> import asyncio
+    >>> from pathlib import Path
+    >>> asyncio.run(run_step(Step(shell="echo hi"), {}, StepContext(cwd=Path("."))))
     StepResult(step='echo hi', status='success', exit_code=0, stdout='hi\\n', ...)
     """
     outcome = await _run_full(step, variables, context)

@@ -84,7 +84,7 @@ def render_shell_command(
     """`template` with every `${...}` made safe (see the module docstring).
 
     >>> render_shell_command("echo '${item}'", {"item": "it's"})
-    ShellCommand(text='echo \\'"${MRF_V0}"\\'', env={'MRF_V0': "it's"})
+    ShellCommand(text='echo \\'\\'"${MRF_V0}"\\'\\'', env={'MRF_V0': "it's"})
     """
     renderer = _Renderer(variables, where)
     text = renderer.render(template, _UNQUOTED)

@@ -24,7 +24,8 @@ def load_workflow(
 ) -> Workflow:
     """Load and validate a workflow file; raises WorkflowFileError listing every issue.
 
-    >>> workflow = load_workflow("mapreduce_fsm/examples/word_stats.yml")  # doctest: +SKIP
+    >>> load_workflow(Path(__file__).parent.parent / "examples" / "word_stats.yml").name
+    'word-stats'
     """
     filename = os.fspath(path)
     try:

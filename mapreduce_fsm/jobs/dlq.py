@@ -1,11 +1,26 @@
 """The dead-letter queue from Python: list, group, show, export, purge and retry a job's DLQ.
 
->>> store = open_job("word-stats-20250101-120000-ab12", state_dir="/tmp/state")
+A job whose three items each read a file that is not there yet:
+
+>>> import os, tempfile
+>>> from mapreduce_fsm import run
+>>> os.chdir(tempfile.mkdtemp())
+>>> _ = open("items.json", "w").write('["a", "b", "c"]')
+>>> _ = open("demo.yml", "w").write("name: demo\\nmap: {input: items.json, "
+...                                  "agent_template: [{shell: 'cat in/${item}.txt'}]}")
+>>> job_id = run("demo.yml", state_dir="state").job_id
+>>> store = open_job(job_id, state_dir="state")
 >>> [(g.signature, g.count) for g in group_by_signature(store.dlq.load())]
-[('step "count": exit 1: cannot open <path>: No such file', 3)]
->>> report = retry("word-stats-20250101-120000-ab12", state_dir="/tmp/state")
+[('step "cat in/${item}.txt": exit 1: cat: <path>: No such file or directory', 3)]
+
+Once two of the files exist, a retry recovers those two items and the third stays:
+
+>>> os.mkdir("in")
+>>> _ = open("in/a.txt", "w").write("found")
+>>> _ = open("in/b.txt", "w").write("found")
+>>> report = retry(job_id, state_dir="state")
 >>> report.recovered, report.still_dead_lettered
-(('a.txt', 'b.txt'), ('c.txt',))
+(('item-0', 'item-1'), ('item-2',))
 
 Retrying re-runs the items inside the same job: the job moves into its map by the
 `retry_items` trigger, the items start a fresh round of attempts, their new results

@@ -143,9 +143,16 @@ def plan_job(
     the state dir, a job id that is valid and free, and an input file that exists (when no
     setup phase could make it). Writes nothing.
 
-    >>> job = plan_job("word_stats.yml", state_dir="/tmp/state")
+    >>> import os, tempfile
+    >>> os.chdir(tempfile.mkdtemp())
+    >>> _ = open("items.json", "w").write('["a", "b"]')
+    >>> _ = open("demo.yml", "w").write("name: demo\\nmap: {input: items.json, "
+    ...                                  "agent_template: [{shell: 'echo ${item}'}]}")
+    >>> job = plan_job("demo.yml", state_dir="state")
     >>> print(f"job {job.job_id} will keep its files in {job.path}")
-    >>> result = asyncio.run(start_job(job))
+    job demo-... will keep its files in .../state/jobs/demo-...
+    >>> asyncio.run(start_job(job)).state
+    'completed'
     """
     environ = os.environ if environ is None else environ
     path = Path(workflow_path)
@@ -224,7 +231,12 @@ async def run_async(
     to $MAPREDUCE_FSM_HOME or `.mapreduce-fsm` in `working_dir` (default: the current
     directory), where steps run.
 
-    >>> result = await run_async("word_stats.yml", state_dir="/tmp/state")
+    >>> import os, tempfile
+    >>> os.chdir(tempfile.mkdtemp())
+    >>> _ = open("items.json", "w").write('["a", "b"]')
+    >>> _ = open("demo.yml", "w").write("name: demo\\nmap: {input: items.json, "
+    ...                                  "agent_template: [{shell: 'echo ${item}'}]}")
+    >>> result = asyncio.run(run_async("demo.yml", state_dir="state"))
     >>> result.state, result.exit_code
     ('completed', 0)
     """
@@ -362,7 +374,12 @@ def run(
 ) -> WorkflowResult:
     """`run_async` for code that is not async.
 
-    >>> run("word_stats.yml", state_dir="/tmp/state").exit_code
+    >>> import os, tempfile
+    >>> os.chdir(tempfile.mkdtemp())
+    >>> _ = open("items.json", "w").write('["a", "b"]')
+    >>> _ = open("demo.yml", "w").write("name: demo\\nmap: {input: items.json, "
+    ...                                  "agent_template: [{shell: 'echo ${item}'}]}")
+    >>> run("demo.yml", state_dir="state").exit_code
     0
 
     Inside a running event loop (a notebook), `await run_async(...)` instead.

@@ -83,8 +83,16 @@ class _JobModel:
 class PhaseCoordinator:
     """Runs an ordered list of phases as a state machine, checkpointing every move.
 
+    >>> import os, tempfile
+    >>> from mapreduce_fsm.config import load_workflow_text
+    >>> from mapreduce_fsm.phases.registry import build_phases
+    >>> os.chdir(tempfile.mkdtemp())
+    >>> _ = open("items.json", "w").write('["a", "b"]')
+    >>> text = "name: demo\\nmap: {input: items.json, agent_template: [{shell: 'echo ${item}'}]}"
+    >>> workflow = load_workflow_text(text)
+    >>> store = JobStore.create(Path("state"), "demo-1", text)
     >>> coordinator = PhaseCoordinator(phases=build_phases(workflow), store=store)
-    >>> result = asyncio.run(coordinator.execute_workflow(workflow))
+    >>> result = asyncio.run(coordinator.execute_workflow(workflow, workflow_text=text))
     >>> result.state
     'completed'
     """
