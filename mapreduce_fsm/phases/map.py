@@ -160,8 +160,9 @@ class MapPhase:
         """Items with no final result, with their attempt count and backoff kept across a crash."""
         now_wall, now_mono = datetime.now(UTC), time.monotonic()
         pending = []
+        finished = ledger.finished
         for item in items.items:
-            if item.id in ledger.finished:
+            if item.id in finished:
                 continue
             history = ledger.attempts_of(item.id)
             if not history:

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mapreduce_fsm.config.model import MapConfig
 from mapreduce_fsm.errors import ExpressionError, InputError
+from mapreduce_fsm.expressions.values import canonical_json
 from mapreduce_fsm.workitems import WorkItem, WorkItems, assign_ids, load_work_items
+from mapreduce_fsm.workitems import items as items_module
+from mapreduce_fsm.workitems.items import items_digest
 
 
 def config(**fields: Any) -> MapConfig:
@@ -209,3 +216,28 @@ def test_items_over_the_size_limit_are_refused_naming_the_item(tmp_path: Path) -
     (tmp_path / "items.json").write_text(json.dumps(["ok", "x" * (16 * 1024 * 1024)]))
     with pytest.raises(InputError, match=r"item 1 \(id 'item-1'\) is 16777218 bytes .* 16 MiB"):
         run_load(tmp_path, config())
+
+
+def test_items_over_the_limit_together_but_not_alone_are_kept(tmp_path: Path) -> None:
+    # The check first measures all items at once; that sum being over the limit must not
+    # refuse items that each fit.
+    (tmp_path / "items.json").write_text(json.dumps(["x" * (6 * 1024 * 1024)] * 3))
+    assert len(run_load(tmp_path, config()).items) == 3
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.text(max_size=8), st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner,
+                                                                 max_size=3),
+    max_leaves=6)), max_size=40), st.integers(min_value=1, max_value=5))
+def test_the_digest_is_the_sha256_of_the_whole_canonical_list(
+    pairs: list[tuple[str, Any]], piece: int,
+) -> None:
+    # Hashed a piece at a time, it must equal the digest of the whole text (the one saved
+    # in checkpoints written before), across piece boundaries: pieces of 1 to 5 items here.
+    items = [WorkItem(id=item_id, index=index, value=value)
+             for index, (item_id, value) in enumerate(pairs)]
+    whole = canonical_json([[item.id, item.value] for item in items])
+    with mock.patch.object(items_module, "_DIGEST_CHUNK", piece):
+        assert items_digest(items) == hashlib.sha256(whole.encode("utf-8")).hexdigest()
