@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from mapreduce_fsm.config.model import MapConfig
 from mapreduce_fsm.errors import ExpressionError, InputError
 from mapreduce_fsm.expressions.values import canonical_json
-from mapreduce_fsm.workitems import WorkItem, WorkItems, assign_ids, load_work_items
+from mapreduce_fsm.workitems import ItemList, WorkItem, WorkItems, assign_ids, load_work_items
 from mapreduce_fsm.workitems import items as items_module
 from mapreduce_fsm.workitems.items import items_digest
 
@@ -31,7 +31,7 @@ def run_load(tmp_path: Path, map_config: MapConfig, spec: str = "items.json") ->
 
 
 def test_default_ids_are_item_index() -> None:
-    assert assign_ids(["a", {"b": 1}], None) == (
+    assert tuple(assign_ids(["a", {"b": 1}], None)) == (
         WorkItem(id="item-0", index=0, value="a"),
         WorkItem(id="item-1", index=1, value={"b": 1}),
     )
@@ -103,7 +103,7 @@ def test_pipeline_json_path_filter_sort_limit_ids(tmp_path: Path) -> None:
             id_field="path",
         ),
     )
-    assert work.items == (
+    assert tuple(work.items) == (
         WorkItem(id="d.md", index=0, value={"path": "d.md", "size": 40}),
         WorkItem(id="b.md", index=1, value={"path": "b.md", "size": 30}),
     )
@@ -139,14 +139,14 @@ def test_digest_covers_ids(tmp_path: Path) -> None:
 def test_json_path_warning_is_passed_on(tmp_path: Path) -> None:
     (tmp_path / "items.json").write_text('{"items": [1]}')
     work = run_load(tmp_path, config(json_path="$.itemz[*]"))
-    assert work.items == ()
+    assert tuple(work.items) == ()
     assert work.warnings == ("map.json_path '$.itemz[*]' matched nothing in file items.json",)
 
 
 def test_a_filter_that_keeps_nothing_is_a_warning(tmp_path: Path) -> None:
     (tmp_path / "items.json").write_text('[{"size": 1}, {"size": 2}]')
     work = run_load(tmp_path, config(filter="size > 100"))
-    assert work.items == ()
+    assert tuple(work.items) == ()
     assert work.warnings == (
         "map.filter 'size > 100' kept none of the 2 items from file items.json",
     )
@@ -163,7 +163,7 @@ def test_offset_past_the_end_is_a_warning(tmp_path: Path) -> None:
 def test_an_empty_input_has_no_items_and_no_warning(tmp_path: Path) -> None:
     (tmp_path / "items.json").write_text("[]")
     work = run_load(tmp_path, config())
-    assert work.items == () and work.warnings == ()
+    assert tuple(work.items) == () and work.warnings == ()
 
 
 def test_ten_thousand_items_through_selection_and_ids(tmp_path: Path) -> None:
@@ -236,8 +236,21 @@ def test_the_digest_is_the_sha256_of_the_whole_canonical_list(
 ) -> None:
     # Hashed a piece at a time, it must equal the digest of the whole text (the one saved
     # in checkpoints written before), across piece boundaries: pieces of 1 to 5 items here.
-    items = [WorkItem(id=item_id, index=index, value=value)
-             for index, (item_id, value) in enumerate(pairs)]
+    items = ItemList([value for _, value in pairs], [item_id for item_id, _ in pairs])
     whole = canonical_json([[item.id, item.value] for item in items])
     with mock.patch.object(items_module, "_DIGEST_CHUNK", piece):
         assert items_digest(items) == hashlib.sha256(whole.encode("utf-8")).hexdigest()
+
+
+def test_an_item_list_gives_work_items_by_index_slice_and_iteration() -> None:
+    items = assign_ids([{"p": "x"}, {"p": "y"}, {"p": "z"}], "p")
+    assert (len(items), items[-1], items[1].id) == (3, WorkItem(id="z", index=2, value={"p": "z"}),
+                                                     "y")
+    assert [item.id for item in items[:2]] == ["x", "y"] == list(items.ids())[:2]
+    assert [item.index for item in items] == [0, 1, 2]
+    assert items == assign_ids([{"p": "x"}, {"p": "y"}, {"p": "z"}], "p")
+    assert items != assign_ids([{"p": "x"}, {"p": "y"}, {"p": "z"}], None)
+    with pytest.raises(IndexError):
+        items[3]
+    with pytest.raises(IndexError):
+        items[-4]
