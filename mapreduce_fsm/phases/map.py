@@ -149,21 +149,24 @@ class MapPhase:
     async def recover_merges(self, isolation: ItemIsolation, items: WorkItems,
                              ledger: MapLedger, recorder: _ItemRecorder) -> None:
         """Journal the items whose merge a crash cut, once their merge is finished."""
-        failed_attempts = {item.id: max((a.attempt for a in ledger.attempts_of(item.id)),
-                                        default=0) for item in items.items}
-        by_id = {item.id: item for item in items.items}
+        failed_attempts = {item_id: max((a.attempt for a in ledger.attempts_of(item_id)),
+                                        default=0) for item_id in items.items.ids()}
+        index_of = {item_id: index for index, item_id in enumerate(items.items.ids())}
         for outcome in await isolation.recover(set(ledger.finished), failed_attempts):
-            if outcome.result.item_id in by_id:
-                recorder.recovered(by_id[outcome.result.item_id], outcome)
+            index = index_of.get(outcome.result.item_id)
+            if index is not None:
+                recorder.recovered(items.items[index], outcome)
 
     def pending_items(self, items: WorkItems, ledger: MapLedger) -> list[PendingItem]:
         """Items with no final result, with their attempt count and backoff kept across a crash."""
         now_wall, now_mono = datetime.now(UTC), time.monotonic()
         pending = []
-        for item in items.items:
-            if item.id in ledger.finished:
-                continue
-            history = ledger.attempts_of(item.id)
+        finished = ledger.finished
+        for index, item_id in enumerate(items.items.ids()):
+            if item_id in finished:
+                continue  # most items of a resumed big map: no WorkItem is made for them
+            item = items.items[index]
+            history = ledger.attempts_of(item_id)
             if not history:
                 pending.append(PendingItem(item=item))
                 continue

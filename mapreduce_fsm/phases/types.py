@@ -114,9 +114,9 @@ class WorkflowResult:
         return {fsm.COMPLETED: EXIT_COMPLETED, fsm.PAUSED: EXIT_PAUSED}.get(self.state, EXIT_FAILED)
 
 
-def completed_result(job_id: str, results: Iterable[ItemResult], **fields: Any) -> WorkflowResult:
-    """A completed job's result, with the failure counts of its items' final `results`."""
-    counts: Counter[str] = Counter(result.status for result in results)
+def completed_result(job_id: str, statuses: Iterable[str], **fields: Any) -> WorkflowResult:
+    """A completed job's result, with the failure counts of its items' final `statuses`."""
+    counts: Counter[str] = Counter(statuses)
     return WorkflowResult(
         job_id=job_id, state=fsm.COMPLETED,
         items_failed=sum(counts[status] for status in FAILURE_STATUSES),

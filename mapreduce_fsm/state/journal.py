@@ -26,6 +26,8 @@ _SIMPLE_LINE = re.compile(  # a whole line whose item is a scalar and nothing is
     rb'"item":(?:-?\d[\d.eE+-]*|"[^"\\\n]*"|true|false|null),'
     rb'"status":"(success|failed|timeout|skipped)",[^\n]*\}$', re.MULTILINE)
 _CHUNK = 1 << 20
+# One string object per status, shared by 100,000 entries (not one decoded per line).
+_STATUS_TEXT = {status.encode(): status for status in FINAL_STATUSES}
 COUNTS_INTERVAL_SECS = 2.0  # how often an appending process saves the counts
 
 
@@ -128,7 +130,8 @@ def _simple_statuses(path: Path) -> tuple[dict[str, str], int] | None:
                 return None
             lines += len(found)
             try:
-                statuses.update((item_id.decode(), status.decode()) for item_id, status in found)
+                statuses.update((item_id.decode(), _STATUS_TEXT[status])
+                                for item_id, status in found)
             except UnicodeDecodeError:
                 return None
     return (statuses, lines) if not rest else None
@@ -211,17 +214,22 @@ class ResultsJournal:
             if item_id is not None and last_line.get(item_id) == number:
                 yield self._file.parse(line)
 
-    def statuses(self) -> dict[str, str]:
+    def statuses(self) -> Mapping[str, str]:
         """Each item's final status, by id: what a resumed map needs of 100,000 results,
-        read from those two fields of each line alone (a torn last line is dropped)."""
+        read from those two fields of each line alone (a torn last line is dropped).
+
+        Read once a process: after that (or after `load`), the mapping returned is the
+        journal's own, kept current by `append` and `rewrite` (this process holds the
+        job's lock, so nothing else writes the file)."""
+        if self._statuses is not None:
+            return self._statuses
         read = _simple_statuses(self.path)
         if read is None:
             scanned = self._file.scan_fields(_id_and_status, _id_and_status_of)
             read = dict(scanned.records), len(scanned.records)
-        statuses, self._lines = read
-        self._statuses = dict(statuses)
-        self._durable_count = len(statuses)
-        return statuses
+        self._statuses, self._lines = read
+        self._durable_count = len(self._statuses)
+        return self._statuses
 
     def counts(self) -> ResultCounts:
         """The items with a result, by status: the kept counts plus the lines after them

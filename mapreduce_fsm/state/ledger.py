@@ -50,8 +50,6 @@ class MapLedger:
     results: ResultsJournal
     attempts: AttemptJournal
     dlq: DeadLetterStore
-    finished: dict[str, str]  # every item's final status, by item id (not whole results:
-    # a resume of 100,000 items needs no more, and memory stays small)
     dead_letters: dict[str, DlqEntry]  # the DLQ, by item id
     rounds: dict[str, list[AttemptRecord]]  # failed attempts of each item's current round
     counts: dict[str, int] = attrs.field(
@@ -72,9 +70,15 @@ class MapLedger:
                         if item_id not in recovered}
         return cls(
             results=store.results, attempts=store.attempts, dlq=store.dlq,
-            finished=finished, dead_letters=dead_letters,
+            dead_letters=dead_letters,
             rounds=current_round(store.attempts.load(), dead_letters),
         )
+
+    @property
+    def finished(self) -> Mapping[str, str]:
+        """Every item's final status, by item id (not whole results: a resume of 100,000
+        items needs no more, and memory stays small); the journal keeps it current."""
+        return self.results.statuses()
 
     def attempts_of(self, item_id: str) -> list[AttemptRecord]:
         """The item's failed attempts in its current round, oldest first."""
@@ -93,7 +97,6 @@ class MapLedger:
             # item without a result, which runs again, never a failure missing from the DLQ.
             entry = self._dead_letter(result, dead_letter_signature)
         self.results.append(result)
-        self.finished[result.item_id] = result.status
         self.counts["failed" if result.status == "timeout" else result.status] += 1
         left = False
         if result.status == "success" and self.dead_letters.pop(result.item_id, None) is not None:

@@ -3,8 +3,8 @@
 from mapreduce_fsm.expressions.filter import Expression, compile_expression
 from mapreduce_fsm.expressions.jsonpath import apply_json_path
 from mapreduce_fsm.expressions.sorting import SortKey, compile_sort, sort_items
+from mapreduce_fsm.workitems.item_list import ItemList, WorkItem
 from mapreduce_fsm.workitems.items import (
-    WorkItem,
     WorkItems,
     assign_ids,
     items_digest,
@@ -15,6 +15,7 @@ from mapreduce_fsm.workitems.sources import LoadedInput, load_input
 
 __all__ = [
     "Expression",
+    "ItemList",
     "LoadedInput",
     "SortKey",
     "WorkItem",

@@ -16,6 +16,7 @@ from mapreduce_fsm.expressions.filter import compile_expression
 from mapreduce_fsm.expressions.jsonpath import apply_json_path
 from mapreduce_fsm.expressions.paths import compile_path, resolve_in_item
 from mapreduce_fsm.expressions.values import canonical_json, is_number
+from mapreduce_fsm.workitems.item_list import ItemList
 from mapreduce_fsm.workitems.select import select_stages
 from mapreduce_fsm.workitems.sources import load_input
 
@@ -28,19 +29,10 @@ MAX_ITEM_JSON_BYTES = 16 * 1024 * 1024
 
 
 @attrs.frozen(kw_only=True)
-class WorkItem:
-    """One item of the map: `index` is its 0-based position in the final list."""
-
-    id: str
-    index: int
-    value: Any
-
-
-@attrs.frozen(kw_only=True)
 class WorkItems:
     """The map's items, a digest of them (to refuse a resume over changed input), and warnings."""
 
-    items: tuple[WorkItem, ...]
+    items: ItemList
     digest: str  # sha256 hex of the canonical JSON of [[id, value], ...]
     warnings: tuple[str, ...]
     origin: str  # "file items.json" / "command `ls *.md`"
@@ -48,31 +40,24 @@ class WorkItems:
     stage_counts: tuple[tuple[str, int], ...] = ()
 
 
-def assign_ids(values: Sequence[Any], id_field: str | None) -> tuple[WorkItem, ...]:
+def assign_ids(values: Sequence[Any], id_field: str | None) -> ItemList:
     """Give each value an id: its `id_field` value as text, else `item-<index>`.
 
     Raises InputError for an item whose id is missing, null, empty, a list or an object,
     and for duplicate ids (listing the first few with their indexes).
     """
     if id_field is None:
-        return tuple(
-            WorkItem(id=f"item-{index}", index=index, value=value)
-            for index, value in enumerate(values)
-        )
+        return ItemList(values)
     try:
         path = compile_path(id_field)
     except ExpressionError as error:
         raise ExpressionError(
             f"map.id_field: {error.reason}", expression=error.expression, column=error.column
         ) from None
-    items = tuple(
-        WorkItem(
-            id=_id_text(resolve_in_item(value, path), index, id_field), index=index, value=value
-        )
-        for index, value in enumerate(values)
-    )
-    _refuse_duplicates(items, id_field)
-    return items
+    ids = [_id_text(resolve_in_item(value, path), index, id_field)
+           for index, value in enumerate(values)]
+    _refuse_duplicates(ids, id_field)
+    return ItemList(values, ids)
 
 
 def _id_text(value: Any, index: int, id_field: str) -> str:
@@ -93,10 +78,10 @@ def _id_text(value: Any, index: int, id_field: str) -> str:
     raise InputError(f"map.id_field {id_field!r}: item {index} {problem} at {id_field!r}")
 
 
-def _refuse_duplicates(items: Sequence[WorkItem], id_field: str) -> None:
+def _refuse_duplicates(ids: Sequence[str], id_field: str) -> None:
     indexes_by_id: dict[str, list[int]] = {}
-    for item in items:
-        indexes_by_id.setdefault(item.id, []).append(item.index)
+    for index, item_id in enumerate(ids):
+        indexes_by_id.setdefault(item_id, []).append(index)
     duplicates = [(id_, indexes) for id_, indexes in indexes_by_id.items() if len(indexes) > 1]
     if not duplicates:
         return
@@ -109,10 +94,12 @@ def _refuse_duplicates(items: Sequence[WorkItem], id_field: str) -> None:
     raise InputError(f"map.id_field {id_field!r}: duplicate ids: {shown}{rest}")
 
 
-def check_item_sizes(items: Sequence[WorkItem], origin: str) -> None:
+def check_item_sizes(items: ItemList, origin: str) -> None:
     """InputError naming the first item whose JSON is over MAX_ITEM_JSON_BYTES."""
+    if _json_bytes(items.values) <= MAX_ITEM_JSON_BYTES:
+        return  # all of them together fit: no one of them is too large (one call, in C)
     for item in items:
-        size = len(json.dumps(item.value, ensure_ascii=False, separators=(",", ":")).encode())
+        size = _json_bytes(item.value)
         if size > MAX_ITEM_JSON_BYTES:
             raise InputError(
                 f"map.input {origin}: item {item.index} (id {item.id!r}) is {size} bytes of "
@@ -121,10 +108,27 @@ def check_item_sizes(items: Sequence[WorkItem], origin: str) -> None:
             )
 
 
-def items_digest(items: Sequence[WorkItem]) -> str:
-    """sha256 hex of the canonical JSON (sorted keys, compact) of the [[id, value], ...] list."""
-    text = canonical_json([[item.id, item.value] for item in items])
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def _json_bytes(value: Any) -> int:
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+_DIGEST_CHUNK = 4096  # items a piece: the text of 100,000 items is never held at once
+
+
+def items_digest(items: ItemList) -> str:
+    """sha256 hex of the canonical JSON (sorted keys, compact) of the [[id, value], ...] list,
+    hashed a piece at a time."""
+    digest = hashlib.sha256(b"[")
+    ids, values = items.ids(), items.values
+    for start in range(0, len(values), _DIGEST_CHUNK):
+        piece = values[start:start + _DIGEST_CHUNK]
+        # the values first: zip stops at the piece's end without taking the next id
+        text = canonical_json([[item_id, value]
+                               for value, item_id in zip(piece, ids, strict=False)])
+        digest.update(b"," if start else b"")
+        digest.update(text[1:-1].encode("utf-8"))
+    digest.update(b"]")
+    return digest.hexdigest()
 
 
 async def load_work_items(
@@ -163,6 +167,8 @@ def check_depth(values: Sequence[Any], origin: str) -> None:
     """InputError if a value is nested more than MAX_ITEM_DEPTH levels (or contains itself,
     as a YAML alias can make it); walked without recursion."""
     for index, value in enumerate(values):
+        if type(value) not in (dict, list):
+            continue  # a number or a string: nothing inside (most items of big maps)
         stack: list[tuple[Any, int]] = [(value, 1)]
         while stack:
             node, depth = stack.pop()

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mapreduce_fsm.config.model import MapConfig
 from mapreduce_fsm.errors import ExpressionError, InputError
-from mapreduce_fsm.workitems import WorkItem, WorkItems, assign_ids, load_work_items
+from mapreduce_fsm.expressions.values import canonical_json
+from mapreduce_fsm.workitems import ItemList, WorkItem, WorkItems, assign_ids, load_work_items
+from mapreduce_fsm.workitems import items as items_module
+from mapreduce_fsm.workitems.items import items_digest
 
 
 def config(**fields: Any) -> MapConfig:
@@ -24,7 +31,7 @@ def run_load(tmp_path: Path, map_config: MapConfig, spec: str = "items.json") ->
 
 
 def test_default_ids_are_item_index() -> None:
-    assert assign_ids(["a", {"b": 1}], None) == (
+    assert tuple(assign_ids(["a", {"b": 1}], None)) == (
         WorkItem(id="item-0", index=0, value="a"),
         WorkItem(id="item-1", index=1, value={"b": 1}),
     )
@@ -96,7 +103,7 @@ def test_pipeline_json_path_filter_sort_limit_ids(tmp_path: Path) -> None:
             id_field="path",
         ),
     )
-    assert work.items == (
+    assert tuple(work.items) == (
         WorkItem(id="d.md", index=0, value={"path": "d.md", "size": 40}),
         WorkItem(id="b.md", index=1, value={"path": "b.md", "size": 30}),
     )
@@ -132,14 +139,14 @@ def test_digest_covers_ids(tmp_path: Path) -> None:
 def test_json_path_warning_is_passed_on(tmp_path: Path) -> None:
     (tmp_path / "items.json").write_text('{"items": [1]}')
     work = run_load(tmp_path, config(json_path="$.itemz[*]"))
-    assert work.items == ()
+    assert tuple(work.items) == ()
     assert work.warnings == ("map.json_path '$.itemz[*]' matched nothing in file items.json",)
 
 
 def test_a_filter_that_keeps_nothing_is_a_warning(tmp_path: Path) -> None:
     (tmp_path / "items.json").write_text('[{"size": 1}, {"size": 2}]')
     work = run_load(tmp_path, config(filter="size > 100"))
-    assert work.items == ()
+    assert tuple(work.items) == ()
     assert work.warnings == (
         "map.filter 'size > 100' kept none of the 2 items from file items.json",
     )
@@ -156,7 +163,7 @@ def test_offset_past_the_end_is_a_warning(tmp_path: Path) -> None:
 def test_an_empty_input_has_no_items_and_no_warning(tmp_path: Path) -> None:
     (tmp_path / "items.json").write_text("[]")
     work = run_load(tmp_path, config())
-    assert work.items == () and work.warnings == ()
+    assert tuple(work.items) == () and work.warnings == ()
 
 
 def test_ten_thousand_items_through_selection_and_ids(tmp_path: Path) -> None:
@@ -209,3 +216,41 @@ def test_items_over_the_size_limit_are_refused_naming_the_item(tmp_path: Path) -
     (tmp_path / "items.json").write_text(json.dumps(["ok", "x" * (16 * 1024 * 1024)]))
     with pytest.raises(InputError, match=r"item 1 \(id 'item-1'\) is 16777218 bytes .* 16 MiB"):
         run_load(tmp_path, config())
+
+
+def test_items_over_the_limit_together_but_not_alone_are_kept(tmp_path: Path) -> None:
+    # The check first measures all items at once; that sum being over the limit must not
+    # refuse items that each fit.
+    (tmp_path / "items.json").write_text(json.dumps(["x" * (6 * 1024 * 1024)] * 3))
+    assert len(run_load(tmp_path, config()).items) == 3
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.text(max_size=8), st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner,
+                                                                 max_size=3),
+    max_leaves=6)), max_size=40), st.integers(min_value=1, max_value=5))
+def test_the_digest_is_the_sha256_of_the_whole_canonical_list(
+    pairs: list[tuple[str, Any]], piece: int,
+) -> None:
+    # Hashed a piece at a time, it must equal the digest of the whole text (the one saved
+    # in checkpoints written before), across piece boundaries: pieces of 1 to 5 items here.
+    items = ItemList([value for _, value in pairs], [item_id for item_id, _ in pairs])
+    whole = canonical_json([[item.id, item.value] for item in items])
+    with mock.patch.object(items_module, "_DIGEST_CHUNK", piece):
+        assert items_digest(items) == hashlib.sha256(whole.encode("utf-8")).hexdigest()
+
+
+def test_an_item_list_gives_work_items_by_index_slice_and_iteration() -> None:
+    items = assign_ids([{"p": "x"}, {"p": "y"}, {"p": "z"}], "p")
+    assert (len(items), items[-1], items[1].id) == (3, WorkItem(id="z", index=2, value={"p": "z"}),
+                                                     "y")
+    assert [item.id for item in items[:2]] == ["x", "y"] == list(items.ids())[:2]
+    assert [item.index for item in items] == [0, 1, 2]
+    assert items == assign_ids([{"p": "x"}, {"p": "y"}, {"p": "z"}], "p")
+    assert items != assign_ids([{"p": "x"}, {"p": "y"}, {"p": "z"}], None)
+    with pytest.raises(IndexError):
+        items[3]
+    with pytest.raises(IndexError):
+        items[-4]
