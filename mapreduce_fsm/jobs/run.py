@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import shlex
 from collections.abc import Mapping, Sequence
@@ -20,6 +19,7 @@ from mapreduce_fsm.errors import JobStateError, UsageError
 from mapreduce_fsm.git import GitSession, decide_isolation, open_session
 from mapreduce_fsm.git.session import check_session_branch_free, ignore_state_dir
 from mapreduce_fsm.jobs.preview import check_input_before_start
+from mapreduce_fsm.jobs.run_options import RUN_OPTIONS_FILE, KeptOptions, apply_kept_options
 from mapreduce_fsm.phases.context import RunOptions
 from mapreduce_fsm.phases.coordinator import PhaseCoordinator, WorkflowResult
 from mapreduce_fsm.phases.machine import check_machine_state
@@ -38,9 +38,6 @@ from mapreduce_fsm.state import (
     resolve_state_dir,
     workflow_digest,
 )
-from mapreduce_fsm.state.atomic import write_atomic
-
-RUN_OPTIONS_FILE = "run_options.json"
 
 PROFILE_FILE = "profile"  # in the job directory: the --profile the job was started with
 
@@ -195,11 +192,12 @@ async def start_job(
     ignore_state_dir(job.state_dir)
     if plan.isolated:
         check_session_branch_free(job.working_dir, job.job_id)
-    # The profile goes in with the job, so a kill never leaves a job that lost it.
-    files = {PROFILE_FILE: job.profile} if job.profile is not None else {}
+    # The profile and options go in with the job, so a kill never leaves a job that lost them.
+    files = {RUN_OPTIONS_FILE: KeptOptions(max_parallel=services.options.max_parallel).to_json()}
+    if job.profile is not None:
+        files[PROFILE_FILE] = job.profile
     store = services.watch(JobStore.create(job.state_dir, job.job_id, job.workflow_text,
                                            files=files))
-    services = keep_run_options(store, services)
     coordinator = _coordinator(store, services, job.secrets, coordinator_phases)
     with store.lock():
         working_dir = job.working_dir
@@ -290,22 +288,8 @@ async def resume_async(
 
 
 def keep_run_options(store: JobStore, services: Services) -> Services:
-    """The run's `max_parallel` goes on in later runs of the job unless given again.
-
-    Kept in `<job>/run_options.json`; a value given now replaces the kept one.
-    """
-    path = store.path / RUN_OPTIONS_FILE
-    given = services.options.max_parallel
-    if given is not None:
-        write_atomic(path, json.dumps({"max_parallel": given}) + "\n")
-        return services
-    try:
-        kept = json.loads(path.read_text(encoding="utf-8")).get("max_parallel")
-    except (OSError, ValueError, AttributeError):
-        return services  # none kept (or unreadable): the workflow's own value applies
-    if not isinstance(kept, int) or isinstance(kept, bool) or kept < 1:
-        return services
-    return attrs.evolve(services, options=attrs.evolve(services.options, max_parallel=kept))
+    """The run's `max_parallel` goes on in later runs of the job unless given again."""
+    return attrs.evolve(services, options=apply_kept_options(store.path, services.options))
 
 
 def load_job(
