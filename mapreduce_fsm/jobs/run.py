@@ -17,7 +17,7 @@ from mapreduce_fsm.console.interaction import SilentInteraction, UserInteraction
 from mapreduce_fsm.console.progress import NullProgress, ProgressReporter
 from mapreduce_fsm.errors import JobStateError, UsageError
 from mapreduce_fsm.git import GitSession, decide_isolation, open_session
-from mapreduce_fsm.git.session import check_session_branch_free, ignore_state_dir
+from mapreduce_fsm.git.session import check_session_branch_free, ignore_state_dir, reopen_session
 from mapreduce_fsm.jobs.preview import check_input_before_start
 from mapreduce_fsm.jobs.run_options import RUN_OPTIONS_FILE, KeptOptions, apply_kept_options
 from mapreduce_fsm.phases.context import RunOptions
@@ -193,7 +193,9 @@ async def start_job(
     if plan.isolated:
         check_session_branch_free(job.working_dir, job.job_id)
     # The profile and options go in with the job, so a kill never leaves a job that lost them.
-    files = {RUN_OPTIONS_FILE: KeptOptions(max_parallel=services.options.max_parallel).to_json()}
+    kept = KeptOptions(max_parallel=services.options.max_parallel, isolation=plan.mode,
+                       working_dir=str(job.working_dir.resolve()))
+    files = {RUN_OPTIONS_FILE: kept.to_json()}
     if job.profile is not None:
         files[PROFILE_FILE] = job.profile
     store = services.watch(JobStore.create(job.state_dir, job.job_id, job.workflow_text,
@@ -271,17 +273,24 @@ async def resume_async(
         checkpoint, workflow, secrets = load_job(
             store, force=services.options.force, environ=environ
         )
+        kept = KeptOptions.read(store.path)
+        # A job killed before its first checkpoint may be isolated with no session yet.
+        isolated = GitSession.load(store.path) is not None or (
+            checkpoint is None and kept.isolation == "worktree")
         phase_list = list(phases) if phases is not None else build_phases(
-            workflow, isolated=GitSession.load(store.path) is not None,
-            backend=services.backend)
+            workflow, isolated=isolated, backend=services.backend)
         services = keep_run_options(store, services)
         coordinator = _coordinator(store, services, secrets, phase_list)
         if checkpoint is None:  # killed before its first checkpoint: start it now
+            working_dir = Path(kept.working_dir or Path.cwd())
+            if isolated:  # in its session worktree, never in the user's checkout
+                session = await reopen_session(store.path, job_id=job_id, cwd=working_dir)
+                working_dir = session.working_dir
             services.interaction.display_warning(
                 f"job {job_id} never started (it has no checkpoint and no results); "
-                f"starting it, with steps running in {Path.cwd()}")
+                f"starting it, with steps running in {working_dir}")
             result = await coordinator.execute_workflow(
-                workflow, working_dir=Path.cwd(), workflow_text=store.read_workflow_text())
+                workflow, working_dir=working_dir, workflow_text=store.read_workflow_text())
         else:
             result = await coordinator.resume_from_checkpoint(checkpoint, workflow)
     return attrs.evolve(result, job_path=store.path)

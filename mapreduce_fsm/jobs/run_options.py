@@ -27,6 +27,9 @@ class KeptOptions:
     """
 
     max_parallel: int | None = None  # --max-parallel; None: the workflow's own value
+    # What a job killed before its first checkpoint is started with again by `resume`:
+    isolation: str | None = None  # the isolation decided, "worktree" or "none"
+    working_dir: str | None = None  # where the run was started (absolute)
 
     def to_json(self) -> str:
         return json.dumps(attrs.asdict(self)) + "\n"
@@ -40,7 +43,10 @@ class KeptOptions:
             return cls()
         if not isinstance(data, dict):
             return cls()
-        return cls(max_parallel=_positive_int(data.get("max_parallel")))
+        isolation, working_dir = data.get("isolation"), data.get("working_dir")
+        return cls(max_parallel=_positive_int(data.get("max_parallel")),
+                   isolation=isolation if isolation in ("worktree", "none") else None,
+                   working_dir=working_dir if isinstance(working_dir, str) else None)
 
     def save(self, job_dir: Path) -> None:
         write_atomic(job_dir / RUN_OPTIONS_FILE, self.to_json())
