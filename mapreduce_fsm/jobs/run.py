@@ -10,6 +10,7 @@ from pathlib import Path
 
 import attrs
 
+from mapreduce_fsm.agents.order import remove_abandoned_item_areas
 from mapreduce_fsm.backends.base import BackendFactory
 from mapreduce_fsm.config import load_workflow_text
 from mapreduce_fsm.config.model import Workflow
@@ -270,6 +271,7 @@ async def resume_async(
                     "gone (killed or crashed); taking the job over")
             services.interaction.display_warning(note)
             store.events.emit("job.lock_taken_over", previous_pid=lock.took_over_from)
+        remove_abandoned_item_areas(job_id)  # a killed run's ITEM_JSON_FILEs
         checkpoint, workflow, secrets = load_job(
             store, force=services.options.force, environ=environ
         )
