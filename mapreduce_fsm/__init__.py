@@ -20,6 +20,8 @@ Names are imported on first use, so `import mapreduce_fsm` (and the command line
 from __future__ import annotations
 
 import importlib
+import sys
+from collections.abc import Callable, Collection, Mapping  # loaded by typing anyway
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -195,16 +197,30 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name's module on first use, and keep the name here from then on."""
-    module_name = _MODULE_OF.get(name)
-    if module_name is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module = importlib.import_module(module_name)
-    value = module if name == "dlq" else getattr(module, name)
-    globals()[name] = value
-    return value
+# Here, not in a module of its own, so that it costs `--help` no import: `phases` uses it too.
+def lazy_names(
+    package: str, module_of: Mapping[str, str], *, modules: Collection[str] = ()
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """The `__getattr__` and `__dir__` of `package` for the names in `module_of`.
+
+    `module_of` maps each name to the module that defines it (relative to `package` when
+    it starts with a dot); a name in `modules` is that module itself. A name is imported
+    on first use and then kept in the package, so later uses are plain attributes.
+    """
+
+    def __getattr__(name: str) -> Any:
+        module_name = module_of.get(name)
+        if module_name is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        module = importlib.import_module(module_name, package)
+        value = module if name in modules else getattr(module, name)
+        setattr(sys.modules[package], name, value)
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*vars(sys.modules[package]), *module_of})
+
+    return __getattr__, __dir__
 
 
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_names(__name__, _MODULE_OF, modules={"dlq"})

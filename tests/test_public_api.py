@@ -9,10 +9,12 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 import mapreduce_fsm
+from mapreduce_fsm import phases
 from mapreduce_fsm.cli import dlq as dlq_commands
 from mapreduce_fsm.jobs import dlq as dlq_operations
 
@@ -140,3 +142,16 @@ def test_a_users_mypy_sees_the_types_and_reports_a_misuse(tmp_path: Path) -> Non
     assert errors[0].startswith("user_wrong.py:5: error: Argument \"job_id\" to \"run\" "
                                 "has incompatible type \"int\"")
     assert "[arg-type]" in errors[0]
+
+
+@pytest.mark.parametrize("package", [mapreduce_fsm, phases], ids=lambda p: p.__name__)
+def test_the_package_and_phases_share_one_lazy_import(package: ModuleType) -> None:
+    """One helper makes both packages' names lazy; each name resolves to its module's object,
+    is kept in the package from then on, and an unknown name is an AttributeError."""
+    assert package.__getattr__.__code__ is mapreduce_fsm.lazy_names("x", {})[0].__code__
+    for name in package.__all__:
+        value = getattr(package, name)
+        assert vars(package)[name] is value  # kept: the next use is a plain attribute
+        assert name in dir(package)
+    with pytest.raises(AttributeError, match=f"module '{package.__name__}' has no attribute"):
+        package.no_such_name  # noqa: B018

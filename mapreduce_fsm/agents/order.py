@@ -4,7 +4,8 @@ Both are plain values that `convert.converter` turns into JSON and back unchange
 backend may run an order in another process or on another machine.
 
 The item reaches each step's process in `ITEM_JSON_FILE`, a file written where the order
-runs (in a temporary directory of the job, removed when the order is done), and also in
+runs (in a temporary directory of the job, removed when the order is done; one a killed
+process left is removed by the job's next `resume` or `clean`), and also in
 `ITEM_JSON` when it fits in one environment string: Linux limits one to 128 KiB
 (MAX_ARG_STRLEN), and a larger `ITEM_JSON` would keep every step from starting.
 """
@@ -13,8 +14,10 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import glob
 import itertools
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -108,19 +111,47 @@ class WorkOrder:
 
 
 # Item files go in one temporary directory per job and process (made once: a directory
-# per item would cost more than a short step), removed when the process exits.
+# per item would cost more than a short step), removed when the process exits. Its name
+# holds the process id, so that one a killed process left can be told from one in use.
 _item_areas: dict[str, Path] = {}
 _item_numbers = itertools.count()
+
+
+def _area_prefix(job_id: str) -> str:
+    safe = "".join(c if c.isalnum() or c in "._-" else "-" for c in job_id)[:100]
+    return f"mapreduce-fsm-{safe}-"
 
 
 def _item_area(job_id: str) -> Path:
     area = _item_areas.get(job_id)
     if area is None or not area.is_dir():
-        safe = "".join(c if c.isalnum() or c in "._-" else "-" for c in job_id)[:100]
-        area = Path(tempfile.mkdtemp(prefix=f"mapreduce-fsm-{safe}-"))
+        area = Path(tempfile.mkdtemp(prefix=f"{_area_prefix(job_id)}{os.getpid()}-"))
         _item_areas[job_id] = area
         atexit.register(shutil.rmtree, area, ignore_errors=True)
     return area
+
+
+def remove_abandoned_item_areas(job_id: str) -> int:
+    """Remove the job's item-file directories in this machine's temp dir whose process is
+    gone (SIGKILL skips the removal at exit); how many. Call with the job locked."""
+    name = re.compile(re.escape(_area_prefix(job_id)) + r"(\d+)-[^-]+")
+    removed = 0
+    for entry in Path(tempfile.gettempdir()).glob(f"{glob.escape(_area_prefix(job_id))}*"):
+        found = name.fullmatch(entry.name)
+        if found is not None and not _process_exists(int(found[1])):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 @attrs.frozen(kw_only=True)

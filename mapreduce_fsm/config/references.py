@@ -26,6 +26,9 @@ from mapreduce_fsm.expressions.paths import compile_path
 MAP_VARIABLES = ("total", "successful", "failed", "skipped", "success_rate", "results",
                  "results_file", "total_duration_secs", "average_duration_secs")
 ERROR_VARIABLES = ("message", "exit_code", "step")
+# What git.merge_back.merge_variables gives a `merge:` block's steps.
+MERGE_VARIABLES = ("worktree", "source_branch", "target_branch", "session_id", "commits",
+                   "commit_count", "commit_ids", "modified_files", "file_count", "file_list")
 FIXED_VARIABLES = {"workflow": ("name",), "job": ("id",), "shell": ("output", "stderr"),
                    "last": ("exit_code",)}
 # Where a template is interpolated: a phase, or map.input before any item exists.
@@ -38,7 +41,7 @@ SIMILAR_NAME_CUTOFF = 0.75  # difflib ratio from which a name is taken for a typ
 class Scope:
     """What a template can refer to: its phase, and whether it runs inside on_failure."""
 
-    phase: str  # "setup", "map", "reduce" or MAP_INPUT
+    phase: str  # "setup", "map", "reduce", "merge" or MAP_INPUT
     in_handler: bool = False
     before_any_step: bool = False  # no step of the phase has run: no shell.* or last.*
     captures: frozenset[str] = frozenset()  # capture names set before this point
@@ -63,6 +66,7 @@ class ReferenceChecker:
         setup = workflow.get("setup") or {}
         map_config = workflow.get("map") or {}
         reduce = workflow.get("reduce") or {}
+        merge = workflow.get("merge") or {}
         for phase, steps in (("setup", setup.get("commands", [])),
                              ("map", map_config.get("agent_template", [])),
                              ("reduce", reduce.get("commands", []))):
@@ -92,6 +96,7 @@ class ReferenceChecker:
             self._when(reduce["when"], ("reduce", "when"),
                        Scope(phase="reduce", before_any_step=True,
                              captures=self._setup_captures))
+        self._steps(merge.get("commands", []), "merge")
 
     def _steps(self, steps: list[Mapping[str, Any]], phase: str) -> None:
         # setup.capture_outputs are set when setup ends; a step's own capture, after it.
@@ -134,7 +139,9 @@ class ReferenceChecker:
         for reference in find_references(text):
             if reference.default is not None:
                 continue
-            if reference.root in KNOWN_NAMESPACES:
+            if reference.root == "merge":  # the merge phase's own namespace
+                problem = _merge_problem(reference, scope)
+            elif reference.root in KNOWN_NAMESPACES:
                 problem = self._problem(reference, scope)
             else:
                 problem = self._name_problem(reference, scope)
@@ -231,11 +238,23 @@ def _capture_name(step: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _merge_problem(reference: Reference, scope: Scope) -> str | None:
+    if scope.phase != "merge":
+        return (f"is not available in {scope.phase} (the merge.* variables exist in merge "
+                "steps only)")
+    field = reference.path[1] if len(reference.path) > 1 else None
+    return _field_problem("merge", field, MERGE_VARIABLES)
+
+
 def _field_problem(root: str, field: str | int | None, available: tuple[str, ...]) -> str | None:
     if field is None or field in available:
         return None
     names = ", ".join(f"{root}.{name}" for name in available) or "none"
     article = "an" if root[0] in "aeiou" else "a"
+    close = difflib.get_close_matches(str(field), available, n=1, cutoff=SIMILAR_NAME_CUTOFF)
+    if close:
+        return (f"is not {article} {root} variable; did you mean ${{{root}.{close[0]}}}? "
+                f"(available: {names})")
     return f"is not {article} {root} variable; available: {names}"
 
 

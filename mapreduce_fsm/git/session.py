@@ -56,14 +56,20 @@ class GitSession:
         write_atomic(path, to_json(self))
 
     async def ensure_worktree(self) -> None:
-        """Make the session worktree again if it is gone (the merge phase removed it)."""
-        path = Path(self.worktree)
+        """Make the session worktree again if it is gone (the merge phase removed it), and
+        its branch from the start commit if a kill came before `open_session` made it."""
+        path, root = Path(self.worktree), Path(self.repo_root)
         if (path / ".git").exists():
             return
         if path.exists():
             shutil.rmtree(path)
-        await git("worktree", "prune", cwd=Path(self.repo_root))
-        await git("worktree", "add", str(path), self.branch, cwd=Path(self.repo_root))
+        await git("worktree", "prune", cwd=root)
+        if await git_ok("rev-parse", "--verify", "--quiet", f"refs/heads/{self.branch}",
+                        cwd=root):
+            await git("worktree", "add", str(path), self.branch, cwd=root)
+        else:
+            await git("worktree", "add", "-b", self.branch, str(path), self.start_commit,
+                      cwd=root)
 
     async def repair(self) -> None:
         """Undo what a killed run left in the session worktree: a half-done merge, a lock."""
@@ -129,4 +135,18 @@ async def open_session(job_dir: Path, *, job_id: str, cwd: Path) -> GitSession:
     names.worktrees_dir(job_dir).mkdir(parents=True, exist_ok=True)
     session.save(job_dir)  # first: a crash right after leaves a worktree that clean can find
     await git("worktree", "add", "-b", session.branch, session.worktree, start_commit, cwd=root)
+    return session
+
+
+async def reopen_session(job_dir: Path, *, job_id: str, cwd: Path) -> GitSession:
+    """The session of a job killed before its first checkpoint, its worktree ready.
+
+    The kill may have come before the session was recorded (it is opened now, from
+    `cwd`, where the run started) or before its worktree or branch were made (made now).
+    """
+    session = GitSession.load(job_dir)
+    if session is None:
+        return await open_session(job_dir, job_id=job_id, cwd=cwd)
+    await session.ensure_worktree()
+    await session.repair()
     return session

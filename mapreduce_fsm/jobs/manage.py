@@ -15,6 +15,7 @@ from pathlib import Path
 
 import attrs
 
+from mapreduce_fsm.agents.order import remove_abandoned_item_areas
 from mapreduce_fsm.convert import parse_timestamp
 from mapreduce_fsm.errors import JobLockedError, JobStateError, MapReduceError, UsageError
 from mapreduce_fsm.phases.machine import ENDED_STATES
@@ -168,6 +169,7 @@ def remove_job(choice: CleanChoice) -> None:
             if repo is not None:
                 repos.add(repo)
         shutil.rmtree(choice.path)
+        remove_abandoned_item_areas(choice.job_id)  # a killed run's ITEM_JSON_FILEs
     finally:
         lock.release()  # its file went with the directory; this forgets it here
     for repo in repos:  # forget worktrees whose directory went with the job's

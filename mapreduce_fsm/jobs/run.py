@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import shlex
 from collections.abc import Mapping, Sequence
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import attrs
 
+from mapreduce_fsm.agents.order import remove_abandoned_item_areas
 from mapreduce_fsm.backends.base import BackendFactory
 from mapreduce_fsm.config import load_workflow_text
 from mapreduce_fsm.config.model import Workflow
@@ -18,8 +18,9 @@ from mapreduce_fsm.console.interaction import SilentInteraction, UserInteraction
 from mapreduce_fsm.console.progress import NullProgress, ProgressReporter
 from mapreduce_fsm.errors import JobStateError, UsageError
 from mapreduce_fsm.git import GitSession, decide_isolation, open_session
-from mapreduce_fsm.git.session import check_session_branch_free, ignore_state_dir
+from mapreduce_fsm.git.session import check_session_branch_free, ignore_state_dir, reopen_session
 from mapreduce_fsm.jobs.preview import check_input_before_start
+from mapreduce_fsm.jobs.run_options import RUN_OPTIONS_FILE, KeptOptions, apply_kept_options
 from mapreduce_fsm.phases.context import RunOptions
 from mapreduce_fsm.phases.coordinator import PhaseCoordinator, WorkflowResult
 from mapreduce_fsm.phases.machine import check_machine_state
@@ -38,9 +39,6 @@ from mapreduce_fsm.state import (
     resolve_state_dir,
     workflow_digest,
 )
-from mapreduce_fsm.state.atomic import write_atomic
-
-RUN_OPTIONS_FILE = "run_options.json"
 
 PROFILE_FILE = "profile"  # in the job directory: the --profile the job was started with
 
@@ -195,11 +193,14 @@ async def start_job(
     ignore_state_dir(job.state_dir)
     if plan.isolated:
         check_session_branch_free(job.working_dir, job.job_id)
-    # The profile goes in with the job, so a kill never leaves a job that lost it.
-    files = {PROFILE_FILE: job.profile} if job.profile is not None else {}
+    # The profile and options go in with the job, so a kill never leaves a job that lost them.
+    kept = KeptOptions(max_parallel=services.options.max_parallel, isolation=plan.mode,
+                       working_dir=str(job.working_dir.resolve()))
+    files = {RUN_OPTIONS_FILE: kept.to_json()}
+    if job.profile is not None:
+        files[PROFILE_FILE] = job.profile
     store = services.watch(JobStore.create(job.state_dir, job.job_id, job.workflow_text,
                                            files=files))
-    services = keep_run_options(store, services)
     coordinator = _coordinator(store, services, job.secrets, coordinator_phases)
     with store.lock():
         working_dir = job.working_dir
@@ -270,42 +271,36 @@ async def resume_async(
                     "gone (killed or crashed); taking the job over")
             services.interaction.display_warning(note)
             store.events.emit("job.lock_taken_over", previous_pid=lock.took_over_from)
+        remove_abandoned_item_areas(job_id)  # a killed run's ITEM_JSON_FILEs
         checkpoint, workflow, secrets = load_job(
             store, force=services.options.force, environ=environ
         )
+        kept = KeptOptions.read(store.path)
+        # A job killed before its first checkpoint may be isolated with no session yet.
+        isolated = GitSession.load(store.path) is not None or (
+            checkpoint is None and kept.isolation == "worktree")
         phase_list = list(phases) if phases is not None else build_phases(
-            workflow, isolated=GitSession.load(store.path) is not None,
-            backend=services.backend)
+            workflow, isolated=isolated, backend=services.backend)
         services = keep_run_options(store, services)
         coordinator = _coordinator(store, services, secrets, phase_list)
         if checkpoint is None:  # killed before its first checkpoint: start it now
+            working_dir = Path(kept.working_dir or Path.cwd())
+            if isolated:  # in its session worktree, never in the user's checkout
+                session = await reopen_session(store.path, job_id=job_id, cwd=working_dir)
+                working_dir = session.working_dir
             services.interaction.display_warning(
                 f"job {job_id} never started (it has no checkpoint and no results); "
-                f"starting it, with steps running in {Path.cwd()}")
+                f"starting it, with steps running in {working_dir}")
             result = await coordinator.execute_workflow(
-                workflow, working_dir=Path.cwd(), workflow_text=store.read_workflow_text())
+                workflow, working_dir=working_dir, workflow_text=store.read_workflow_text())
         else:
             result = await coordinator.resume_from_checkpoint(checkpoint, workflow)
     return attrs.evolve(result, job_path=store.path)
 
 
 def keep_run_options(store: JobStore, services: Services) -> Services:
-    """The run's `max_parallel` goes on in later runs of the job unless given again.
-
-    Kept in `<job>/run_options.json`; a value given now replaces the kept one.
-    """
-    path = store.path / RUN_OPTIONS_FILE
-    given = services.options.max_parallel
-    if given is not None:
-        write_atomic(path, json.dumps({"max_parallel": given}) + "\n")
-        return services
-    try:
-        kept = json.loads(path.read_text(encoding="utf-8")).get("max_parallel")
-    except (OSError, ValueError, AttributeError):
-        return services  # none kept (or unreadable): the workflow's own value applies
-    if not isinstance(kept, int) or isinstance(kept, bool) or kept < 1:
-        return services
-    return attrs.evolve(services, options=attrs.evolve(services.options, max_parallel=kept))
+    """The run's `max_parallel` goes on in later runs of the job unless given again."""
+    return attrs.evolve(services, options=apply_kept_options(store.path, services.options))
 
 
 def load_job(

@@ -7,8 +7,9 @@ runner behind them.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mapreduce_fsm import lazy_names
 
 if TYPE_CHECKING:
     from mapreduce_fsm.phases.context import CheckpointKeeper, PhaseContext, RunOptions
@@ -33,16 +34,16 @@ if TYPE_CHECKING:
     )
 
 _MODULE_OF = {
-    "CheckpointKeeper": "context", "PhaseContext": "context", "RunOptions": "context",
-    "PhaseCoordinator": "coordinator", "WorkflowResult": "coordinator",
-    "MapPhase": "map", "ReducePhase": "reduce", "SetupPhase": "setup",
-    "build_phases": "registry", "phase_type": "registry", "register_phase": "registry",
-    "run_phase_steps": "steps", "steps_result": "steps",
+    "CheckpointKeeper": ".context", "PhaseContext": ".context", "RunOptions": ".context",
+    "PhaseCoordinator": ".coordinator", "WorkflowResult": ".coordinator",
+    "MapPhase": ".map", "ReducePhase": ".reduce", "SetupPhase": ".setup",
+    "build_phases": ".registry", "phase_type": ".registry", "register_phase": ".registry",
+    "run_phase_steps": ".steps", "steps_result": ".steps",
     **dict.fromkeys(
         ("Complete", "Continue", "DefaultTransitionHandler", "Error", "PhaseError",
          "PhaseExecutor", "PhaseMetrics", "PhaseResult", "PhaseTransition",
          "PhaseTransitionHandler", "Skip"),
-        "types",
+        ".types",
     ),
 }
 
@@ -74,14 +75,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_MODULE_OF])
+__getattr__, __dir__ = lazy_names(__name__, _MODULE_OF)

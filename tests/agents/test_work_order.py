@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from mapreduce_fsm.agents import AgentSpec, ItemOutcome, WorkOrder
+from mapreduce_fsm.agents import order as order_module
+from mapreduce_fsm.agents.order import remove_abandoned_item_areas
 from mapreduce_fsm.config import load_workflow_text
 from mapreduce_fsm.convert import converter
 from mapreduce_fsm.state.logs import StepOutput
@@ -137,3 +143,24 @@ def test_the_item_file_holds_the_item_json_while_the_order_runs() -> None:
         assert "ITEM_JSON" not in env  # 400 KB of UTF-8
     assert not item_file.exists()
     assert item_file.parent.name.startswith("mapreduce-fsm-job-1-")  # the job's area
+
+
+def test_only_the_item_areas_of_gone_processes_are_removed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(order_module, "_item_areas", {})
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    abandoned = tmp_path / f"mapreduce-fsm-job-1-{gone}-abcd1234"  # job-1's, its process gone
+    other_job = tmp_path / f"mapreduce-fsm-job-1-2-{gone}-abcd1234"  # job-1-2's
+    for area in (abandoned, other_job):
+        area.mkdir()
+        (area / "item-0-1.json").write_text("{}", encoding="utf-8")
+    order = spec().order(item="x", item_id="a", item_index=0, attempt=1)
+
+    with order.item_environment() as env:  # this process's area for job-1, in use
+        assert remove_abandoned_item_areas("job-1") == 1
+        assert Path(env["ITEM_JSON_FILE"]).read_text(encoding="utf-8") == '"x"'
+
+    assert not abandoned.exists()
+    assert other_job.exists()

@@ -210,12 +210,12 @@ BAD_CASES: list[tuple[str, str, list[str]]] = [
     (
         'map_typo_in_reduce',
         'name: wf\nmap:\n  input: items.json\n  agent_template:\n    - shell: echo hi\nreduce:\n  - shell: echo ${map.totl}\n',
-        ['wf.yml:7 reduce[0].shell: ${map.totl} is not a map variable; available: map.total, map.successful, map.failed, map.skipped, map.success_rate, map.results, map.results_file, map.total_duration_secs, map.average_duration_secs'],
+        ['wf.yml:7 reduce[0].shell: ${map.totl} is not a map variable; did you mean ${map.total}? (available: map.total, map.successful, map.failed, map.skipped, map.success_rate, map.results, map.results_file, map.total_duration_secs, map.average_duration_secs)'],
     ),
     (
         'workflow_typo',
         'name: wf\nmap:\n  input: items.json\n  agent_template:\n    - shell: echo ${workflow.nme}\n',
-        ['wf.yml:5 map.agent_template[0].shell: ${workflow.nme} is not a workflow variable; available: workflow.name'],
+        ['wf.yml:5 map.agent_template[0].shell: ${workflow.nme} is not a workflow variable; did you mean ${workflow.name}? (available: workflow.name)'],
     ),
     (
         'error_outside_on_failure',
@@ -297,7 +297,7 @@ BAD_CASES: list[tuple[str, str, list[str]]] = [
     (
         'env_typo',
         'name: wf\nenv:\n  OUT: out\nmap:\n  input: items.json\n  agent_template:\n    - shell: echo ${env.OUTT}\n',
-        ['wf.yml:7 map.agent_template[0].shell: ${env.OUTT} is not an env variable; available: env.OUT'],
+        ['wf.yml:7 map.agent_template[0].shell: ${env.OUTT} is not an env variable; did you mean ${env.OUT}? (available: env.OUT)'],
     ),
     (
         'bad_when',
@@ -308,5 +308,20 @@ BAD_CASES: list[tuple[str, str, list[str]]] = [
         'claude_missing',
         'name: wf\nmap:\n  input: items.json\n  agent_template:\n    - claude: /review ${item}\n',
         ["wf.yml:5 map.agent_template[0]: a claude step needs the Claude Code program, but 'claude' is not on PATH; install Claude Code or set MAPREDUCE_FSM_CLAUDE to the command that runs it"],
+    ),
+    (
+        'merge_variable_typo',
+        'name: wf\nmap:\n  input: items.json\n  agent_template:\n    - shell: echo hi\nmerge:\n  - shell: cd ${merge.worktre}\n',
+        ['wf.yml:7 merge[0].shell: ${merge.worktre} is not a merge variable; did you mean ${merge.worktree}? (available: merge.worktree, merge.source_branch, merge.target_branch, merge.session_id, merge.commits, merge.commit_count, merge.commit_ids, merge.modified_files, merge.file_count, merge.file_list)'],
+    ),
+    (
+        'merge_variable_typo_in_commands_form',
+        'name: wf\nmap:\n  input: items.json\n  agent_template:\n    - shell: echo hi\nmerge:\n  timeout: 60\n  commands:\n    - shell: git merge ${merge.source_brnch}\n',
+        ['wf.yml:9 merge.commands[0].shell: ${merge.source_brnch} is not a merge variable; did you mean ${merge.source_branch}? (available: merge.worktree, merge.source_branch, merge.target_branch, merge.session_id, merge.commits, merge.commit_count, merge.commit_ids, merge.modified_files, merge.file_count, merge.file_list)'],
+    ),
+    (
+        'merge_variable_outside_merge',
+        'name: wf\nmap:\n  input: items.json\n  agent_template:\n    - shell: echo hi\nreduce:\n  - shell: echo ${merge.commit_count}\n',
+        ['wf.yml:7 reduce[0].shell: ${merge.commit_count} is not available in reduce (the merge.* variables exist in merge steps only)'],
     ),
 ]

@@ -43,6 +43,18 @@ def test_bad_file_exits_2_with_every_issue(text: str, expected: list[str],
         assert message in result.stderr
 
 
+def test_every_merge_variable_passes_validate_in_a_merge_block(tmp_path: Path) -> None:
+    names = ("worktree", "source_branch", "target_branch", "session_id", "commits",
+             "commit_count", "commit_ids", "modified_files", "file_count", "file_list")
+    steps = "".join(f"  - shell: echo ${{merge.{name}}}\n" for name in names)
+    (tmp_path / "wf.yml").write_text(
+        "name: m\nmap:\n  input: items.json\n  agent_template:\n    - shell: 'true'\n"
+        f"merge:\n{steps}")
+    result = validate(Path("wf.yml"), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert ": valid — " in result.stdout
+
+
 def test_an_unknown_custom_phase_type_is_found_by_validate(tmp_path: Path) -> None:
     (tmp_path / "wf.yml").write_text(
         "name: cp\nmap:\n  input: items.json\n  agent_template:\n    - shell: 'true'\n"

@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from mapreduce_fsm.config.references import MERGE_VARIABLES
 from mapreduce_fsm.console.interaction import ScriptedInteraction
 from mapreduce_fsm.errors import UsageError
+from mapreduce_fsm.git import open_session
+from mapreduce_fsm.git.merge_back import merge_variables
 from mapreduce_fsm.jobs.run import Services, resume_job, run_workflow
 from mapreduce_fsm.phases.context import RunOptions
 from mapreduce_fsm.state import JobStore
@@ -87,6 +90,12 @@ def test_a_merge_block_runs_instead_with_the_merge_variables(tmp_path: Path) -> 
     assert Path(f"{out}.log").read_text().startswith("Merge item")
     assert git(repo, "rev-parse", "main") == start  # the block did not merge: main is as it was
     assert worktrees(repo) == [str(repo)]
+
+
+def test_validate_knows_the_merge_variables_the_merge_phase_gives(tmp_path: Path) -> None:
+    repo = repo_with(tmp_path, COMMITTING)
+    session = asyncio.run(open_session(tmp_path / "job", job_id="v", cwd=repo))
+    assert tuple(asyncio.run(merge_variables(session, "v"))) == MERGE_VARIABLES
 
 
 def test_without_isolation_the_merge_phase_is_not_there(tmp_path: Path) -> None:
