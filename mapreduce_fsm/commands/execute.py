@@ -6,7 +6,8 @@ get `shell.output` (stdout with trailing newlines removed), `shell.stderr`, `cla
 out or could not start); `capture_output` then stores the output parsed by
 `capture_format`, with the `capture_streams` sub-fields as `NAME.exit_code` keys.
 `commit_required` compares HEAD of the step's directory before and after. Exit codes of
-processes killed by a signal N are 128+N, as in the shell.
+processes killed by a signal N are 128+N, as in the shell. With `context.on_output_line`,
+a `shell` or `claude` program's lines go there, masked, while it runs (`output_lines`).
 """
 
 from __future__ import annotations
