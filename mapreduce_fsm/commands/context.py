@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import attrs
 
 from mapreduce_fsm.commands.masking import SecretMasker
+from mapreduce_fsm.commands.output_lines import OutputLineCallback
 from mapreduce_fsm.config.claude import (
     CLAUDE_COMMAND_VARIABLE,
     claude_flags,
@@ -35,6 +36,9 @@ class StepContext:
     deadline_name: str = "the time limit"  # what a timeout by the deadline says it hit
     kill_grace_secs: float = 2.0  # SIGTERM -> SIGKILL grace
     claude_command: tuple[str, ...] | None = None  # None: $MAPREDUCE_FSM_CLAUDE, else "claude"
+    # Gets each line a step's program prints, masked, while it runs (`output_lines`); the
+    # phases that show output set it per step (`run_steps(output_of_step=...)`), the map not.
+    on_output_line: OutputLineCallback | None = None
     # os.environ as it was when the phase made this context (evolve() keeps it), as bytes:
     # copying and re-encoding all of os.environ for every process was a good part of a
     # trivial map item's cost.
@@ -46,6 +50,14 @@ class StepContext:
         for name, value in (*self.env.items(), *step_env.items()):
             environ[os.fsencode(name)] = os.fsencode(value)
         return environ
+
+    def show_notes(self, notes: Sequence[str]) -> None:
+        """Give the engine's notes on a step (`[on_failure ...]`, `[validate ...]`, added to
+        the end of its stderr) to `on_output_line` as stderr lines, masked, as they are made."""
+        if self.on_output_line is not None:
+            for note in notes:
+                for line in note.splitlines():
+                    self.on_output_line("stderr", self.masker.mask(line))
 
     def claude_flags(self) -> tuple[str, ...]:
         """What follows `--print`: `$MAPREDUCE_FSM_CLAUDE_ARGS` if set, else Prodigy's flag."""

@@ -6,7 +6,8 @@ get `shell.output` (stdout with trailing newlines removed), `shell.stderr`, `cla
 out or could not start); `capture_output` then stores the output parsed by
 `capture_format`, with the `capture_streams` sub-fields as `NAME.exit_code` keys.
 `commit_required` compares HEAD of the step's directory before and after. Exit codes of
-processes killed by a signal N are 128+N, as in the shell.
+processes killed by a signal N are 128+N, as in the shell. With `context.on_output_line`,
+a `shell` or `claude` program's lines go there, masked, while it runs (`output_lines`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from mapreduce_fsm.commands.capture import (
 )
 from mapreduce_fsm.commands.context import CLAUDE_COMMAND_VARIABLE, StepContext
 from mapreduce_fsm.commands.git_head import NotAGitWorkTree, read_head
+from mapreduce_fsm.commands.output_lines import StepOutput
 from mapreduce_fsm.commands.process import ProcessOutcome, run_process
 from mapreduce_fsm.commands.result import StepResult
 from mapreduce_fsm.commands.shell_command import render_shell_command
@@ -97,14 +99,21 @@ async def _run_program(
     timeout = _timeout_for(step, context)
     if timeout is not None and timeout <= 0:
         return _timeout_result(step, ProcessOutcome(), context, 0.0), ""
-    outcome = await run_process(
-        argv,
-        cwd=base_dir,
-        env=context.process_env(step_env),
-        timeout=timeout,
-        max_output_bytes=step.max_output_bytes,
-        kill_grace_secs=context.kill_grace_secs,
-    )
+    live = None if context.on_output_line is None else StepOutput(
+        context.on_output_line, context.masker)
+    try:
+        outcome = await run_process(
+            argv,
+            cwd=base_dir,
+            env=context.process_env(step_env),
+            timeout=timeout,
+            max_output_bytes=step.max_output_bytes,
+            kill_grace_secs=context.kill_grace_secs,
+            on_output=None if live is None else live.on_chunk,
+        )
+    finally:
+        if live is not None:
+            live.finish()
     if outcome.start_error is not None:
         start_error = outcome.start_error
         if step.claude is not None and outcome.missing_program:

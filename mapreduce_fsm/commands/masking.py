@@ -52,14 +52,18 @@ class SecretMasker:
     """
 
     values: tuple[str, ...]
+    _forms: list[str] = attrs.field(init=False, repr=False, eq=False)
     _pattern: re.Pattern[str] | None = attrs.field(init=False, repr=False, eq=False)
+
+    @_forms.default
+    def _sorted_forms(self) -> list[str]:
+        return sorted(_all_forms(self.values), key=len, reverse=True)
 
     @_pattern.default
     def _compile(self) -> re.Pattern[str] | None:
-        secrets = sorted(_all_forms(self.values), key=len, reverse=True)
-        if not secrets:
+        if not self._forms:
             return None
-        return re.compile("|".join(re.escape(secret) for secret in secrets))
+        return re.compile("|".join(re.escape(secret) for secret in self._forms))
 
     @property
     def masks_nothing(self) -> bool:
@@ -69,6 +73,29 @@ class SecretMasker:
         if self._pattern is None:
             return text
         return self._pattern.sub(MASK, text)
+
+    def safe_cut(self, text: str) -> int:
+        """How much of `text`, the start of a longer stream, can be masked and let go now:
+        masking it alone gives what masking the whole stream would, however it goes on.
+
+        The end is held back by one character less than the longest secret (a secret may
+        start there), and a secret found across the cut moves the cut to its start. Always
+        at least 1 for a non-empty text.
+
+        >>> masker = SecretMasker(("hunter2",))
+        >>> masker.safe_cut("abcdefghijkl"), masker.safe_cut("abcdefhunter2xyz")
+        (6, 6)
+        """
+        if self._pattern is None:
+            return len(text)
+        cut = len(text) - (len(self._forms[0]) - 1)
+        for found in self._pattern.finditer(text, 0, len(text)):
+            if found.start() >= cut:
+                break
+            if found.end() > cut:
+                cut = found.start()
+                break
+        return cut if cut > 0 else len(text)
 
     def mask_value(self, value: Any) -> Any:
         """`value` with every string in it masked, through dicts (keys too) and lists.

@@ -36,7 +36,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import attrs
@@ -48,6 +48,10 @@ from mapreduce_fsm.commands.groups import (
 
 PIPE_DRAIN_SECS = 0.5
 _READ_CHUNK = 65536
+
+# Gets the program's output as it is read: ("stdout" or "stderr", the bytes read), the
+# whole of it, also what the cap drops from the outcome.
+OutputCallback = Callable[[str, bytes], None]
 
 
 running_groups: contextvars.ContextVar[GroupRecorder | None] = contextvars.ContextVar(
@@ -159,11 +163,12 @@ class _Child:
 
     `exited` resolves when the program has ended (`returncode` is then set, negative for
     a signal), `pipes_closed` when both pipes reached EOF. `close()` stops watching and
-    closes every descriptor; it is safe to call at any point, more than once.
+    closes every descriptor; it is safe to call at any point, more than once. `on_output`,
+    if given, gets every chunk as it is read.
     """
 
     def __init__(self, argv: Sequence[str], cwd: Path, env: Mapping[bytes, bytes], limit: int,
-                 loop: asyncio.AbstractEventLoop) -> None:
+                 loop: asyncio.AbstractEventLoop, on_output: OutputCallback | None) -> None:
         out_read, out_write = os.pipe2(os.O_CLOEXEC)
         err_read, err_write = os.pipe2(os.O_CLOEXEC)
         try:
@@ -181,6 +186,8 @@ class _Child:
         self.pipes_closed: asyncio.Future[None] = loop.create_future()
         self.stdout, self.stderr = _CappedBuffer(limit), _CappedBuffer(limit)
         self.buffers = {out_read: self.stdout, err_read: self.stderr}
+        self.stream_names = {out_read: "stdout", err_read: "stderr"}
+        self.on_output = on_output
         self._open_pipes = {out_read, err_read}
         for fd in self._open_pipes:
             os.set_blocking(fd, False)
@@ -203,6 +210,8 @@ class _Child:
             chunk = b""
         if chunk:
             self.buffers[fd].add(chunk)
+            if self.on_output is not None:
+                self.on_output(self.stream_names[fd], chunk)
             return
         self._stop_reading(fd)
         if not self._open_pipes and not self.pipes_closed.done():
@@ -292,11 +301,16 @@ async def run_process(
     timeout: float | None,
     max_output_bytes: int,
     kill_grace_secs: float,
+    on_output: OutputCallback | None = None,
 ) -> ProcessOutcome:
-    """Run `argv` to completion or timeout; on cancellation kill its group and re-raise."""
+    """Run `argv` to completion or timeout; on cancellation kill its group and re-raise.
+
+    `on_output(stream, chunk)` is called from the event loop as output is read, until the
+    pipes are closed or drained (see the module docstring); it must not raise.
+    """
     started = time.monotonic()
     try:
-        child = _Child(argv, cwd, env, max_output_bytes, asyncio.get_running_loop())
+        child = _Child(argv, cwd, env, max_output_bytes, asyncio.get_running_loop(), on_output)
     except ValueError:  # "embedded null byte": no program can be given a NUL in a string
         return ProcessOutcome(start_error=(
             f"cannot start {argv[0]!r}: its command line, environment or working directory "

@@ -44,6 +44,7 @@ import attrs
 from mapreduce_fsm.commands.context import StepContext
 from mapreduce_fsm.commands.execute import BodyOutcome, run_body, step_where
 from mapreduce_fsm.commands.masking import SecretMasker
+from mapreduce_fsm.commands.output_lines import OutputLineCallback
 from mapreduce_fsm.commands.result import StepResult
 from mapreduce_fsm.commands.validation import validate_step
 from mapreduce_fsm.config.model import OnFailure, Step
@@ -54,6 +55,8 @@ from mapreduce_fsm.expressions.interpolate import interpolate_json_literals
 __all__ = ["StepContext", "StepsOutcome", "run_step", "run_steps"]
 
 StepDoneCallback = Callable[[int, StepResult, Mapping[str, Any]], Awaitable[None]]
+# Where the step at an index sends its output lines while it runs (StepContext.on_output_line).
+StepOutputs = Callable[[int], OutputLineCallback]
 
 
 @attrs.frozen(kw_only=True)
@@ -84,9 +87,10 @@ def _masked(result: StepResult, masker: SecretMasker) -> StepResult:
     )
 
 
-def _with_notes(result: StepResult, notes: Sequence[str]) -> StepResult:
+def _with_notes(result: StepResult, notes: Sequence[str], context: StepContext) -> StepResult:
     if not notes:
         return result
+    context.show_notes(notes)
     separator = "" if not result.stderr or result.stderr.endswith("\n") else "\n"
     return attrs.evolve(result, stderr=result.stderr + separator + "\n".join(notes) + "\n")
 
@@ -132,7 +136,8 @@ async def _recover(
 ) -> BodyOutcome:
     if policy.ignore:
         result = attrs.evolve(failed.result, recovered=True, fail_workflow=policy.fail_workflow)
-        return attrs.evolve(failed, result=_with_notes(result, ["[on_failure: failure ignored]"]))
+        result = _with_notes(result, ["[on_failure: failure ignored]"], context)
+        return attrs.evolve(failed, result=result)
     notes: list[str] = []
     current = failed
     handler_failure: StepResult | None = None
@@ -152,11 +157,11 @@ async def _recover(
             result = attrs.evolve(
                 current.result, recovered=True, fail_workflow=policy.fail_workflow
             )
-            return attrs.evolve(current, result=_with_notes(result, notes))
+            return attrs.evolve(current, result=_with_notes(result, notes, context))
         retry = await run_body(step, variables, context)
         notes.append(f"{label}: handled, step retried: {retry.result.status}]")
         if retry.result.status == "success":
-            return attrs.evolve(retry, result=_with_notes(retry.result, notes))
+            return attrs.evolve(retry, result=_with_notes(retry.result, notes, context))
         current = retry
     error_text = current.result.error or current.result.status
     if handler_failure is not None:
@@ -164,7 +169,7 @@ async def _recover(
             f"; on_failure handler {handler_failure.step!r} failed: {handler_failure.error}"
         )
     result = attrs.evolve(current.result, error=error_text, fail_workflow=policy.fail_workflow)
-    return attrs.evolve(current, result=_with_notes(result, notes))
+    return attrs.evolve(current, result=_with_notes(result, notes, context))
 
 
 async def _after_success(step: Step, done: BodyOutcome, context: StepContext) -> BodyOutcome:
@@ -228,17 +233,22 @@ async def run_steps(
     *,
     start_index: int = 0,
     on_step_done: StepDoneCallback | None = None,
+    output_of_step: StepOutputs | None = None,
 ) -> StepsOutcome:
     """Run `steps[start_index:]` in order, threading variables; stop at the first step not ok.
 
     `on_step_done(index, result, variables_after)` is awaited after each step (the failing
     one included), so a phase can checkpoint between steps and later resume with
-    `start_index` and the saved variables.
+    `start_index` and the saved variables. With `output_of_step`, the step at `index`
+    (its handlers and validation included) gives the lines it prints, masked, to
+    `output_of_step(index)` while it runs, and the engine's notes on it as stderr lines.
     """
     current: Mapping[str, Any] = dict(variables)
     results: list[StepResult] = []
     for index in range(start_index, len(steps)):
-        outcome = await _run_full(steps[index], current, context)
+        step_context = context if output_of_step is None else attrs.evolve(
+            context, on_output_line=output_of_step(index))
+        outcome = await _run_full(steps[index], current, step_context)
         result = _masked(outcome.result, context.masker)
         current = outcome.variables
         results.append(result)

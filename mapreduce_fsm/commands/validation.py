@@ -154,26 +154,28 @@ async def validate_step(
         variables = {**done.variables, "validation": score.variables(attempt)}
         if score.completion >= spec.threshold:
             notes.append(f"[validate attempt {attempt}: {score.completion:g}% complete]")
-            return _noted(done, variables, notes, error=None)
+            return _noted(done, variables, context, notes, error=None)
         notes.append(f"[validate attempt {attempt}: {score.describe(spec.threshold)}]")
         if attempt > repairs or policy is None or not policy.commands:
             break
         problem = await _repair(step, variables, context, run)
         if problem is not None:
-            return _noted(done, variables, notes, error=f"validation: {problem}")
+            return _noted(done, variables, context, notes, error=f"validation: {problem}")
         attempt += 1
     if policy is not None and not policy.fail_workflow:
-        return _noted(done, variables, [*notes, "[validate: going on (fail_workflow: false)]"],
-                      error=None)
+        notes.append("[validate: going on (fail_workflow: false)]")
+        return _noted(done, variables, context, notes, error=None)
     prompt = f" ({policy.prompt})" if policy is not None and policy.prompt else ""
-    return _noted(done, variables, notes,
+    return _noted(done, variables, context, notes,
                   error=f"validation incomplete after {attempt} attempt"
                         f"{'s' if attempt != 1 else ''}: {score.describe(spec.threshold)}{prompt}")
 
 
 def _noted(
-    done: BodyOutcome, variables: dict[str, Any], notes: list[str], *, error: str | None,
+    done: BodyOutcome, variables: dict[str, Any], context: StepContext, notes: list[str], *,
+    error: str | None,
 ) -> BodyOutcome:
+    context.show_notes(notes)
     result = done.result
     separator = "" if not result.stderr or result.stderr.endswith("\n") else "\n"
     changes: dict[str, Any] = {"stderr": result.stderr + separator + "\n".join(notes) + "\n"}

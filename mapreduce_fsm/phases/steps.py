@@ -9,6 +9,7 @@ from typing import Any
 from mapreduce_fsm.agents import describe_failure
 from mapreduce_fsm.agents.agent import step_outputs
 from mapreduce_fsm.commands import StepsOutcome, run_steps
+from mapreduce_fsm.commands.output_lines import OutputLineCallback
 from mapreduce_fsm.commands.result import StepResult
 from mapreduce_fsm.config.model import Step
 from mapreduce_fsm.errors import JobStateError
@@ -55,9 +56,15 @@ async def run_phase_steps(
 
     logs = StepLogs.of(context.store.path, phase)
 
+    def label(index: int) -> str:
+        return f"[{phase} {index + 1}/{len(steps)}]"
+
+    def output_of_step(index: int) -> OutputLineCallback:
+        return live_output(context, label(index))
+
     async def step_done(index: int, result: StepResult, after: Mapping[str, Any]) -> None:
         logs.append(step_outputs([result], first_index=index))
-        show_output(context, f"[{phase} {index + 1}/{len(steps)}]", result)
+        show_failed_stderr(context, label(index), result)
         data["variables"] = made_variables(after, variables)
         if on_step is not None:
             data.update(on_step(index, result))
@@ -76,20 +83,32 @@ async def run_phase_steps(
                                  deadline_name=f"{phase}'s time limit"),
             start_index=progress.next_step,
             on_step_done=step_done,
+            output_of_step=output_of_step,
         )
     finally:
         logs.close()
 
 
-def show_output(context: PhaseContext, label: str, result: StepResult) -> None:
-    """A step's output on the console (stderr), each line after `label`: its stdout, and
-    its stderr when it failed or with `show_step_stderr` (-v)."""
-    streams = [result.stdout]
-    if not result.ok or context.options.show_step_stderr:
-        streams.append(result.stderr)
-    for text in streams:
-        for line in text.splitlines():
+def live_output(context: PhaseContext, label: str) -> OutputLineCallback:
+    """Where a step's lines go while it runs: the console (stderr, through the interaction,
+    so `-q` and the embedding API's silence hold), each line after `label`; its stdout,
+    and its stderr with `show_step_stderr` (-v)."""
+    show_stderr = context.options.show_step_stderr
+
+    def show(stream: str, line: str) -> None:
+        if stream == "stdout" or show_stderr:
             context.interaction.display_info(f"{label} {line}")
+
+    return show
+
+
+def show_failed_stderr(context: PhaseContext, label: str, result: StepResult) -> None:
+    """When a step has ended: its stderr, if it failed and it was not shown live (no -v).
+    Its stdout was shown while it ran."""
+    if result.ok or context.options.show_step_stderr:
+        return
+    for line in result.stderr.splitlines():
+        context.interaction.display_info(f"{label} {line}")
 
 
 def steps_result(phase: str, outcome: StepsOutcome, started: float, **data: Any) -> PhaseResult:

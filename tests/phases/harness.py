@@ -22,6 +22,7 @@ from mapreduce_fsm.agents import ItemOutcome, WorkOrder, item_outcome
 from mapreduce_fsm.agents.agent import order_context
 from mapreduce_fsm.commands import StepContext, StepsOutcome
 from mapreduce_fsm.commands.result import StepResult
+from mapreduce_fsm.commands.runner import StepOutputs
 from mapreduce_fsm.config import load_workflow_text
 from mapreduce_fsm.config.model import Step, Workflow
 from mapreduce_fsm.console.interaction import ScriptedInteraction
@@ -97,6 +98,7 @@ class StepsRunner(Protocol):
         start_index: int = 0,
         on_step_done: Callable[[int, StepResult, Mapping[str, Any]], Awaitable[None]]
         | None = None,
+        output_of_step: StepOutputs | None = None,
     ) -> Awaitable[StepsOutcome]: ...
 
 
@@ -162,6 +164,7 @@ class FakeRunner:
         start_index: int = 0,
         on_step_done: Callable[[int, StepResult, Mapping[str, Any]], Awaitable[None]]
         | None = None,
+        output_of_step: StepOutputs | None = None,
     ) -> StepsOutcome:
         current = dict(variables)
         results = []
@@ -174,6 +177,11 @@ class FakeRunner:
             current = {**current, **result.captures, "shell": {"output": result.stdout},
                        "last": {"exit_code": result.exit_code}}
             results.append(result)
+            if output_of_step is not None:  # as the real runner does while the step runs
+                show = output_of_step(index)
+                for stream in ("stdout", "stderr"):
+                    for line in getattr(result, stream).splitlines():
+                        show(stream, line)
             if on_step_done is not None:
                 await on_step_done(index, result, current)
             if not result.ok:
@@ -216,10 +224,11 @@ class RecordingRunner(FakeRunner):
         start_index: int = 0,
         on_step_done: Callable[[int, StepResult, Mapping[str, Any]], Awaitable[None]]
         | None = None,
+        output_of_step: StepOutputs | None = None,
     ) -> StepsOutcome:
         self.contexts.append(context)
         return await super().__call__(steps, variables, context, start_index=start_index,
-                                      on_step_done=on_step_done)
+                                      on_step_done=on_step_done, output_of_step=output_of_step)
 
 
 ItemBehaviour = Callable[[Any], StepResult | None]  # item value -> a failure, or None for success
@@ -249,10 +258,11 @@ class ItemRunner:
         start_index: int = 0,
         on_step_done: Callable[[int, StepResult, Mapping[str, Any]], Awaitable[None]]
         | None = None,
+        output_of_step: StepOutputs | None = None,
     ) -> StepsOutcome:
         if "item" not in variables:  # setup, reduce: steps succeed at once
             return await FakeRunner()(steps, variables, context, start_index=start_index,
-                                      on_step_done=on_step_done)
+                                      on_step_done=on_step_done, output_of_step=output_of_step)
         self.calls.append(dict(variables))
         if self.crash_at is not None and len(self.calls) >= self.crash_at:
             assert self.job_task is not None

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from mapreduce_fsm.commands import StepContext, StepsOutcome
 from mapreduce_fsm.commands.result import StepResult
+from mapreduce_fsm.commands.runner import StepOutputs
 from mapreduce_fsm.config import load_workflow_text
 from mapreduce_fsm.config.model import Step, Workflow
 from mapreduce_fsm.console.interaction import NonInteractive
@@ -196,6 +197,7 @@ class DeterministicRunner:
         start_index: int = 0,
         on_step_done: Callable[[int, StepResult, Mapping[str, Any]], Awaitable[None]]
         | None = None,
+        output_of_step: StepOutputs | None = None,  # its output is not looked at here
     ) -> StepsOutcome:
         current = dict(variables)
         results = []

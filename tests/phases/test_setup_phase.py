@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from mapreduce_fsm.console.interaction import ScriptedInteraction
+from mapreduce_fsm.phases.context import RunOptions
 from tests.phases.harness import FakeRunner, Job, RecordingRunner, scripted_steps
 
 ITEMS = ["a", "b"]
@@ -188,6 +189,24 @@ def test_no_timeout_means_no_deadline(tmp_path: Path) -> None:
     text = SETUP_WORKFLOW.replace("  timeout: 90\n", "")
     assert job(tmp_path, text).run(runner).state == "completed"
     assert runner.contexts[0].deadline is None
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_each_line_is_shown_once_and_stderr_of_a_failed_step_with_or_without_v(
+    tmp_path: Path, verbose: bool
+) -> None:
+    interaction = ScriptedInteraction()
+    runner = FakeRunner(scripted_steps(OUTPUTS, failing={"stats"}))
+    result = job(tmp_path).run(runner, interaction=interaction,
+                               options=RunOptions(show_step_stderr=verbose))
+    assert result.state == "failed"
+    shown = [text for level, text in interaction.messages if level == "info"]
+    assert shown == [
+        "[setup 1/3] items.json",
+        '[setup 2/3] {"owner": {"login": "ada"},',
+        '[setup 2/3]  "note": "count=42"}',
+        "[setup 2/3] stats broke",  # live with -v, else when the step has failed
+    ]
 
 
 def test_setup_output_is_shown_and_each_step_is_an_event(tmp_path: Path) -> None:
