@@ -164,7 +164,8 @@ class _Child:
     `exited` resolves when the program has ended (`returncode` is then set, negative for
     a signal), `pipes_closed` when both pipes reached EOF. `close()` stops watching and
     closes every descriptor; it is safe to call at any point, more than once. `on_output`,
-    if given, gets every chunk as it is read.
+    if given, gets every chunk as it is read; if it raises, it is not called again and
+    `output_error` keeps the error for `run_process` to raise once the program ended.
     """
 
     def __init__(self, argv: Sequence[str], cwd: Path, env: Mapping[bytes, bytes], limit: int,
@@ -188,6 +189,7 @@ class _Child:
         self.buffers = {out_read: self.stdout, err_read: self.stderr}
         self.stream_names = {out_read: "stdout", err_read: "stderr"}
         self.on_output = on_output
+        self.output_error: Exception | None = None  # what on_output raised, if it did
         self._open_pipes = {out_read, err_read}
         for fd in self._open_pipes:
             os.set_blocking(fd, False)
@@ -211,7 +213,10 @@ class _Child:
         if chunk:
             self.buffers[fd].add(chunk)
             if self.on_output is not None:
-                self.on_output(self.stream_names[fd], chunk)
+                try:
+                    self.on_output(self.stream_names[fd], chunk)
+                except Exception as error:  # e.g. a closed stderr: run_process raises it
+                    self.on_output, self.output_error = None, error
             return
         self._stop_reading(fd)
         if not self._open_pipes and not self.pipes_closed.done():
@@ -344,6 +349,8 @@ async def run_process(
         child.close()
         if recorder is not None:
             recorder.ended(child.pid)
+    if child.output_error is not None:  # the program ended (and was reaped) first
+        raise child.output_error
     out, err = child.stdout, child.stderr
     return ProcessOutcome(
         exit_code=child.returncode,

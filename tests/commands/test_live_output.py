@@ -167,3 +167,28 @@ def test_each_step_of_a_sequence_streams_to_its_own_callback(tmp_path: Path) -> 
         (1, "stderr", "[on_failure attempt 1/1: handled]"),  # the step's own note, live too
         (2, "stdout", "three"),
     ]
+
+
+def test_an_error_of_the_callback_is_raised_once_the_program_ended(
+    tmp_path: Path, caplog: Any
+) -> None:
+    # Raised in the event loop's read callback, it was logged by asyncio as "Exception in
+    # callback" (a traceback for the user) and the step went on as if nothing happened.
+    calls: list[bytes] = []
+
+    def on_output(stream: str, chunk: bytes) -> None:
+        calls.append(chunk)
+        raise OSError(32, "Broken pipe")
+
+    try:
+        asyncio.run(run_process(
+            ("sh", "-c", "echo one; sleep 0.2; echo two; touch ended"), cwd=tmp_path,
+            env=dict(os.environb), timeout=60, max_output_bytes=1 << 20, kill_grace_secs=0.5,
+            on_output=on_output))
+    except OSError as error:
+        assert error.errno == 32
+    else:
+        raise AssertionError("the callback's error was not raised")
+    assert (tmp_path / "ended").exists()  # the program ran to its end first
+    assert calls == [b"one\n"]  # not called again after it failed
+    assert "Exception in callback" not in caplog.text
