@@ -82,13 +82,16 @@ class WorkOrder:
             "item_json": self.item_json(),
         }
 
-    def env(self, item_file: Path | None = None) -> dict[str, str]:
+    def env(self, item_file: Path | None = None, *, item_json: str | None = None
+            ) -> dict[str, str]:
         """What every step's process gets on top of the environment where the order runs.
 
         `ITEM_JSON` only when it fits in one environment string; `ITEM_JSON_FILE` when
-        the item was written to `item_file` (see `item_environment`).
+        the item was written to `item_file` (see `item_environment`). `item_json`: the
+        item's JSON when the caller has it already.
         """
-        item_json = self.item_json()
+        if item_json is None:
+            item_json = self.item_json()
         env = {**self.spec.env, "ITEM_INDEX": str(self.item_index), "ITEM_ID": self.item_id}
         if len(os.fsencode(f"ITEM_JSON={item_json}")) + 1 <= MAX_ENV_STRING_BYTES:
             env["ITEM_JSON"] = item_json
@@ -103,11 +106,25 @@ class WorkOrder:
         job = self.spec.variables.get("job")
         job_id = str(job.get("id")) if isinstance(job, Mapping) else "job"
         item_file = _item_area(job_id) / f"item-{self.item_index}-{next(_item_numbers)}.json"
-        item_file.write_text(self.item_json(), encoding="utf-8")
+        item_json = self.item_json()
+        _write_new_file(item_file, item_json.encode("utf-8"))
         try:
-            yield self.env(item_file)
+            yield self.env(item_file, item_json=item_json)
         finally:
-            item_file.unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(item_file)
+
+
+def _write_new_file(path: Path, data: bytes) -> None:
+    """Write `data` to a new file at `path` (replacing one there), with os-level calls: per
+    item of a big map, `Path.write_text`'s text layer cost as much as the write."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
 
 
 # Item files go in one temporary directory per job and process (made once: a directory
