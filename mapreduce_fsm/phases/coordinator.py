@@ -41,6 +41,7 @@ from mapreduce_fsm.phases.durability import (
     end_leftover_groups,
     take_retried_results,
 )
+from mapreduce_fsm.phases.moves import recorded_move
 from mapreduce_fsm.phases.triggers import next_trigger
 from mapreduce_fsm.phases.types import (
     DefaultTransitionHandler,
@@ -53,25 +54,9 @@ from mapreduce_fsm.phases.types import (
 )
 from mapreduce_fsm.phases.types import WorkflowResult as WorkflowResult  # re-exported here
 from mapreduce_fsm.phases.types import interrupted_result as interrupted_result
-from mapreduce_fsm.state import (
-    Checkpoint,
-    JobStore,
-    PhaseProgress,
-    PhaseStatus,
-    TransitionRecord,
-    workflow_digest,
-)
+from mapreduce_fsm.state import Checkpoint, JobStore, PhaseProgress, workflow_digest
 
 _END_STATES = (fsm.COMPLETED, fsm.FAILED, fsm.PAUSED)
-
-_LEAVING_STATUS: dict[str, PhaseStatus] = {
-    fsm.CONTINUE: "completed",
-    fsm.COMPLETE: "completed",
-    fsm.SKIP: "skipped",
-    fsm.ERROR: "failed",
-    fsm.PAUSE: "paused",
-}
-
 
 class _JobModel:
     """The machine's model: `transitions` sets `state` and adds one method per trigger."""
@@ -326,36 +311,14 @@ class PhaseCoordinator:
         keeper = self._context.keeper
         trigger, source, dest = event.event.name, event.transition.source, event.state.name
         reason = event.kwargs.get("reason")
-        now = utc_now()
-        phases = dict(keeper.checkpoint.phases)
-        if source in self.phase_names and trigger in _LEAVING_STATUS:
-            error = reason if trigger == fsm.ERROR else phases.get(source, PhaseProgress()).error
-            phases[source] = attrs.evolve(
-                phases.get(source, PhaseProgress()), status=_LEAVING_STATUS[trigger],
-                finished_at=now, error=error,
-            )
-        if dest in self.phase_names:
-            previous = phases.get(dest, PhaseProgress())
-            fresh = trigger != fsm.RESUME
-            phases[dest] = attrs.evolve(
-                PhaseProgress() if fresh else previous, status="running",
-                started_at=now if fresh or previous.started_at is None else previous.started_at,
-                error=None,
-            )
-        resume_phase = keeper.checkpoint.resume_phase
-        if dest in (fsm.FAILED, fsm.PAUSED):
-            resume_phase = source
+        move = recorded_move(keeper.checkpoint, self.phase_names, trigger=trigger,
+                             source=source, dest=dest, reason=reason, at=utc_now())
         try:
             self.store.results.sync()
             durable = self.store.results.durable_count
             keeper.update(
                 durable_results=keeper.checkpoint.durable_results if durable is None else durable,
-                state=dest,
-                phases=phases,
-                resume_phase=resume_phase,
-                history=(*keeper.checkpoint.history,
-                         TransitionRecord(trigger=trigger, source=source, dest=dest, at=now,
-                                          reason=reason)),
+                **move,
             )
         except (OSError, EnvironmentFailure) as error:
             reason = describe_os_error(error) if isinstance(error, OSError) else str(error)
