@@ -46,7 +46,8 @@ from mapreduce_fsm.config.model import Workflow
 from mapreduce_fsm.convert import converter
 from mapreduce_fsm.errors import EXIT_COMPLETED, EXIT_PAUSED, JobStateError, UsageError
 from mapreduce_fsm.git import GitSession
-from mapreduce_fsm.jobs.run import Services, _coordinator, keep_run_options, load_job
+from mapreduce_fsm.jobs.load import load_job
+from mapreduce_fsm.jobs.run import Services, _coordinator, keep_run_options
 from mapreduce_fsm.phases import machine as fsm
 from mapreduce_fsm.phases.coordinator import WorkflowResult
 from mapreduce_fsm.phases.registry import build_phases

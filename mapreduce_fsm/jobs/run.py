@@ -16,14 +16,14 @@ from mapreduce_fsm.config import load_workflow_text
 from mapreduce_fsm.config.model import Workflow
 from mapreduce_fsm.console.interaction import SilentInteraction, UserInteraction
 from mapreduce_fsm.console.progress import NullProgress, ProgressReporter
-from mapreduce_fsm.errors import JobStateError, UsageError
+from mapreduce_fsm.errors import UsageError
 from mapreduce_fsm.git import GitSession, decide_isolation, open_session
 from mapreduce_fsm.git.session import check_session_branch_free, ignore_state_dir, reopen_session
+from mapreduce_fsm.jobs.load import PROFILE_FILE, load_job, resolve_secrets
 from mapreduce_fsm.jobs.preview import check_input_before_start
 from mapreduce_fsm.jobs.run_options import RUN_OPTIONS_FILE, KeptOptions, apply_kept_options
 from mapreduce_fsm.phases.context import RunOptions
 from mapreduce_fsm.phases.coordinator import PhaseCoordinator, WorkflowResult
-from mapreduce_fsm.phases.machine import check_machine_state
 from mapreduce_fsm.phases.registry import build_phases
 from mapreduce_fsm.phases.types import (
     DefaultTransitionHandler,
@@ -31,40 +31,12 @@ from mapreduce_fsm.phases.types import (
     PhaseTransitionHandler,
 )
 from mapreduce_fsm.state import (
-    Checkpoint,
     EventCallback,
     JobStore,
     check_job_id,
     new_job_id,
     resolve_state_dir,
-    workflow_digest,
 )
-
-PROFILE_FILE = "profile"  # in the job directory: the --profile the job was started with
-
-
-def resolve_secrets(workflow: Workflow, environ: Mapping[str, str]) -> dict[str, str]:
-    """Secret values for this run; a missing variable or file stops the run before it starts."""
-    values: dict[str, str] = {}
-    missing = []
-    for name, spec in workflow.secrets.items():
-        if spec.provider == "file":
-            file = Path(spec.key).expanduser()
-            try:
-                values[name] = file.read_text(encoding="utf-8").strip()
-            except (OSError, UnicodeDecodeError) as error:
-                reason = error.strerror if isinstance(error, OSError) else str(error)
-                missing.append(f"{name} (from file {file}: {reason})")
-        elif spec.key in environ:
-            values[name] = environ[spec.key]
-        else:
-            missing.append(f"{name} (from ${spec.key})")
-    if missing:
-        raise UsageError(
-            f"workflow {workflow.name!r} needs secrets that are not set: {', '.join(missing)}; "
-            "export the environment variables (or create the files) and run again"
-        )
-    return values
 
 
 @attrs.frozen(kw_only=True)
@@ -195,7 +167,8 @@ async def start_job(
         check_session_branch_free(job.working_dir, job.job_id)
     # The profile and options go in with the job, so a kill never leaves a job that lost them.
     kept = KeptOptions(max_parallel=services.options.max_parallel, isolation=plan.mode,
-                       working_dir=str(job.working_dir.resolve()))
+                       working_dir=str(job.working_dir.resolve()),
+                       workflow_path=str(job.workflow_path))
     files = {RUN_OPTIONS_FILE: kept.to_json()}
     if job.profile is not None:
         files[PROFILE_FILE] = job.profile
@@ -292,7 +265,8 @@ async def resume_async(
                 f"job {job_id} never started (it has no checkpoint and no results); "
                 f"starting it, with steps running in {working_dir}")
             result = await coordinator.execute_workflow(
-                workflow, working_dir=working_dir, workflow_text=store.read_workflow_text())
+                workflow, working_dir=working_dir, workflow_text=store.read_workflow_text(),
+                workflow_path=Path(kept.workflow_path) if kept.workflow_path else None)
         else:
             result = await coordinator.resume_from_checkpoint(checkpoint, workflow)
     return attrs.evolve(result, job_path=store.path)
@@ -301,49 +275,6 @@ async def resume_async(
 def keep_run_options(store: JobStore, services: Services) -> Services:
     """The run's `max_parallel` goes on in later runs of the job unless given again."""
     return attrs.evolve(services, options=apply_kept_options(store.path, services.options))
-
-
-def load_job(
-    store: JobStore, *, force: bool, environ: Mapping[str, str]
-) -> tuple[Checkpoint | None, Workflow, dict[str, str]]:
-    """A job's checkpoint, the workflow to go on with and its secrets (job locked).
-
-    That is the workflow kept in the job directory; when the original file changed
-    since, JobStateError unless `force`, which keeps and runs the changed file. No
-    checkpoint (the run was killed before its first one): None if the job has no results
-    either, JobStateError saying what to do if it has.
-    """
-    job_id = store.job_id
-    checkpoint = store.load_checkpoint()
-    if checkpoint is None and (found := len(store.results.load().results)):
-        raise JobStateError(
-            f"job {job_id} has {found} item results in {store.results.path} but no checkpoint "
-            f"({store.checkpoint_path} is missing), so where it stopped is unknown. Restore "
-            "the checkpoint from a backup, or start a new job with `mapreduce-fsm run`.")
-    if checkpoint is not None:
-        check_machine_state(checkpoint, store.checkpoint_path)
-    text, source = store.read_workflow_text(), str(store.path / "workflow.yml")
-    original = Path(checkpoint.workflow_path) if checkpoint and checkpoint.workflow_path else None
-    if checkpoint is not None and original is not None and original.is_file():
-        current = original.read_text(encoding="utf-8")
-        if workflow_digest(current) != checkpoint.workflow_digest:
-            if not force:
-                raise JobStateError(
-                    f"the workflow file {original} changed since job {job_id} started; "
-                    "going on would run a different workflow. Re-run with --force to "
-                    "go on with the changed file, or start a new job."
-                )
-            text, source = current, str(original)
-    profile_file = store.path / PROFILE_FILE
-    profile = profile_file.read_text(encoding="utf-8") if profile_file.is_file() else None
-    workflow = load_workflow_text(
-        text, filename=source, environ=environ, profile=profile,
-        base_dir=original.parent if original is not None else None)  # env_files are there
-    secrets = resolve_secrets(workflow, environ)
-    if source != str(store.path / "workflow.yml") and checkpoint:  # --force, a changed file
-        store.save_workflow_text(text)
-        checkpoint = attrs.evolve(checkpoint, workflow_digest=workflow_digest(text))
-    return checkpoint, workflow, secrets
 
 
 def _refuse_running_loop(name: str) -> None:

@@ -30,6 +30,7 @@ class KeptOptions:
     # What a job killed before its first checkpoint is started with again by `resume`:
     isolation: str | None = None  # the isolation decided, "worktree" or "none"
     working_dir: str | None = None  # where the run was started (absolute)
+    workflow_path: str | None = None  # the file the job was started from (absolute)
 
     def to_json(self) -> str:
         return json.dumps(attrs.asdict(self)) + "\n"
@@ -44,9 +45,11 @@ class KeptOptions:
         if not isinstance(data, dict):
             return cls()
         isolation, working_dir = data.get("isolation"), data.get("working_dir")
+        workflow_path = data.get("workflow_path")
         return cls(max_parallel=_positive_int(data.get("max_parallel")),
                    isolation=isolation if isolation in ("worktree", "none") else None,
-                   working_dir=working_dir if isinstance(working_dir, str) else None)
+                   working_dir=working_dir if isinstance(working_dir, str) else None,
+                   workflow_path=workflow_path if isinstance(workflow_path, str) else None)
 
     def save(self, job_dir: Path) -> None:
         write_atomic(job_dir / RUN_OPTIONS_FILE, self.to_json())
