@@ -193,3 +193,16 @@ def test_the_architecture_doc_maps_every_package_and_is_linked_from_the_readme()
     mapped = set(re.findall(r"^\| `(\w+)/` \|", doc, re.MULTILINE))
     packages = {path.parent.name for path in (ROOT / "mapreduce_fsm").glob("*/__init__.py")}
     assert mapped == packages - {"examples"}
+
+
+def test_the_readme_lists_every_event_type_the_engine_writes() -> None:
+    from mapreduce_fsm.cli.event_types import KNOWN_EVENT_TYPES
+
+    section = README_TEXT.split("### Progress and events", 1)[1].split("\n### ", 1)[0]
+    named: set[str] = set()
+    for token in re.findall(r"`([a-z_]+(?:\.[a-z_]+)?(?:\|[a-z_]+)*)`", section):
+        head, _, rest = token.partition("|")
+        prefix = head.rsplit(".", 1)[0] + "." if "." in head else ""
+        named.add(head)
+        named.update(prefix + other for other in rest.split("|") if rest)
+    assert KNOWN_EVENT_TYPES - named == set()

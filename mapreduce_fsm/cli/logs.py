@@ -78,7 +78,7 @@ def logs(job_id: str, item: str | None, state_dir: str | None, step: int | None,
             printed += _print_new(sources, offsets, step)  # what was written last
         except KeyboardInterrupt:
             return
-    if printed == 0 and not follow:
+    if printed == 0:  # with --follow too: the job is over and the item never printed
         raise UsageError(_nothing_message(job_id, item, step))
 
 

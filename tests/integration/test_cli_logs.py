@@ -137,3 +137,37 @@ def test_follow_prints_output_written_while_the_job_runs_and_ends_with_it(
         assert "[item-1 attempt 1] step 1" in stdout and "first-2\n" in stdout
     finally:
         runner.wait(timeout=60)
+
+
+@pytest.mark.parametrize("event_type", ["job.orphans_ended", "merge.started",
+                                        "merge.confirmation", "item.worker_lost",
+                                        "job.results_lost"])
+def test_events_accepts_every_type_the_engine_writes_even_one_this_job_lacks(
+    noisy_job: tuple[Cli, str], event_type: str
+) -> None:
+    cli, job = noisy_job
+    code, stdout, stderr = cli("events", job, "--type", event_type)
+    assert (code, stdout) == (0, ""), stderr
+
+
+def test_every_event_type_emitted_by_the_engine_is_a_known_type() -> None:
+    import re
+
+    import mapreduce_fsm
+    from mapreduce_fsm.cli.event_types import KNOWN_EVENT_TYPES
+
+    package = Path(mapreduce_fsm.__file__).parent
+    emitted = {match for source in package.rglob("*.py")
+               for match in re.findall(r"\bemit\(\s*\"([a-z_]+\.[a-z_.]+|transition)\"",
+                                       source.read_text(encoding="utf-8"))}
+    assert len(emitted) > 20  # the scan finds the engine's events
+    assert emitted - KNOWN_EVENT_TYPES == set()
+
+
+def test_follow_of_an_item_that_never_ran_says_so_once_the_job_is_over(
+    noisy_job: tuple[Cli, str]
+) -> None:
+    cli, job = noisy_job
+    code, stdout, stderr = cli("logs", job, "item-9", "--follow")
+    assert (code, stdout) == (2, "")
+    assert "no output kept for item 'item-9' in job noisy-1" in stderr
