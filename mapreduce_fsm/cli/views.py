@@ -8,14 +8,15 @@ from datetime import UTC, datetime
 import click
 
 from mapreduce_fsm.cli.shared import (
+    NO_CHECKPOINT_STATES,
     STATE_DIR_OPTION,
     job_command,
     open_job,
     resume_command,
+    shown_state,
     write_output_file,
 )
 
-NO_CHECKPOINT_STATES = ("unknown", "not started")  # what `jobs` and `status` show then
 ITEM_EVENT_TYPES = frozenset({"item.started", "item.retry_scheduled", "item.finished"})
 
 
@@ -28,15 +29,6 @@ def _age(timestamp: str | None) -> str:
         if seconds >= size:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
-
-
-def _shown_state(state: str, running: bool) -> str:
-    """A job's state for people: a job left mid-way that no process runs is "stopped in X"."""
-    from mapreduce_fsm.phases.machine import ENDED_STATES
-
-    if running or state in ENDED_STATES or state in NO_CHECKPOINT_STATES:
-        return state
-    return f"stopped in {state}"
 
 
 @click.command()
@@ -60,7 +52,7 @@ def jobs(state_dir: str | None, as_json: bool) -> None:
 
     table = Table("job", "workflow", "state", "ok", "failed", "total", "age")
     for s in summaries:
-        state = _shown_state(s.state, s.running)
+        state = shown_state(s.state, s.running)
         state = state if s.problem is None else f"{state} ({s.problem})"
         table.add_row(s.job_id, s.workflow_name, state, str(s.ok), str(s.failed),
                       "-" if s.total is None else str(s.total), _age(s.updated_at))
@@ -118,7 +110,7 @@ def status(job_id: str, state_dir: str | None, as_json: bool) -> None:
         click.echo(json.dumps(payload, ensure_ascii=False))
         return
     workflow_name = f" ({payload['workflow']})" if payload["workflow"] else ""
-    shown = _shown_state(state, running)
+    shown = shown_state(state, running)
     if next_step is not None:
         shown += f"; {next_step[0]} {next_step[1]}"
     click.echo(f"job {job_id}{workflow_name}: {shown}")

@@ -85,6 +85,15 @@ def test_stop_of_a_job_nobody_runs_or_of_an_unknown_job_exits_2(
     assert code == 2 and "no job nope" in stderr
 
 
+def test_stop_refuses_a_negative_wait_before_signalling(
+    cli: Cli, running_job: subprocess.Popen[str]
+) -> None:
+    code, _, stderr = cli("stop", "slow-1", "--wait", "-5")
+    assert code == 2
+    assert "--wait must be 0 seconds or more, got -5" in stderr
+    assert running_job.poll() is None  # not asked to stop
+
+
 def test_stop_does_not_signal_a_process_that_only_reuses_the_locked_pid(
     cli: Cli, write_workflow: WriteWorkflow, state_dir: Path
 ) -> None:
@@ -132,7 +141,7 @@ def test_clean_removes_ended_jobs_keeps_running_and_interrupted_ones(
     code, stdout, stderr = cli("clean", "slow-1", "cut")
     assert code == 1  # a named job was kept
     assert "kept slow-1: running (process " in stderr
-    assert "removed cut (map)" in stdout
+    assert "removed cut (stopped in map)" in stdout  # said as `jobs` and `status` say it
     assert job_ids(state_dir) == ["slow-1"]
     assert running_job.poll() is None  # cleaning never touched the running job
 
@@ -159,7 +168,7 @@ def test_clean_removes_git_worktrees_inside_a_job(
 
     code, stdout, stderr = cli("clean", "wt")
     assert code == 0, stderr
-    assert "removed wt (completed, 1 git worktrees)" in stdout
+    assert "removed wt (completed, 1 git worktree)" in stdout
     listed = subprocess.run(["git", "-C", str(repo), "worktree", "list", "--porcelain"],
                             capture_output=True, text=True, check=True).stdout
     assert str(worktree) not in listed
