@@ -116,14 +116,20 @@ def status(job_id: str, state_dir: str | None, as_json: bool) -> None:
     click.echo(f"job {job_id}{workflow_name}: {shown}")
     for name in checkpoint.phase_order if checkpoint else []:
         progress = checkpoint.phases.get(name) if checkpoint else None
-        line = f"  {name}: {progress.status if progress else 'pending'}"
+        phase_status: str = progress.status if progress else "pending"
+        if phase_status == "running" and not running:  # the process that ran it is gone
+            phase_status = "stopped"
+        line = f"  {name}: {phase_status}"
         total = progress.data.get("total") if progress else None
         if checkpoint and name == checkpoint.item_phase and isinstance(total, int):
             line += f", {loaded.items}/{total} items done"
         if progress and progress.error:
             line += f" — {progress.error}"
         click.echo(line)
-    items = ", ".join(f"{status} {n}" for status, n in sorted(counts.items())) or "none yet"
+    from mapreduce_fsm.phases.machine import ENDED_STATES
+
+    none = "none" if state in ENDED_STATES else "none yet"
+    items = ", ".join(f"{status} {n}" for status, n in sorted(counts.items())) or none
     click.echo(f"  items: {items}; dead-lettered {payload['dead_lettered']}")
     if in_flight:
         click.echo(f"  running now: {', '.join(sorted(in_flight)[:20])}")

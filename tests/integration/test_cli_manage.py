@@ -72,6 +72,9 @@ def test_stop_ends_the_run_as_ctrl_c_would_and_the_job_resumes(
     assert "job slow-1 interrupted in map" in runner_stderr
     status = json.loads(cli("status", "slow-1", "--json").stdout)
     assert (status["state"], status["running"]) == ("map", False)
+    shown = cli("status", "slow-1").stdout  # no process runs the map: not "map: running"
+    assert shown.startswith("job slow-1 (slow): stopped in map; resume with: ")
+    assert "\n  map: stopped, 0/2 items done\n" in shown
 
 
 def test_stop_of_a_job_nobody_runs_or_of_an_unknown_job_exits_2(

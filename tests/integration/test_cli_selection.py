@@ -122,3 +122,25 @@ def test_a_missing_input_file_is_an_error_before_a_job_is_created(
     assert "map.input: file 'nowhere.json' not found in" in stderr
     assert "no job was created" in stderr
     assert job_ids(state_dir) == []
+
+
+def test_an_input_with_no_items_says_the_map_is_skipped(
+    cli: Cli, write_workflow: WriteWorkflow, tmp_path: Path
+) -> None:
+    (tmp_path / "empty.json").write_text("[]\n", encoding="utf-8")
+    workflow = write_workflow("empty.yml", """
+        name: empty
+        map:
+          input: empty.json
+          agent_template:
+            - shell: "true"
+        reduce:
+          - shell: "echo total ${map.total}"
+        """)
+    code, _, stderr = cli("run", str(workflow), "--job-id", "e-1")
+    assert code == 0, stderr
+    assert "warning: no work items in file empty.json: the map is skipped\n" in stderr
+    code, stdout, _ = cli("status", "e-1")
+    assert code == 0
+    assert "  map: skipped\n" in stdout
+    assert "  items: none; dead-lettered 0\n" in stdout  # not "none yet": the job is over
