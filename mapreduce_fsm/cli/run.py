@@ -152,11 +152,12 @@ def plan_phases(workflow: Workflow, *, max_parallel: int | None,
 
 
 def print_plan(job: NewJob, *, max_parallel: int | None, run_command: bool,
-               as_json: bool, isolation: IsolationPlan | None = None) -> None:
+               as_json: bool, isolation: IsolationPlan | None = None) -> int:
     """What `run` would do: the phases in order and their steps, and the map's items as
     each selection stage keeps them; no step runs, and a map.input command only with
-    `run_command` (--yes)."""
+    `run_command` (--yes). The exit code: 1 when the run would fail loading the items."""
     from mapreduce_fsm.config import describe_workflow
+    from mapreduce_fsm.errors import EXIT_COMPLETED, EXIT_FAILED
     from mapreduce_fsm.jobs.preview import preview
 
     isolated = None if isolation is None else isolation.isolated
@@ -168,7 +169,7 @@ def print_plan(job: NewJob, *, max_parallel: int | None, run_command: bool,
         click.echo(json.dumps({"workflow": job.workflow.name, "isolation": shown,
                                "phases": phases, "items": items.as_json()},
                               ensure_ascii=False))
-        return
+        return EXIT_FAILED if items.error is not None else EXIT_COMPLETED
     click.echo(describe_workflow(job.workflow))
     if isolation is not None:
         click.echo(isolation.describe())
@@ -177,7 +178,9 @@ def print_plan(job: NewJob, *, max_parallel: int | None, run_command: bool,
         click.echo(f"  {number}. {phase['heading']}")
         for label in phase["steps"]:
             click.echo(f"       - {label}")
-    if items.not_loaded is not None:
+    if items.error is not None:
+        click.echo(f"items: cannot be loaded: {items.error}")
+    elif items.not_loaded is not None:
         click.echo(f"items: not counted: {items.not_loaded}")
     else:
         click.echo(f"items from {items.origin}:")
@@ -190,6 +193,10 @@ def print_plan(job: NewJob, *, max_parallel: int | None, run_command: bool,
         click.echo(f"warning: {warning}", err=True)
     ran = "; the map.input command ran (--yes)" if items.origin.startswith("command") else ""
     click.echo(f"dry run: no step was run and no job was created{ran}")
+    if items.error is not None:
+        click.echo("error: the run would fail loading the map's items (above)", err=True)
+        return EXIT_FAILED
+    return EXIT_COMPLETED
 
 
 def check_max_parallel(context: click.Context, parameter: click.Parameter,
@@ -246,9 +253,8 @@ def run(workflow: str, job_id: str | None, state_dir: str | None, yes: bool,
                    profile=profile)
     plan = decide_isolation(job.workflow, requested=isolation, cwd=job.working_dir)
     if dry_run:
-        print_plan(job, max_parallel=max_parallel, run_command=yes, as_json=as_json,
-                   isolation=plan)
-        return
+        sys.exit(print_plan(job, max_parallel=max_parallel, run_command=yes, as_json=as_json,
+                            isolation=plan))
     if not quiet:
         click.echo(f"job {job.job_id}: running {job.workflow.name} (files in {job.path})",
                    err=True)

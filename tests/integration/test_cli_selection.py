@@ -144,3 +144,27 @@ def test_an_input_with_no_items_says_the_map_is_skipped(
     assert code == 0
     assert "  map: skipped\n" in stdout
     assert "  items: none; dead-lettered 0\n" in stdout  # not "none yet": the job is over
+
+
+def test_dry_run_of_an_input_file_the_run_cannot_load_fails_as_the_run_would(
+    cli: Cli, write_workflow: WriteWorkflow, tmp_path: Path, state_dir: Path
+) -> None:
+    (tmp_path / "bad.csv").write_text("name,size:number\na,1\nb,big\n", encoding="utf-8")
+    workflow = write_workflow("bad.yml", """
+        name: bad
+        map:
+          input: bad.csv
+          agent_template:
+            - shell: "true"
+        """)
+    code, stdout, stderr = cli("run", str(workflow), "--dry-run")
+    assert code == 1, stdout  # what the run itself would end with, not 0
+    assert "error: the run would fail loading the map's items" in stderr
+    assert "items: cannot be loaded: bad.csv:3: column 'size' is declared :number" in stdout
+    code, stdout, _ = cli("run", str(workflow), "--dry-run", "--json")
+    assert code == 1
+    items = json.loads(stdout)["items"]
+    assert items["error"].startswith("bad.csv:3: column 'size'")
+    assert items["stages"] == {} and items["not_loaded"] is None
+    assert job_ids(state_dir) == []
+    assert cli("run", str(workflow)).code == 1  # the run fails the same way
