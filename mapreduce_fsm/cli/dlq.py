@@ -136,9 +136,11 @@ def retry_items(job_id: str, item_ids: tuple[str, ...], state_dir: str | None, y
 
     New results replace the old; items that succeed leave the DLQ. The phases after the
     map (reduce) then run again over the updated results, after asking. Exits 0 when the
-    job completed, 1 failed, 3 paused or the question was declined.
+    job completed with every item succeeded, 4 when items are still dead-lettered, 1 when
+    it failed, 3 when it paused or the question was declined, 130 when interrupted.
     """
     from mapreduce_fsm import dlq as dead_letters
+    from mapreduce_fsm.phases.machine import ENDED_STATES
 
     services = make_services(yes=yes, quiet=quiet, max_parallel=None, force=force)
     outcome = drive(
@@ -152,6 +154,10 @@ def retry_items(job_id: str, item_ids: tuple[str, ...], state_dir: str | None, y
     if outcome.result is None:
         if outcome.declined:
             click.echo(f"nothing retried: job {job_id} is unchanged", err=True)
+        sys.exit(outcome.exit_code)
+    if outcome.result.interrupted and outcome.result.state in ENDED_STATES:
+        # Ctrl-C before the job moved into the map (at the question): nothing to resume.
+        click.echo(f"interrupted: nothing retried; job {job_id} is unchanged", err=True)
         sys.exit(outcome.exit_code)
     if not outcome.result.interrupted:
         click.echo(

@@ -158,6 +158,9 @@ def test_ctrl_c_at_the_dlq_retry_question_exits_130_and_retries_nothing(
     assert code == 130, printed
     assert "Traceback" not in printed
     assert (state_dir / "jobs" / "t-5" / "dlq.jsonl").read_text().strip()
+    # The job never moved: it is not "interrupted in completed" and has nothing to resume.
+    assert "interrupted: nothing retried; job t-5 is unchanged" in printed
+    assert "resume" not in printed.split("[Y/n]", 1)[1]
 
 
 def test_ctrl_c_at_the_purge_question_exits_130_and_keeps_the_dlq(
