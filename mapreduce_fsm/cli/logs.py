@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from mapreduce_fsm.cli.shared import STATE_DIR_OPTION, open_job
+from mapreduce_fsm.cli.shared import STATE_DIR_OPTION, WHOLE_NUMBER, open_job
 
 if TYPE_CHECKING:
     from mapreduce_fsm.state.logs import StepLogLine, StepLogs
@@ -46,7 +46,7 @@ def print_lines(lines: list[StepLogLine], phase: str, step: int | None) -> int:
 @click.argument("job_id")
 @click.argument("item", required=False)
 @STATE_DIR_OPTION
-@click.option("--step", type=int, help="Only step N (1 is the first step).")
+@click.option("--step", type=WHOLE_NUMBER, help="Only step N (1 is the first step).")
 @click.option("--follow", "-f", is_flag=True,
               help="Keep printing new output until the process running the job ends.")
 def logs(job_id: str, item: str | None, state_dir: str | None, step: int | None,

@@ -6,13 +6,19 @@ import sys
 
 import click
 
-from mapreduce_fsm.cli.shared import STATE_DIR_OPTION, open_job, resume_command, shown_state
+from mapreduce_fsm.cli.shared import (
+    SECONDS,
+    STATE_DIR_OPTION,
+    open_job,
+    resume_command,
+    shown_state,
+)
 
 
 @click.command()
 @click.argument("job_id")
 @STATE_DIR_OPTION
-@click.option("--wait", "wait_secs", type=float, default=30.0, show_default=True,
+@click.option("--wait", "wait_secs", type=SECONDS, default=30.0, show_default=True,
               help="Seconds to wait for the job's process to end.")
 def stop(job_id: str, state_dir: str | None, wait_secs: float) -> None:
     """Ask the process running JOB_ID to stop, as Ctrl-C would; the job stays resumable.

@@ -16,6 +16,7 @@ from mapreduce_fsm.cli.backend_flags import (
 )
 from mapreduce_fsm.cli.shared import (
     STATE_DIR_OPTION,
+    WHOLE_NUMBER,
     drive,
     interrupted_run,
     items_failed_line,
@@ -209,7 +210,7 @@ def check_max_parallel(context: click.Context, parameter: click.Parameter,
     return value
 
 
-MAX_PARALLEL_OPTION = click.option("--max-parallel", type=int, callback=check_max_parallel,
+MAX_PARALLEL_OPTION = click.option("--max-parallel", type=WHOLE_NUMBER, callback=check_max_parallel,
                                    help="Override map.max_parallel (1 or more).")
 
 
@@ -273,7 +274,7 @@ def run(workflow: str, job_id: str | None, state_dir: str | None, yes: bool,
 @STATE_DIR_OPTION
 @click.option("-y", "--yes", is_flag=True, help="Answer yes to every question.")
 @click.option("--force", is_flag=True, help="Resume even if the workflow file or input changed.")
-@click.option("--max-parallel", type=int, callback=check_max_parallel,
+@click.option("--max-parallel", type=WHOLE_NUMBER, callback=check_max_parallel,
               help="Override map.max_parallel (default: the value the run was given).")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
 @click.option("-v", "--verbose", is_flag=True,

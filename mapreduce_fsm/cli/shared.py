@@ -26,6 +26,37 @@ STATE_DIR_OPTION = click.option(
 )
 
 
+if TYPE_CHECKING:  # generic from click 8.2 on; the project accepts click 8.1
+    _ParamType = click.ParamType[int | float, object]
+else:
+    _ParamType = click.ParamType
+
+
+class _NumberOption(_ParamType):
+    """An int or float option whose bad value is said in the project's words
+    (`--step must be a whole number, got 'two'`), not click's "is not a valid integer"."""
+
+    def __init__(self, kind: type[int] | type[float], expected: str) -> None:
+        self.kind, self.expected = kind, expected
+        self.name = "N" if kind is int else "SECS"
+
+    def convert(self, value: object, param: click.Parameter | None,
+                ctx: click.Context | None) -> int | float:
+        if isinstance(value, self.kind):
+            return value
+        try:
+            return self.kind(str(value))
+        except ValueError:
+            from mapreduce_fsm.errors import UsageError
+
+            flag = param.opts[0] if param is not None and param.opts else "the value"
+            raise UsageError(f"{flag} must be {self.expected}, got {value!r}") from None
+
+
+WHOLE_NUMBER = _NumberOption(int, "a whole number")
+SECONDS = _NumberOption(float, "a number of seconds")
+
+
 def job_command(words: str, job_id: str, state_dir: str | None, *more: str) -> str:
     """`mapreduce-fsm WORDS JOB_ID [MORE...]`, with --state-dir when the user gave one."""
     command = " ".join(["mapreduce-fsm", words, *map(shlex.quote, (job_id, *more))])

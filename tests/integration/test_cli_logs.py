@@ -171,3 +171,11 @@ def test_follow_of_an_item_that_never_ran_says_so_once_the_job_is_over(
     code, stdout, stderr = cli("logs", job, "item-9", "--follow")
     assert (code, stdout) == (2, "")
     assert "no output kept for item 'item-9' in job noisy-1" in stderr
+
+
+def test_a_step_that_is_not_a_number_is_said_in_the_projects_words(
+    noisy_job: tuple[Cli, str]
+) -> None:
+    cli, job = noisy_job
+    code, _, stderr = cli("logs", job, "item-1", "--step", "two")
+    assert (code, stderr) == (2, "error: --step must be a whole number, got 'two'\n")

@@ -94,6 +94,8 @@ def test_stop_refuses_a_negative_wait_before_signalling(
     code, _, stderr = cli("stop", "slow-1", "--wait", "-5")
     assert code == 2
     assert "--wait must be 0 seconds or more, got -5" in stderr
+    code, _, stderr = cli("stop", "slow-1", "--wait", "soon")
+    assert (code, stderr) == (2, "error: --wait must be a number of seconds, got 'soon'\n")
     assert running_job.poll() is None  # not asked to stop
 
 
