@@ -11,8 +11,8 @@ import textwrap
 from pathlib import Path
 
 import attrs
-import pytest
 import click
+import pytest
 from click.testing import CliRunner
 
 from mapreduce_fsm.cli.main import cli
