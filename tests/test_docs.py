@@ -236,3 +236,14 @@ def test_the_command_line_synopsis_shows_exactly_each_commands_flags(doc: Path) 
         missing = sorted(max(opts, key=len) for opts in options if not opts & shown)
         unknown = sorted(shown - set().union(*options))
         assert (name, missing, unknown) == (name, [], [])
+
+
+def test_no_file_cites_design_notes_that_are_not_in_the_repository() -> None:
+    # The format reference a reader can open is docs/workflow-format.md; the design notes
+    # the project was written from are not shipped.
+    outside = re.compile(r"WORKFLOW_FORMAT\.md|DESIGN\.md|PRODIGY_COMPAT\.md")
+    files = [README, *ROOT.glob("docs/*.md"), *ROOT.glob("mapreduce_fsm/**/*.py"),
+             *ROOT.glob("tests/**/*.py")]
+    citing = sorted(str(path.relative_to(ROOT)) for path in files
+                    if path != Path(__file__) and outside.search(path.read_text("utf-8")))
+    assert citing == []
