@@ -88,6 +88,16 @@ def test_stop_of_a_job_nobody_runs_or_of_an_unknown_job_exits_2(
     assert code == 2 and "no job nope" in stderr
 
 
+def test_resume_of_a_job_another_process_runs_says_so_without_claiming_to_resume(
+    cli: Cli, running_job: subprocess.Popen[str]
+) -> None:
+    code, _, stderr = cli("resume", "slow-1")
+    assert code == 2
+    assert stderr.startswith("error: job slow-1 is being run by process "), stderr
+    assert "resuming" not in stderr
+    assert running_job.poll() is None
+
+
 def test_stop_refuses_a_negative_wait_before_signalling(
     cli: Cli, running_job: subprocess.Popen[str]
 ) -> None:
