@@ -10,6 +10,7 @@ import click
 from mapreduce_fsm.cli.shared import STATE_DIR_OPTION, WHOLE_NUMBER, open_job
 
 if TYPE_CHECKING:
+    from mapreduce_fsm.state import JobStore
     from mapreduce_fsm.state.logs import StepLogLine, StepLogs
 
 PHASE_NAMES = ("setup", "reduce")
@@ -79,7 +80,18 @@ def logs(job_id: str, item: str | None, state_dir: str | None, step: int | None,
         except KeyboardInterrupt:
             return
     if printed == 0:  # with --follow too: the job is over and the item never printed
+        if item not in (None, *PHASE_NAMES) and step is None and _started(store, str(item)):
+            raise UsageError(
+                f"item {item!r} of job {job_id} started, but none of its steps has ended: a "
+                "step that still runs, or that a stop or crash cut short, has no output kept "
+                "(`--follow` waits for it)")
         raise UsageError(_nothing_message(job_id, item, step))
+
+
+def _started(store: JobStore, item_id: str) -> bool:
+    """Whether the job's event log has the item starting (read only when it has no output)."""
+    return any(event.data.get("item_id") == item_id
+               for event in store.events.read(types={"item.started"}))
 
 
 def _print_new(sources: list[tuple[str, StepLogs, str | None]], offsets: list[int],

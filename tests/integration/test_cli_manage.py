@@ -98,6 +98,19 @@ def test_resume_of_a_job_another_process_runs_says_so_without_claiming_to_resume
     assert running_job.poll() is None
 
 
+def test_logs_of_an_item_whose_step_is_still_running_says_so_and_after_a_stop_too(
+    cli: Cli, running_job: subprocess.Popen[str]
+) -> None:
+    code, _, stderr = cli("logs", "slow-1", "item-0")
+    assert code == 2
+    assert "item 'item-0' of job slow-1 started, but none of its steps has ended" in stderr
+    assert cli("stop", "slow-1").code == 0
+    running_job.communicate(timeout=60)
+    code, _, stderr = cli("logs", "slow-1", "item-0")
+    assert code == 2  # the stop ended its step: still no output, and said the same way
+    assert "item 'item-0' of job slow-1 started, but none of its steps has ended" in stderr
+
+
 def test_stop_refuses_a_negative_wait_before_signalling(
     cli: Cli, running_job: subprocess.Popen[str]
 ) -> None:
