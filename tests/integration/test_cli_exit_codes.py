@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -127,3 +128,19 @@ def test_help_lists_the_exit_codes(cli: Cli) -> None:
     text = " ".join(stdout.split())
     assert "4 the job completed but some items failed" in text
     assert "130 interrupted" in text
+
+
+def test_help_readme_and_format_reference_give_the_same_exit_codes(cli: Cli) -> None:
+    from tests.test_docs import README, ROOT
+
+    def table_codes(text: str) -> set[str]:
+        return set(re.findall(r"^\| (\d+) \|", text, re.MULTILINE))
+
+    readme = table_codes(README.read_text(encoding="utf-8"))
+    reference = table_codes((ROOT / "docs" / "workflow-format.md").read_text(encoding="utf-8"))
+    stdout = cli("--help", state_dir=False).stdout
+    shown = set(re.findall(r"^ +(\d+) ", stdout.split("Exit codes:", 1)[1], re.MULTILINE))
+    assert readme == reference == shown == {"0", "1", "2", "3", "4", "5", "130"}
+    # What the README's row 2 names, --help names too.
+    text = " ".join(stdout.split())
+    assert "a job another process runs, a refused resume" in text
