@@ -292,9 +292,9 @@ def resume(job_id: str, state_dir: str | None, yes: bool, force: bool,
     try:
         from mapreduce_fsm import resume_async
 
-        store = open_job(job_id, state_dir)  # an unknown job is reported here
+        store = None if quiet else open_job(job_id, state_dir)  # an unknown job: said here
         # A job another process runs is refused below: no "resuming" line before that.
-        if not quiet and store.lock().live_holder() is None:
+        if store is not None and store.lock().live_holder() is None:
             checkpoint = store.load_checkpoint()
             name = f" {checkpoint.workflow_name}" if checkpoint else ""
             click.echo(f"job {job_id}: resuming{name} (files in {store.path})", err=True)
