@@ -298,6 +298,11 @@ def resume(job_id: str, state_dir: str | None, yes: bool, force: bool,
             checkpoint = store.load_checkpoint()
             name = f" {checkpoint.workflow_name}" if checkpoint else ""
             click.echo(f"job {job_id}: resuming{name} (files in {store.path})", err=True)
+            from mapreduce_fsm.git import GitSession
+
+            isolated = GitSession.load(store.path) is not None  # what resume goes on with
+            click.echo(f"isolation: {'worktree' if isolated else 'none'} (kept from the run)",
+                       err=True)
         services = make_services(yes=yes, quiet=quiet, max_parallel=max_parallel, force=force,
                                  verbose=verbose)
     except KeyboardInterrupt:  # before drive() handles signals: nothing has changed yet
