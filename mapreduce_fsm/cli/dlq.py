@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shlex
 import sys
 from typing import TYPE_CHECKING
 
@@ -20,6 +19,7 @@ from mapreduce_fsm.cli.shared import (
     STATE_DIR_OPTION,
     drive,
     interrupted_run,
+    job_command,
     open_job,
     write_output_file,
 )
@@ -93,10 +93,8 @@ def show(job_id: str, item_id: str, state_dir: str | None, as_json: bool) -> Non
         click.echo(json.dumps(converter.unstructure(entry), ensure_ascii=False))
         return
     click.echo(_describe(entry))
-    logs_command = f"mapreduce-fsm logs {shlex.quote(job_id)} {shlex.quote(item_id)}"
-    if state_dir is not None:
-        logs_command += f" --state-dir {shlex.quote(state_dir)}"
-    click.echo(f"full output of every attempt: {logs_command}")
+    click.echo("full output of every attempt: "
+               f"{job_command('logs', job_id, state_dir, item_id)}")
 
 
 def _describe(entry: DlqEntry) -> str:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from mapreduce_fsm.cli.shared import STATE_DIR_OPTION, WHOLE_NUMBER, open_job
+from mapreduce_fsm.cli.shared import STATE_DIR_OPTION, WHOLE_NUMBER, job_command, open_job
 
 if TYPE_CHECKING:
     from mapreduce_fsm.state import JobStore
@@ -85,7 +85,7 @@ def logs(job_id: str, item: str | None, state_dir: str | None, step: int | None,
                 f"item {item!r} of job {job_id} started, but none of its steps has ended: a "
                 "step that still runs, or that a stop or crash cut short, has no output kept "
                 "(`--follow` waits for it)")
-        raise UsageError(_nothing_message(job_id, item, step))
+        raise UsageError(_nothing_message(job_id, item, step, state_dir))
 
 
 def _started(store: JobStore, item_id: str) -> bool:
@@ -103,12 +103,14 @@ def _print_new(sources: list[tuple[str, StepLogs, str | None]], offsets: list[in
     return printed
 
 
-def _nothing_message(job_id: str, item: str | None, step: int | None) -> str:
+def _nothing_message(job_id: str, item: str | None, step: int | None,
+                     state_dir: str | None) -> str:
     if item is None:
         at = f" at step {step}" if step is not None else ""
         return (f"job {job_id} has no output from setup or reduce{at}; give an item id "
-                f"for a map item's output: mapreduce-fsm logs {job_id} ITEM")
+                f"for a map item's output: {job_command('logs', job_id, state_dir, 'ITEM')}")
     which = f" step {step} of" if step is not None else ""
     what = f"{item}" if item in PHASE_NAMES else f"item {item!r}"
     return (f"no output kept for{which} {what} in job {job_id} (it has not run, has no such "
-            f"step, or is not an item of the job: `mapreduce-fsm status {job_id}` counts them)")
+            f"step, or is not an item of the job: `{job_command('status', job_id, state_dir)}` "
+            "counts them)")

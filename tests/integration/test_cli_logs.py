@@ -69,11 +69,13 @@ def test_logs_of_setup_and_reduce(noisy_job: tuple[Cli, str]) -> None:
     assert "ready\n" in stdout and "[reduce] step 1" in stdout and "total 2\n" in stdout
 
 
-def test_logs_of_an_unknown_item_says_so(noisy_job: tuple[Cli, str]) -> None:
+def test_logs_of_an_unknown_item_says_so(noisy_job: tuple[Cli, str], state_dir: Path) -> None:
     cli, job = noisy_job
     code, _, stderr = cli("logs", job, "item-9")
     assert code == 2
     assert "no output kept for item 'item-9' in job noisy-1" in stderr
+    # The command it names finds the job: with the --state-dir it was asked with.
+    assert f"`mapreduce-fsm status noisy-1 --state-dir {state_dir}` counts them" in stderr
 
 
 def test_dlq_show_points_to_the_items_logs(noisy_job: tuple[Cli, str], state_dir: Path) -> None:
