@@ -168,3 +168,22 @@ def test_dry_run_of_an_input_file_the_run_cannot_load_fails_as_the_run_would(
     assert items["stages"] == {} and items["not_loaded"] is None
     assert job_ids(state_dir) == []
     assert cli("run", str(workflow)).code == 1  # the run fails the same way
+
+
+def test_distinct_on_a_field_no_item_has_warns_naming_it(
+    cli: Cli, write_workflow: WriteWorkflow
+) -> None:
+    # Every item's value would be null, so distinct keeps one item of many without a word.
+    workflow = write_workflow("typo.yml", """
+        name: typo
+        map:
+          input: "echo '[{\\"owner\\": {\\"id\\": 1}}, {\\"owner\\": {\\"id\\": 2}}]'"
+          distinct: owner.nme
+          agent_template:
+            - shell: "true"
+        """)
+    code, stdout, stderr = cli("run", str(workflow), "--dry-run", "--yes")
+    assert code == 0, stderr
+    assert "warning: map.distinct reads field 'owner.nme', which no item has " \
+           "(fields of the items: owner)" in stderr
+    assert "  distinct:  1\n" in stdout
