@@ -70,6 +70,7 @@ def test_stop_ends_the_run_as_ctrl_c_would_and_the_job_resumes(
     _, runner_stderr = running_job.communicate(timeout=60)
     assert running_job.returncode == 130, runner_stderr
     assert "job slow-1 interrupted in map" in runner_stderr
+    assert "map: stopped at 0/2 (0 failed)" in runner_stderr  # not "finished 0/2"
     status = json.loads(cli("status", "slow-1", "--json").stdout)
     assert (status["state"], status["running"]) == ("map", False)
     shown = cli("status", "slow-1").stdout  # no process runs the map: not "map: running"
