@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shlex
 import sys
 from typing import TYPE_CHECKING
 
@@ -20,6 +19,7 @@ from mapreduce_fsm.cli.shared import (
     STATE_DIR_OPTION,
     drive,
     interrupted_run,
+    job_command,
     open_job,
     write_output_file,
 )
@@ -93,10 +93,8 @@ def show(job_id: str, item_id: str, state_dir: str | None, as_json: bool) -> Non
         click.echo(json.dumps(converter.unstructure(entry), ensure_ascii=False))
         return
     click.echo(_describe(entry))
-    logs_command = f"mapreduce-fsm logs {shlex.quote(job_id)} {shlex.quote(item_id)}"
-    if state_dir is not None:
-        logs_command += f" --state-dir {shlex.quote(state_dir)}"
-    click.echo(f"full output of every attempt: {logs_command}")
+    click.echo("full output of every attempt: "
+               f"{job_command('logs', job_id, state_dir, item_id)}")
 
 
 def _describe(entry: DlqEntry) -> str:
@@ -136,9 +134,11 @@ def retry_items(job_id: str, item_ids: tuple[str, ...], state_dir: str | None, y
 
     New results replace the old; items that succeed leave the DLQ. The phases after the
     map (reduce) then run again over the updated results, after asking. Exits 0 when the
-    job completed, 1 failed, 3 paused or the question was declined.
+    job completed with every item succeeded, 4 when items are still dead-lettered, 1 when
+    it failed, 3 when it paused or the question was declined, 130 when interrupted.
     """
     from mapreduce_fsm import dlq as dead_letters
+    from mapreduce_fsm.phases.machine import ENDED_STATES
 
     services = make_services(yes=yes, quiet=quiet, max_parallel=None, force=force)
     outcome = drive(
@@ -152,6 +152,10 @@ def retry_items(job_id: str, item_ids: tuple[str, ...], state_dir: str | None, y
     if outcome.result is None:
         if outcome.declined:
             click.echo(f"nothing retried: job {job_id} is unchanged", err=True)
+        sys.exit(outcome.exit_code)
+    if outcome.result.interrupted and outcome.result.state in ENDED_STATES:
+        # Ctrl-C before the job moved into the map (at the question): nothing to resume.
+        click.echo(f"interrupted: nothing retried; job {job_id} is unchanged", err=True)
         sys.exit(outcome.exit_code)
     if not outcome.result.interrupted:
         click.echo(

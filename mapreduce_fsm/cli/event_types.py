@@ -12,12 +12,13 @@ if TYPE_CHECKING:
 KNOWN_EVENT_TYPES = frozenset({
     "job.started", "job.resumed", "job.completed", "job.failed", "job.paused",
     "job.interrupted", "job.lock_taken_over", "job.resume_refused", "job.retrying_items",
+    "job.orphans_ended", "job.results_lost",
     "phase.started", "phase.completed", "phase.failed", "phase.skipped", "phase.paused",
     "phase.crashed", "transition", "step.finished",
     "map.started", "map.note", "map.warning",
     "item.started", "item.finished", "item.retry_scheduled", "item.dead_lettered",
-    "item.left_dlq", "circuit.open", "circuit.half_open", "circuit.closed",
-    "reduce.confirmation",
+    "item.left_dlq", "item.worker_lost", "circuit.open", "circuit.half_open", "circuit.closed",
+    "reduce.confirmation", "merge.started", "merge.confirmation",
 })
 
 

@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from mapreduce_fsm.cli.shared import STATE_DIR_OPTION, open_job
+from mapreduce_fsm.cli.shared import STATE_DIR_OPTION, WHOLE_NUMBER, job_command, open_job
 
 if TYPE_CHECKING:
+    from mapreduce_fsm.state import JobStore
     from mapreduce_fsm.state.logs import StepLogLine, StepLogs
 
 PHASE_NAMES = ("setup", "reduce")
@@ -46,7 +47,7 @@ def print_lines(lines: list[StepLogLine], phase: str, step: int | None) -> int:
 @click.argument("job_id")
 @click.argument("item", required=False)
 @STATE_DIR_OPTION
-@click.option("--step", type=int, help="Only step N (1 is the first step).")
+@click.option("--step", type=WHOLE_NUMBER, help="Only step N (1 is the first step).")
 @click.option("--follow", "-f", is_flag=True,
               help="Keep printing new output until the process running the job ends.")
 def logs(job_id: str, item: str | None, state_dir: str | None, step: int | None,
@@ -78,8 +79,19 @@ def logs(job_id: str, item: str | None, state_dir: str | None, step: int | None,
             printed += _print_new(sources, offsets, step)  # what was written last
         except KeyboardInterrupt:
             return
-    if printed == 0 and not follow:
-        raise UsageError(_nothing_message(job_id, item, step))
+    if printed == 0:  # with --follow too: the job is over and the item never printed
+        if item not in (None, *PHASE_NAMES) and step is None and _started(store, str(item)):
+            raise UsageError(
+                f"item {item!r} of job {job_id} started, but none of its steps has ended: a "
+                "step that still runs, or that a stop or crash cut short, has no output kept "
+                "(`--follow` waits for it)")
+        raise UsageError(_nothing_message(job_id, item, step, state_dir))
+
+
+def _started(store: JobStore, item_id: str) -> bool:
+    """Whether the job's event log has the item starting (read only when it has no output)."""
+    return any(event.data.get("item_id") == item_id
+               for event in store.events.read(types={"item.started"}))
 
 
 def _print_new(sources: list[tuple[str, StepLogs, str | None]], offsets: list[int],
@@ -91,12 +103,14 @@ def _print_new(sources: list[tuple[str, StepLogs, str | None]], offsets: list[in
     return printed
 
 
-def _nothing_message(job_id: str, item: str | None, step: int | None) -> str:
+def _nothing_message(job_id: str, item: str | None, step: int | None,
+                     state_dir: str | None) -> str:
     if item is None:
         at = f" at step {step}" if step is not None else ""
         return (f"job {job_id} has no output from setup or reduce{at}; give an item id "
-                f"for a map item's output: mapreduce-fsm logs {job_id} ITEM")
+                f"for a map item's output: {job_command('logs', job_id, state_dir, 'ITEM')}")
     which = f" step {step} of" if step is not None else ""
     what = f"{item}" if item in PHASE_NAMES else f"item {item!r}"
     return (f"no output kept for{which} {what} in job {job_id} (it has not run, has no such "
-            f"step, or is not an item of the job: `mapreduce-fsm status {job_id}` counts them)")
+            f"step, or is not an item of the job: `{job_command('status', job_id, state_dir)}` "
+            "counts them)")

@@ -30,7 +30,8 @@ EXIT_CODES_EPILOG = """\b
 Exit codes:
   0    the job completed and every item succeeded
   1    the job failed (a phase failed, or the map stopped by its error policy)
-  2    bad usage: a bad flag, workflow file or job id; stop: the job is not running
+  2    bad usage: a bad flag, workflow file or job id, a job another process runs,
+       a refused resume (the file or input changed); stop: the job is not running
   3    the job paused (a question was answered no)
   4    the job completed but some items failed (dead-lettered or skipped)
   5    the environment failed (disk full, read-only, permission, unreachable scheduler)

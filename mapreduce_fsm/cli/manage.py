@@ -6,13 +6,19 @@ import sys
 
 import click
 
-from mapreduce_fsm.cli.shared import STATE_DIR_OPTION, open_job, resume_command
+from mapreduce_fsm.cli.shared import (
+    SECONDS,
+    STATE_DIR_OPTION,
+    open_job,
+    resume_command,
+    shown_state,
+)
 
 
 @click.command()
 @click.argument("job_id")
 @STATE_DIR_OPTION
-@click.option("--wait", "wait_secs", type=float, default=30.0, show_default=True,
+@click.option("--wait", "wait_secs", type=SECONDS, default=30.0, show_default=True,
               help="Seconds to wait for the job's process to end.")
 def stop(job_id: str, state_dir: str | None, wait_secs: float) -> None:
     """Ask the process running JOB_ID to stop, as Ctrl-C would; the job stays resumable.
@@ -20,8 +26,11 @@ def stop(job_id: str, state_dir: str | None, wait_secs: float) -> None:
     Exits 0 once it stopped, 1 when it still runs after --wait seconds, 2 when the job is
     unknown or no live process runs it.
     """
+    from mapreduce_fsm.errors import UsageError
     from mapreduce_fsm.jobs.manage import stop_job
 
+    if wait_secs < 0:
+        raise UsageError(f"--wait must be 0 seconds or more, got {wait_secs:g}")
     holder = stop_job(open_job(job_id, state_dir), wait_secs=wait_secs)
     click.echo(f"stopped job {job_id} (process {holder.pid}); "
                f"resume with: {resume_command(job_id, state_dir)}")
@@ -53,11 +62,13 @@ def clean(job_ids: tuple[str, ...], state_dir: str | None, older_than: str | Non
             click.echo(f"kept {choice.job_id}: {choice.kept_because}", err=True)
             kept += 1
             continue
-        worktrees = f", {len(choice.worktrees)} git worktrees" if choice.worktrees else ""
+        count = len(choice.worktrees)
+        worktrees = f", {count} git worktree{'s' if count != 1 else ''}" if count else ""
         if not dry_run:
             remove_job(choice)
         verb = "would remove" if dry_run else "removed"
-        click.echo(f"{verb} {choice.job_id} ({choice.state}{worktrees}): {choice.path}")
+        state = shown_state(choice.state, running=False)
+        click.echo(f"{verb} {choice.job_id} ({state}{worktrees}): {choice.path}")
         removed += 1
     if not choices:
         click.echo("no jobs to remove")

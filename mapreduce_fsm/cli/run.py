@@ -16,6 +16,7 @@ from mapreduce_fsm.cli.backend_flags import (
 )
 from mapreduce_fsm.cli.shared import (
     STATE_DIR_OPTION,
+    WHOLE_NUMBER,
     drive,
     interrupted_run,
     items_failed_line,
@@ -152,11 +153,12 @@ def plan_phases(workflow: Workflow, *, max_parallel: int | None,
 
 
 def print_plan(job: NewJob, *, max_parallel: int | None, run_command: bool,
-               as_json: bool, isolation: IsolationPlan | None = None) -> None:
+               as_json: bool, isolation: IsolationPlan | None = None) -> int:
     """What `run` would do: the phases in order and their steps, and the map's items as
     each selection stage keeps them; no step runs, and a map.input command only with
-    `run_command` (--yes)."""
+    `run_command` (--yes). The exit code: 1 when the run would fail loading the items."""
     from mapreduce_fsm.config import describe_workflow
+    from mapreduce_fsm.errors import EXIT_COMPLETED, EXIT_FAILED
     from mapreduce_fsm.jobs.preview import preview
 
     isolated = None if isolation is None else isolation.isolated
@@ -168,7 +170,7 @@ def print_plan(job: NewJob, *, max_parallel: int | None, run_command: bool,
         click.echo(json.dumps({"workflow": job.workflow.name, "isolation": shown,
                                "phases": phases, "items": items.as_json()},
                               ensure_ascii=False))
-        return
+        return EXIT_FAILED if items.error is not None else EXIT_COMPLETED
     click.echo(describe_workflow(job.workflow))
     if isolation is not None:
         click.echo(isolation.describe())
@@ -177,7 +179,9 @@ def print_plan(job: NewJob, *, max_parallel: int | None, run_command: bool,
         click.echo(f"  {number}. {phase['heading']}")
         for label in phase["steps"]:
             click.echo(f"       - {label}")
-    if items.not_loaded is not None:
+    if items.error is not None:
+        click.echo(f"items: cannot be loaded: {items.error}")
+    elif items.not_loaded is not None:
         click.echo(f"items: not counted: {items.not_loaded}")
     else:
         click.echo(f"items from {items.origin}:")
@@ -190,6 +194,10 @@ def print_plan(job: NewJob, *, max_parallel: int | None, run_command: bool,
         click.echo(f"warning: {warning}", err=True)
     ran = "; the map.input command ran (--yes)" if items.origin.startswith("command") else ""
     click.echo(f"dry run: no step was run and no job was created{ran}")
+    if items.error is not None:
+        click.echo("error: the run would fail loading the map's items (above)", err=True)
+        return EXIT_FAILED
+    return EXIT_COMPLETED
 
 
 def check_max_parallel(context: click.Context, parameter: click.Parameter,
@@ -202,7 +210,7 @@ def check_max_parallel(context: click.Context, parameter: click.Parameter,
     return value
 
 
-MAX_PARALLEL_OPTION = click.option("--max-parallel", type=int, callback=check_max_parallel,
+MAX_PARALLEL_OPTION = click.option("--max-parallel", type=WHOLE_NUMBER, callback=check_max_parallel,
                                    help="Override map.max_parallel (1 or more).")
 
 
@@ -246,9 +254,8 @@ def run(workflow: str, job_id: str | None, state_dir: str | None, yes: bool,
                    profile=profile)
     plan = decide_isolation(job.workflow, requested=isolation, cwd=job.working_dir)
     if dry_run:
-        print_plan(job, max_parallel=max_parallel, run_command=yes, as_json=as_json,
-                   isolation=plan)
-        return
+        sys.exit(print_plan(job, max_parallel=max_parallel, run_command=yes, as_json=as_json,
+                            isolation=plan))
     if not quiet:
         click.echo(f"job {job.job_id}: running {job.workflow.name} (files in {job.path})",
                    err=True)
@@ -267,7 +274,7 @@ def run(workflow: str, job_id: str | None, state_dir: str | None, yes: bool,
 @STATE_DIR_OPTION
 @click.option("-y", "--yes", is_flag=True, help="Answer yes to every question.")
 @click.option("--force", is_flag=True, help="Resume even if the workflow file or input changed.")
-@click.option("--max-parallel", type=int, callback=check_max_parallel,
+@click.option("--max-parallel", type=WHOLE_NUMBER, callback=check_max_parallel,
               help="Override map.max_parallel (default: the value the run was given).")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
 @click.option("-v", "--verbose", is_flag=True,
@@ -285,11 +292,17 @@ def resume(job_id: str, state_dir: str | None, yes: bool, force: bool,
     try:
         from mapreduce_fsm import resume_async
 
-        if not quiet:
-            store = open_job(job_id, state_dir)  # an unknown job is reported here
+        store = None if quiet else open_job(job_id, state_dir)  # an unknown job: said here
+        # A job another process runs is refused below: no "resuming" line before that.
+        if store is not None and store.lock().live_holder() is None:
             checkpoint = store.load_checkpoint()
             name = f" {checkpoint.workflow_name}" if checkpoint else ""
             click.echo(f"job {job_id}: resuming{name} (files in {store.path})", err=True)
+            from mapreduce_fsm.git import GitSession
+
+            isolated = GitSession.load(store.path) is not None  # what resume goes on with
+            click.echo(f"isolation: {'worktree' if isolated else 'none'} (kept from the run)",
+                       err=True)
         services = make_services(yes=yes, quiet=quiet, max_parallel=max_parallel, force=force,
                                  verbose=verbose)
     except KeyboardInterrupt:  # before drive() handles signals: nothing has changed yet

@@ -8,14 +8,15 @@ from datetime import UTC, datetime
 import click
 
 from mapreduce_fsm.cli.shared import (
+    NO_CHECKPOINT_STATES,
     STATE_DIR_OPTION,
     job_command,
     open_job,
     resume_command,
+    shown_state,
     write_output_file,
 )
 
-NO_CHECKPOINT_STATES = ("unknown", "not started")  # what `jobs` and `status` show then
 ITEM_EVENT_TYPES = frozenset({"item.started", "item.retry_scheduled", "item.finished"})
 
 
@@ -28,15 +29,6 @@ def _age(timestamp: str | None) -> str:
         if seconds >= size:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
-
-
-def _shown_state(state: str, running: bool) -> str:
-    """A job's state for people: a job left mid-way that no process runs is "stopped in X"."""
-    from mapreduce_fsm.phases.machine import ENDED_STATES
-
-    if running or state in ENDED_STATES or state in NO_CHECKPOINT_STATES:
-        return state
-    return f"stopped in {state}"
 
 
 @click.command()
@@ -60,7 +52,7 @@ def jobs(state_dir: str | None, as_json: bool) -> None:
 
     table = Table("job", "workflow", "state", "ok", "failed", "total", "age")
     for s in summaries:
-        state = _shown_state(s.state, s.running)
+        state = shown_state(s.state, s.running)
         state = state if s.problem is None else f"{state} ({s.problem})"
         table.add_row(s.job_id, s.workflow_name, state, str(s.ok), str(s.failed),
                       "-" if s.total is None else str(s.total), _age(s.updated_at))
@@ -118,20 +110,26 @@ def status(job_id: str, state_dir: str | None, as_json: bool) -> None:
         click.echo(json.dumps(payload, ensure_ascii=False))
         return
     workflow_name = f" ({payload['workflow']})" if payload["workflow"] else ""
-    shown = _shown_state(state, running)
+    shown = shown_state(state, running)
     if next_step is not None:
         shown += f"; {next_step[0]} {next_step[1]}"
     click.echo(f"job {job_id}{workflow_name}: {shown}")
     for name in checkpoint.phase_order if checkpoint else []:
         progress = checkpoint.phases.get(name) if checkpoint else None
-        line = f"  {name}: {progress.status if progress else 'pending'}"
+        phase_status: str = progress.status if progress else "pending"
+        if phase_status == "running" and not running:  # the process that ran it is gone
+            phase_status = "stopped"
+        line = f"  {name}: {phase_status}"
         total = progress.data.get("total") if progress else None
         if checkpoint and name == checkpoint.item_phase and isinstance(total, int):
             line += f", {loaded.items}/{total} items done"
         if progress and progress.error:
             line += f" — {progress.error}"
         click.echo(line)
-    items = ", ".join(f"{status} {n}" for status, n in sorted(counts.items())) or "none yet"
+    from mapreduce_fsm.phases.machine import ENDED_STATES
+
+    none = "none" if state in ENDED_STATES else "none yet"
+    items = ", ".join(f"{status} {n}" for status, n in sorted(counts.items())) or none
     click.echo(f"  items: {items}; dead-lettered {payload['dead_lettered']}")
     if in_flight:
         click.echo(f"  running now: {', '.join(sorted(in_flight)[:20])}")

@@ -38,7 +38,7 @@ ErrorCollection = Literal["aggregate", "immediate", "batched"]
 TimeoutPolicy = Literal["per_agent", "per_command", "hybrid"]
 TimeoutAction = Literal["dlq", "skip", "fail", "graceful_terminate"]
 SecretProvider = Literal["env", "file"]
-IsolationMode = Literal["auto", "worktree", "none"]  # WORKFLOW_FORMAT.md section 8
+IsolationMode = Literal["auto", "worktree", "none"]  # docs/workflow-format.md §8
 
 DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024
 DEFAULT_MAX_PARALLEL = 10

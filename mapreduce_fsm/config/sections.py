@@ -43,7 +43,7 @@ MISPLACED_MAP_KEYS = {
 }
 REDUCE_KEYS = ("commands", "when", "confirm")
 PHASE_KEYS = ("type", "name", "after", "before", "options")
-GIT_TOP_KEYS = ("isolation", "merge")  # WORKFLOW_FORMAT.md section 8
+GIT_TOP_KEYS = ("isolation", "merge")  # docs/workflow-format.md §8
 MERGE_KEYS = ("commands", "timeout")
 BUILTIN_PHASES = ("pending", "setup", "map", "reduce", "completed", "failed", "paused")
 _PHASE_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")

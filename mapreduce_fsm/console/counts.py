@@ -83,7 +83,10 @@ class MapCounts:
                 f"{self.rate():.1f} items/s, ETA {self.eta()}")
 
     def final_line(self) -> str:
-        return (f"map: finished {self.done}/{self.total} ({self.failed} failed) "
+        """How the map ended: "finished 3/3", or "stopped at 1/3" when items were left
+        (Ctrl-C, `stop`, or the error policy stopped it)."""
+        ended = "finished" if self.done >= self.total else "stopped at"
+        return (f"map: {ended} {self.done}/{self.total} ({self.failed} failed) "
                 f"in {format_duration(self.elapsed())}, {self.rate():.1f} items/s")
 
 

@@ -37,6 +37,7 @@ import difflib
 import io
 import json
 import os
+import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -123,11 +124,12 @@ def find_entries(store: JobStore, item_ids: Sequence[str]) -> list[DlqEntry]:
     entries = {entry.item_id: entry for entry in store.dlq.load()}
     unknown = [item_id for item_id in dict.fromkeys(item_ids) if item_id not in entries]
     if unknown:
-        raise UsageError(_unknown_items_message(store.job_id, unknown, list(entries)))
+        raise UsageError(_unknown_items_message(store, unknown, list(entries)))
     return [entries[item_id] for item_id in dict.fromkeys(item_ids)]
 
 
-def _unknown_items_message(job_id: str, unknown: list[str], known: list[str]) -> str:
+def _unknown_items_message(store: JobStore, unknown: list[str], known: list[str]) -> str:
+    job_id = store.job_id
     named = ", ".join(repr(item_id) for item_id in unknown)
     if not known:
         return f"job {job_id} has no dead-letter entry for {named}: its dead-letter queue is empty"
@@ -135,11 +137,21 @@ def _unknown_items_message(job_id: str, unknown: list[str], known: list[str]) ->
     hint = f"; did you mean {', '.join(similar)}?" if similar else ""
     shown = ", ".join(known[:_IDS_NAMED])
     more = f" and {len(known) - _IDS_NAMED} more" if len(known) > _IDS_NAMED else ""
+    items_are = "item is" if len(known) == 1 else "items are"
     return (
         f"job {job_id} has no dead-letter entry for {named}{hint} "
-        f"(the {len(known)} dead-lettered items are: {shown}{more}; "
-        f"see `mapreduce-fsm dlq list {job_id}`)"
+        f"(the {len(known)} dead-lettered {items_are}: {shown}{more}; "
+        f"see `{_job_command(store, 'dlq list')}`)"
     )
+
+
+def _job_command(store: JobStore, words: str) -> str:
+    """`mapreduce-fsm WORDS JOB_ID`, with --state-dir when the job is not in the state dir a
+    command run here would use by default (so the command finds it)."""
+    command = f"mapreduce-fsm {words} {shlex.quote(store.job_id)}"
+    if store.state_dir.absolute() == resolve_state_dir(None):
+        return command
+    return f"{command} --state-dir {shlex.quote(str(store.state_dir))}"
 
 
 def purge(store: JobStore, item_ids: Sequence[str] | None = None) -> int:
@@ -239,7 +251,7 @@ async def retry_dead_letters(
             state = "never started" if checkpoint is None else f"in state {checkpoint.state!r}"
             raise JobStateError(
                 f"job {job_id} is {state} (it was interrupted or is starting); "
-                f"run `mapreduce-fsm resume {job_id}` to finish it, then retry"
+                f"run `{_job_command(store, 'resume')}` to finish it, then retry"
             )
         phase_list = list(phases) if phases is not None else build_phases(
             workflow, isolated=GitSession.load(store.path) is not None,

@@ -20,18 +20,20 @@ FIRST_IDS_SHOWN = 5
 
 @attrs.frozen(kw_only=True)
 class ItemsPreview:
-    """What `run --dry-run` says of the map's items; `not_loaded` says why there are no counts."""
+    """What `run --dry-run` says of the map's items: the counts; or `not_loaded`, why they
+    cannot be known before a run; or `error`, why the run would fail loading them."""
 
     origin: str = ""
     stage_counts: tuple[tuple[str, int], ...] = ()
     first_ids: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     not_loaded: str | None = None
+    error: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {"origin": self.origin or None, "stages": dict(self.stage_counts),
                 "first_ids": list(self.first_ids), "warnings": list(self.warnings),
-                "not_loaded": self.not_loaded}
+                "not_loaded": self.not_loaded, "error": self.error}
 
 
 def _variables(job: NewJob) -> dict[str, Any]:
@@ -78,7 +80,9 @@ async def preview_items(job: NewJob, *, run_command: bool) -> ItemsPreview:
         items = await load_work_items(job.workflow.map, input_spec=spec, cwd=job.working_dir,
                                       env=env)
     except InputError as error:
-        return ItemsPreview(not_loaded=str(error))
+        if job.workflow.setup is not None:  # setup runs first and may make the input anew
+            return ItemsPreview(not_loaded=f"{error} (setup runs first and may change that)")
+        return ItemsPreview(error=str(error))
     return ItemsPreview(origin=items.origin,
                         stage_counts=(*items.stage_counts, ("items", len(items.items))),
                         first_ids=tuple(item.id for item in items.items[:FIRST_IDS_SHOWN]),

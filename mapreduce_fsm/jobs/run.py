@@ -177,7 +177,7 @@ async def start_job(
     coordinator = _coordinator(store, services, job.secrets, coordinator_phases)
     with store.lock():
         working_dir = job.working_dir
-        if plan.isolated:  # the job works in its session worktree (WORKFLOW_FORMAT.md 8)
+        if plan.isolated:  # the job works in its session worktree (docs/workflow-format.md §8)
             session = await open_session(store.path, job_id=job.job_id, cwd=working_dir)
             working_dir = session.working_dir
         result = await coordinator.execute_workflow(

@@ -58,7 +58,12 @@ class MapPhase:
             await isolation.prepare_session()  # the input is read in the session worktree
         items = await self.load_items(context)
         if not items.items:
-            return PhaseResult.skipped(self.name, f"no work items in {items.origin}")
+            reason = f"no work items in {items.origin}"
+            if not items.warnings:  # a selection that kept nothing has said which stage
+                warning = f"{reason}: the map is skipped"
+                context.interaction.display_warning(warning)
+                context.emit("map.warning", phase=self.name, message=warning)
+            return PhaseResult.skipped(self.name, reason)
         if isolation is None:
             return await self.run_items(context, items, started, None)
         await isolation.start()

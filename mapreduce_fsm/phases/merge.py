@@ -51,7 +51,7 @@ class MergePhase:
         else:
             question = (f"Merge {merge['commit_count']} commits ({merge['file_count']} files) "
                         f"from {session.branch} into {session.start_branch or 'HEAD'}?")
-            answer = context.interaction.prompt_yes_no(question, default=True)
+            answer = await context.interaction.ask_yes_no(question, default=True)
             context.emit("merge.confirmation", phase=self.name, question=question, answer=answer)
             if not answer:
                 reason = (f"the user declined the merge; the work is on branch "

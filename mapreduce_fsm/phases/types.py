@@ -140,7 +140,7 @@ class PhaseError:
     result: PhaseResult | None = None
 
 
-# The four transitions a handler may ask for (DESIGN.md, "Key types").
+# The four transitions a handler may ask for (README, "Embedding from Python").
 
 
 @attrs.frozen(kw_only=True)

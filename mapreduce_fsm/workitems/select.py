@@ -43,8 +43,8 @@ def select_items(values: Sequence[Any], map_config: MapConfig) -> list[Any]:
 
 def select_stages(values: Sequence[Any], map_config: MapConfig) -> Selection:
     """`select_items`, counting what each configured stage keeps, and warning about a
-    `filter` or `sort_by` that reads a field no item has (it would silently keep none,
-    or leave the order as it was)."""
+    `filter`, `sort_by` or `distinct` that reads a field no item has (it would silently
+    keep none, leave the order as it was, or keep a single item)."""
     selected = list(values)
     counts: list[tuple[str, int]] = []
     warnings: list[str] = []
@@ -58,7 +58,9 @@ def select_stages(values: Sequence[Any], map_config: MapConfig) -> Selection:
         warnings += _missing_fields("map.sort_by", [key.path for key in keys], selected)
         selected = sort_items(selected, keys)
     if map_config.distinct:
-        selected = _distinct(selected, _compiled("map.distinct", compile_path, map_config.distinct))
+        path = _compiled("map.distinct", compile_path, map_config.distinct)
+        warnings += _missing_fields("map.distinct", [path], selected)  # else keeps just one
+        selected = _distinct(selected, path)
         counts.append(("distinct", len(selected)))
     if map_config.offset:
         selected = selected[max(map_config.offset, 0) :]

@@ -1,7 +1,8 @@
 """Workflows written in Prodigy's documented format validate, with each key loaded as meant.
 
-Built from the examples that PRODIGY_COMPAT.md describes; the forms Prodigy's own parser
-rejects stay rejected, each with a message saying where the key belongs or how to write it.
+Built from Prodigy's documented examples (the README, "Coming from Prodigy"); the forms
+Prodigy's own parser rejects stay rejected, each with a message saying where the key
+belongs or how to write it.
 """
 
 from __future__ import annotations

@@ -76,6 +76,17 @@ def test_line_progress_final_line_and_only_once() -> None:
     assert lines(stream) == ["map: finished 3/3 (1 failed) in 2s, 1.5 items/s"]
 
 
+def test_a_map_closed_before_every_item_ended_says_where_it_stopped() -> None:
+    progress, clock, stream = line_progress()
+    progress.start(3)
+    progress.item_started("0")
+    progress.item_finished("0", "success")
+    progress.item_started("1")  # still running when the map is stopped (Ctrl-C, stop)
+    clock.now += 2
+    progress.close()
+    assert lines(stream) == ["map: stopped at 1/3 (0 failed) in 2s, 0.5 items/s"]
+
+
 def test_line_progress_close_before_start_prints_nothing() -> None:
     progress, _, stream = line_progress()
     progress.close()

@@ -57,7 +57,7 @@ def test_a_checkpoint_that_cannot_be_written_stops_resume_with_its_name(tmp_path
         preexec_fn=small_files_only, check=False,
     )
 
-    assert done.returncode == 5, done.stderr  # the environment failed (WORKFLOW_FORMAT.md 7)
+    assert done.returncode == 5, done.stderr  # the environment failed (docs/workflow-format.md §7)
     assert f"cannot save the checkpoint {store.checkpoint_path}" in done.stderr
     assert "File too large" in done.stderr
     assert "Traceback" not in done.stderr and "internal error" not in done.stderr

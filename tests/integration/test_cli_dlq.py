@@ -104,6 +104,8 @@ def test_an_unknown_job_or_item_exits_2_naming_what_exists(ended_job: Path) -> N
     assert item.returncode == 2
     assert "no dead-letter entry for 'item-9'" in item.stderr
     assert "the 2 dead-lettered items are: item-1, item-2" in item.stderr
+    # The command it points to finds the job: this state dir is not the default one.
+    assert f"see `mapreduce-fsm dlq list j --state-dir {ended_job / 'state'}`" in item.stderr
 
 
 def test_export_writes_json_and_csv_and_refuses_other_formats(ended_job: Path,

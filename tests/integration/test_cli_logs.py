@@ -69,11 +69,13 @@ def test_logs_of_setup_and_reduce(noisy_job: tuple[Cli, str]) -> None:
     assert "ready\n" in stdout and "[reduce] step 1" in stdout and "total 2\n" in stdout
 
 
-def test_logs_of_an_unknown_item_says_so(noisy_job: tuple[Cli, str]) -> None:
+def test_logs_of_an_unknown_item_says_so(noisy_job: tuple[Cli, str], state_dir: Path) -> None:
     cli, job = noisy_job
     code, _, stderr = cli("logs", job, "item-9")
     assert code == 2
     assert "no output kept for item 'item-9' in job noisy-1" in stderr
+    # The command it names finds the job: with the --state-dir it was asked with.
+    assert f"`mapreduce-fsm status noisy-1 --state-dir {state_dir}` counts them" in stderr
 
 
 def test_dlq_show_points_to_the_items_logs(noisy_job: tuple[Cli, str], state_dir: Path) -> None:
@@ -137,3 +139,45 @@ def test_follow_prints_output_written_while_the_job_runs_and_ends_with_it(
         assert "[item-1 attempt 1] step 1" in stdout and "first-2\n" in stdout
     finally:
         runner.wait(timeout=60)
+
+
+@pytest.mark.parametrize("event_type", ["job.orphans_ended", "merge.started",
+                                        "merge.confirmation", "item.worker_lost",
+                                        "job.results_lost"])
+def test_events_accepts_every_type_the_engine_writes_even_one_this_job_lacks(
+    noisy_job: tuple[Cli, str], event_type: str
+) -> None:
+    cli, job = noisy_job
+    code, stdout, stderr = cli("events", job, "--type", event_type)
+    assert (code, stdout) == (0, ""), stderr
+
+
+def test_every_event_type_emitted_by_the_engine_is_a_known_type() -> None:
+    import re
+
+    import mapreduce_fsm
+    from mapreduce_fsm.cli.event_types import KNOWN_EVENT_TYPES
+
+    package = Path(mapreduce_fsm.__file__).parent
+    emitted = {match for source in package.rglob("*.py")
+               for match in re.findall(r"\bemit\(\s*\"([a-z_]+\.[a-z_.]+|transition)\"",
+                                       source.read_text(encoding="utf-8"))}
+    assert len(emitted) > 20  # the scan finds the engine's events
+    assert emitted - KNOWN_EVENT_TYPES == set()
+
+
+def test_follow_of_an_item_that_never_ran_says_so_once_the_job_is_over(
+    noisy_job: tuple[Cli, str]
+) -> None:
+    cli, job = noisy_job
+    code, stdout, stderr = cli("logs", job, "item-9", "--follow")
+    assert (code, stdout) == (2, "")
+    assert "no output kept for item 'item-9' in job noisy-1" in stderr
+
+
+def test_a_step_that_is_not_a_number_is_said_in_the_projects_words(
+    noisy_job: tuple[Cli, str]
+) -> None:
+    cli, job = noisy_job
+    code, _, stderr = cli("logs", job, "item-1", "--step", "two")
+    assert (code, stderr) == (2, "error: --step must be a whole number, got 'two'\n")

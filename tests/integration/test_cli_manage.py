@@ -70,8 +70,12 @@ def test_stop_ends_the_run_as_ctrl_c_would_and_the_job_resumes(
     _, runner_stderr = running_job.communicate(timeout=60)
     assert running_job.returncode == 130, runner_stderr
     assert "job slow-1 interrupted in map" in runner_stderr
+    assert "map: stopped at 0/2 (0 failed)" in runner_stderr  # not "finished 0/2"
     status = json.loads(cli("status", "slow-1", "--json").stdout)
     assert (status["state"], status["running"]) == ("map", False)
+    shown = cli("status", "slow-1").stdout  # no process runs the map: not "map: running"
+    assert shown.startswith("job slow-1 (slow): stopped in map; resume with: ")
+    assert "\n  map: stopped, 0/2 items done\n" in shown
 
 
 def test_stop_of_a_job_nobody_runs_or_of_an_unknown_job_exits_2(
@@ -83,6 +87,40 @@ def test_stop_of_a_job_nobody_runs_or_of_an_unknown_job_exits_2(
     assert "job q-1 is not running: no live process holds its lock" in stderr
     code, _, stderr = cli("stop", "nope")
     assert code == 2 and "no job nope" in stderr
+
+
+def test_resume_of_a_job_another_process_runs_says_so_without_claiming_to_resume(
+    cli: Cli, running_job: subprocess.Popen[str]
+) -> None:
+    code, _, stderr = cli("resume", "slow-1")
+    assert code == 2
+    assert stderr.startswith("error: job slow-1 is being run by process "), stderr
+    assert "resuming" not in stderr
+    assert running_job.poll() is None
+
+
+def test_logs_of_an_item_whose_step_is_still_running_says_so_and_after_a_stop_too(
+    cli: Cli, running_job: subprocess.Popen[str]
+) -> None:
+    code, _, stderr = cli("logs", "slow-1", "item-0")
+    assert code == 2
+    assert "item 'item-0' of job slow-1 started, but none of its steps has ended" in stderr
+    assert cli("stop", "slow-1").code == 0
+    running_job.communicate(timeout=60)
+    code, _, stderr = cli("logs", "slow-1", "item-0")
+    assert code == 2  # the stop ended its step: still no output, and said the same way
+    assert "item 'item-0' of job slow-1 started, but none of its steps has ended" in stderr
+
+
+def test_stop_refuses_a_negative_wait_before_signalling(
+    cli: Cli, running_job: subprocess.Popen[str]
+) -> None:
+    code, _, stderr = cli("stop", "slow-1", "--wait", "-5")
+    assert code == 2
+    assert "--wait must be 0 seconds or more, got -5" in stderr
+    code, _, stderr = cli("stop", "slow-1", "--wait", "soon")
+    assert (code, stderr) == (2, "error: --wait must be a number of seconds, got 'soon'\n")
+    assert running_job.poll() is None  # not asked to stop
 
 
 def test_stop_does_not_signal_a_process_that_only_reuses_the_locked_pid(
@@ -132,7 +170,7 @@ def test_clean_removes_ended_jobs_keeps_running_and_interrupted_ones(
     code, stdout, stderr = cli("clean", "slow-1", "cut")
     assert code == 1  # a named job was kept
     assert "kept slow-1: running (process " in stderr
-    assert "removed cut (map)" in stdout
+    assert "removed cut (stopped in map)" in stdout  # said as `jobs` and `status` say it
     assert job_ids(state_dir) == ["slow-1"]
     assert running_job.poll() is None  # cleaning never touched the running job
 
@@ -159,7 +197,7 @@ def test_clean_removes_git_worktrees_inside_a_job(
 
     code, stdout, stderr = cli("clean", "wt")
     assert code == 0, stderr
-    assert "removed wt (completed, 1 git worktrees)" in stdout
+    assert "removed wt (completed, 1 git worktree)" in stdout
     listed = subprocess.run(["git", "-C", str(repo), "worktree", "list", "--porcelain"],
                             capture_output=True, text=True, check=True).stdout
     assert str(worktree) not in listed

@@ -105,8 +105,9 @@ def test_resume_prints_a_header_and_keeps_the_runs_max_parallel(
     (tmp_path / "go").touch()
     code, _, stderr = cli("resume", "mp")
     assert code == 0, stderr
-    assert stderr.splitlines()[0] == (
-        f"job mp: resuming parallel (files in {state_dir / 'jobs' / 'mp'})")
+    assert stderr.splitlines()[:2] == [  # the two header lines, as `run` prints them
+        f"job mp: resuming parallel (files in {state_dir / 'jobs' / 'mp'})",
+        "isolation: none (kept from the run)"]
     assert max(int(n) for n in (tmp_path / "widths.txt").read_text().split()) == 1
 
 

@@ -134,7 +134,7 @@ def test_missing_workflow_file_exits_2(cli: Cli, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("flags", "message"), [
     (("--max-parallel", "0"), "error: --max-parallel must be 1 or more, got 0"),
-    (("--max-parallel", "ten"), "Invalid value for '--max-parallel'"),
+    (("--max-parallel", "ten"), "error: --max-parallel must be a whole number, got 'ten'"),
     (("--bogus",), "No such option '--bogus'"),
     (("-v", "-q"), "contradict"),
     (("--job-id", "no/slashes"), "invalid job id 'no/slashes'"),

@@ -122,3 +122,68 @@ def test_a_missing_input_file_is_an_error_before_a_job_is_created(
     assert "map.input: file 'nowhere.json' not found in" in stderr
     assert "no job was created" in stderr
     assert job_ids(state_dir) == []
+
+
+def test_an_input_with_no_items_says_the_map_is_skipped(
+    cli: Cli, write_workflow: WriteWorkflow, tmp_path: Path
+) -> None:
+    (tmp_path / "empty.json").write_text("[]\n", encoding="utf-8")
+    workflow = write_workflow("empty.yml", """
+        name: empty
+        map:
+          input: empty.json
+          agent_template:
+            - shell: "true"
+        reduce:
+          - shell: "echo total ${map.total}"
+        """)
+    code, _, stderr = cli("run", str(workflow), "--job-id", "e-1")
+    assert code == 0, stderr
+    assert "warning: no work items in file empty.json: the map is skipped\n" in stderr
+    code, stdout, _ = cli("status", "e-1")
+    assert code == 0
+    assert "  map: skipped\n" in stdout
+    assert "  items: none; dead-lettered 0\n" in stdout  # not "none yet": the job is over
+
+
+def test_dry_run_of_an_input_file_the_run_cannot_load_fails_as_the_run_would(
+    cli: Cli, write_workflow: WriteWorkflow, tmp_path: Path, state_dir: Path
+) -> None:
+    (tmp_path / "bad.csv").write_text("name,size:number\na,1\nb,big\n", encoding="utf-8")
+    workflow = write_workflow("bad.yml", """
+        name: bad
+        map:
+          input: bad.csv
+          agent_template:
+            - shell: "true"
+        """)
+    code, stdout, stderr = cli("run", str(workflow), "--dry-run")
+    assert code == 1, stdout  # what the run itself would end with, not 0
+    assert "error: the run would fail loading the map's items" in stderr
+    assert "items: cannot be loaded: bad.csv:3: column 'size' is declared :number" in stdout
+    code, stdout, _ = cli("run", str(workflow), "--dry-run", "--json")
+    assert code == 1
+    items = json.loads(stdout)["items"]
+    assert items["error"].startswith("bad.csv:3: column 'size'")
+    assert items["stages"] == {} and items["not_loaded"] is None
+    assert job_ids(state_dir) == []
+    assert cli("run", str(workflow)).code == 1  # the run fails the same way
+
+
+def test_distinct_on_a_field_no_item_has_warns_naming_it(
+    cli: Cli, write_workflow: WriteWorkflow
+) -> None:
+    # Every item's value would be null, so distinct keeps one item of many without a word.
+    workflow = write_workflow("typo.yml", """
+        name: typo
+        map:
+          input: "echo '[{\\"owner\\": {\\"id\\": 1}}, {\\"owner\\": {\\"id\\": 2}}]'"
+          distinct: owner.nme
+          agent_template:
+            - shell: "true"
+        """)
+    code, stdout, stderr = cli("run", str(workflow), "--dry-run", "--yes")
+    assert code == 0, stderr
+    assert "warning: map.distinct reads field 'owner.nme', which no item has " \
+           "(fields of the items: owner)" in stderr
+    assert "  distinct:  1\n" in stdout

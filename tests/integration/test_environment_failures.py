@@ -18,7 +18,7 @@ import pytest
 from tests.integration.conftest import cli_command, cli_env, wait_for
 
 HANG_SECS = 60
-EXIT_ENVIRONMENT = 5  # WORKFLOW_FORMAT.md section 7
+EXIT_ENVIRONMENT = 5  # docs/workflow-format.md §7
 
 MANY_ITEMS = """\
 name: fills-the-disk

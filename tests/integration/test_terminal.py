@@ -158,6 +158,9 @@ def test_ctrl_c_at_the_dlq_retry_question_exits_130_and_retries_nothing(
     assert code == 130, printed
     assert "Traceback" not in printed
     assert (state_dir / "jobs" / "t-5" / "dlq.jsonl").read_text().strip()
+    # The job never moved: it is not "interrupted in completed" and has nothing to resume.
+    assert "interrupted: nothing retried; job t-5 is unchanged" in printed
+    assert "resume" not in printed.split("[Y/n]", 1)[1]
 
 
 def test_ctrl_c_at_the_purge_question_exits_130_and_keeps_the_dlq(
@@ -171,3 +174,30 @@ def test_ctrl_c_at_the_purge_question_exits_130_and_keeps_the_dlq(
     assert code == 130, printed
     assert "interrupted" in printed and "Traceback" not in printed
     assert (state_dir / "jobs" / "t-6" / "dlq.jsonl").read_text().strip()
+
+
+def test_ctrl_c_at_the_merge_question_exits_130_at_once_and_records_no_answer(
+    tmp_path: Path
+) -> None:
+    from tests.git.repos import git, make_repo
+
+    repo = make_repo(tmp_path / "repo", {
+        ".gitignore": "state/\n",
+        "wf.yml": """
+name: merges
+map:
+  input: "echo '[1, 2]'"
+  agent_template:
+    - shell: "echo ${item} > f${item}.txt && git add f${item}.txt && git commit -qm f${item}"
+""",
+    })
+    state_dir = repo / "state"
+    code, printed = run_in_terminal(
+        ("run", "wf.yml", "--job-id", "m-1", "--isolation", "worktree"), repo, state_dir,
+        CTRL_C, b"into main? [Y/n]", AFTER_CTRL_C_SECS)
+    assert code == 130, printed
+    assert "job m-1 interrupted in merge; resume with: mapreduce-fsm resume m-1" in printed
+    events = (state_dir / "jobs" / "m-1" / "events.jsonl").read_text()
+    assert "merge.confirmation" not in events  # no answer was given, none is recorded
+    assert not (repo / "f1.txt").exists()  # nothing was merged
+    assert git(repo, "status", "--porcelain") == ""

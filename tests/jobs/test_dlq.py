@@ -115,6 +115,12 @@ def test_an_unknown_item_names_the_items_that_are_there(tmp_path: Path) -> None:
     assert "the 2 dead-lettered items are: item-10, zebra" in message
 
 
+def test_an_unknown_item_beside_one_entry_is_said_in_the_singular(tmp_path: Path) -> None:
+    with pytest.raises(UsageError) as raised:
+        dlq.find_entries(store_with(tmp_path, entry("only", "s")), ["x"])
+    assert "(the 1 dead-lettered item is: only; see " in str(raised.value)
+
+
 def test_an_empty_dlq_says_so_for_an_unknown_item(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="its dead-letter queue is empty"):
         dlq.find_entries(store_with(tmp_path), ["x"])
