@@ -63,6 +63,8 @@ class MapPhase:
                 warning = f"{reason}: the map is skipped"
                 context.interaction.display_warning(warning)
                 context.emit("map.warning", phase=self.name, message=warning)
+            context.update_progress(self.name, data={**context.progress(self.name).data,
+                                                     "total": 0})  # known: none
             return PhaseResult.skipped(self.name, reason)
         if isolation is None:
             return await self.run_items(context, items, started, None)

@@ -64,6 +64,25 @@ def test_jobs_lists_each_job_with_its_state_and_counts(
         2, 1, 3)
 
 
+def test_a_job_whose_map_had_no_items_counts_zero_items_not_unknown(
+    cli: Cli, write_workflow: WriteWorkflow
+) -> None:
+    # Before, `jobs` showed total "-" (null in --json) beside ok 0 and failed 0, as for a
+    # job whose map had not loaded its items yet.
+    empty = write_workflow("empty.yml", """
+        name: empty
+        map:
+          input: "echo '[]'"
+          agent_template:
+            - shell: "true"
+        """)
+    assert cli("run", str(empty), "--job-id", "empty-1").code == 0
+    code, stdout, _ = cli("jobs", "--json")
+    row = json.loads(stdout.splitlines()[0])
+    assert code == 0 and (row["state"], row["ok"], row["failed"], row["total"]) == (
+        "completed", 0, 0, 0)
+
+
 def test_jobs_with_no_jobs_says_so(cli: Cli) -> None:
     assert cli("jobs") == (0, "no jobs\n", "")
 
