@@ -21,7 +21,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -29,6 +28,7 @@ from pathlib import Path
 import attrs
 
 from tests.bench_dask import dask_section
+from tests.bench_launch import Launched
 
 PARALLEL = 8
 PACE_WINDOW = 1000
@@ -140,19 +140,14 @@ def within_job_growth(paces: Sequence[float]) -> float:
 
 
 def timed(argv: Sequence[str], *, cwd: Path, what: str) -> Run:
-    """Run `argv` to its end; its wall time and (from wait4) the peak RSS of its root process."""
+    """Run `argv` to its end; its wall time and peak RSS, as its own (tests/bench_launch.py)."""
     log = cwd / "bench-stderr.txt"
     with log.open("wb") as stderr:
-        started = time.perf_counter()
-        process = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.DEVNULL, stderr=stderr)
-        _, status, usage = os.wait4(process.pid, 0)
-        wall = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
+        ended = Launched(argv, cwd=cwd, stderr=stderr).wait()
+    if ended.exit_code != 0:
         detail = log.read_text(errors="replace").strip()[-2000:]
-        raise BenchError(f"{what} exited with code {process.returncode}: {detail}")
-    return Run(wall_secs=wall, peak_rss_kib=usage.ru_maxrss)
+        raise BenchError(f"{what} exited with code {ended.exit_code}: {detail}")
+    return Run(wall_secs=ended.wall_secs, peak_rss_kib=ended.peak_rss_kib)
 
 
 def ms(seconds: float) -> str:

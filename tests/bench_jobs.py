@@ -24,6 +24,7 @@ from mapreduce_fsm.convert import utc_now
 from mapreduce_fsm.state import EventLog, ResultsJournal
 from mapreduce_fsm.state.records import ItemResult
 from tests.bench import BenchError, Run, timed
+from tests.bench_launch import Launched
 
 STOPPED_WORKFLOW = """\
 name: big
@@ -90,29 +91,22 @@ def to_first_new_item(job: StoppedJob) -> tuple[float, Run]:
     size = events.stat().st_size
     log = job.folder / "resume-stderr.txt"
     with log.open("wb") as stderr, events.open("rb") as file:
-        started = time.perf_counter()
-        process = subprocess.Popen([*ENGINE, "resume", "--yes", "-q", "--state-dir",
-                                    str(job.state_dir), job.job_id], cwd=job.folder,
-                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                   stderr=stderr)
+        launched = Launched([*ENGINE, "resume", "--yes", "-q", "--state-dir",
+                             str(job.state_dir), job.job_id], cwd=job.folder, stderr=stderr)
         file.seek(size)
-        first, pending, ended = None, b"", None
-        while first is None and ended is None:
+        first, pending = None, b""
+        while first is None and launched.running():
             pending += file.read()
             if b'"type":"item.started"' in pending:
-                first = time.perf_counter() - started
+                first = time.monotonic() - launched.started
                 break
-            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-            if pid:
-                ended = (status, usage)
             time.sleep(0.002)
-        status, usage = ended or os.wait4(process.pid, 0)[1:]
-        wall = time.perf_counter() - started
-    process.returncode = code = os.waitstatus_to_exitcode(status)
-    if code != 0 or first is None:
+        ended = launched.wait()
+    if ended.exit_code != 0 or first is None:
         detail = log.read_text(errors="replace")[-2000:]
-        raise BenchError(f"resume of {job.items} items exited with code {code}: {detail}")
-    return first, Run(wall_secs=wall, peak_rss_kib=usage.ru_maxrss)
+        raise BenchError(f"resume of {job.items} items exited with code {ended.exit_code}: "
+                         f"{detail}")
+    return first, Run(wall_secs=ended.wall_secs, peak_rss_kib=ended.peak_rss_kib)
 
 
 def median_run(argv: Sequence[str], cwd: Path, runs: int, what: str) -> tuple[float, int]:

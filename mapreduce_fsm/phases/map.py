@@ -6,7 +6,10 @@ is the ledger's business (`state.ledger`); items run on a backend as work orders
 
 from __future__ import annotations
 
+import itertools
+import operator
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
@@ -107,9 +110,11 @@ class MapPhase:
             breaker=self.breaker(context),
             isolation=isolation,
         )
-        pending_ids = {entry.item.id for entry in pending}
-        already_failed = sum(1 for item_id, status in ledger.finished.items()
-                             if item_id not in pending_ids and status in FAILURE_STATUSES)
+        # Failures already journaled of items that do not run again (a pending item may
+        # have a failed result only while a retry takes it away).
+        by_status = Counter(ledger.finished.values())
+        already_failed = sum(by_status[status] for status in FAILURE_STATUSES) - sum(
+            1 for entry in pending if ledger.finished.get(entry.item.id) in FAILURE_STATUSES)
         context.progress_reporter.start(total, already_done=already, already_failed=already_failed)
         try:
             decision = await scheduler.run(pending)
@@ -169,11 +174,12 @@ class MapPhase:
         now_wall, now_mono = datetime.now(UTC), time.monotonic()
         pending = []
         finished = ledger.finished
-        for index, item_id in enumerate(items.items.ids()):
-            if item_id in finished:
-                continue  # most items of a resumed big map: no WorkItem is made for them
+        # The indexes of items without a final result, picked in C: most items of a resumed
+        # big map are done, and no WorkItem is made for them.
+        done = map(finished.__contains__, items.items.ids())
+        for index in itertools.compress(itertools.count(), map(operator.not_, done)):
             item = items.items[index]
-            history = ledger.attempts_of(item_id)
+            history = ledger.attempts_of(item.id)
             if not history:
                 pending.append(PendingItem(item=item))
                 continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 
 import attrs
@@ -57,10 +58,9 @@ class FailureBudget:
 
         No decision is taken here: the counts only weigh on the items still to run.
         """
-        budget = cls(policy)
-        for status in statuses:
-            budget._count(status)
-        return budget
+        counts = Counter(statuses)  # counted in C: a resumed map may have 100,000
+        return cls(policy, failures=sum(counts[status] for status in FAILURE_STATUSES),
+                   successes=counts["success"])
 
     def record(self, item_id: str, final_status: str) -> StopDecision | None:
         """Count one item's final result; the stop decision, if the map must stop now or before."""

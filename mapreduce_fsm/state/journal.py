@@ -259,7 +259,8 @@ class ResultsJournal:
             return
         kept = _KeptCounts(bytes=stat.st_size, lines=self._lines, inode=stat.st_ino,
                            statuses=dict(Counter(self._statuses.values())))
-        write_atomic(self.counts_path, json.dumps(attrs.asdict(kept)) + "\n")
+        # A cache (`counts()` reads the journal without it): not worth two fsyncs a save.
+        write_atomic(self.counts_path, json.dumps(attrs.asdict(kept)) + "\n", durable=False)
 
     def rewrite(self, results: Iterable[ItemResult]) -> None:
         """Replace the journal atomically with exactly these results (compaction)."""

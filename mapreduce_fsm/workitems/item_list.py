@@ -17,9 +17,12 @@ class WorkItem:
     value: Any
 
 
+_DEFAULT_ID = "item-{}"
+
+
 def default_id(index: int) -> str:
     """The id of an item when `map.id_field` is not set."""
-    return f"item-{index}"
+    return _DEFAULT_ID.format(index)
 
 
 class ItemList(Sequence[WorkItem]):
@@ -49,7 +52,7 @@ class ItemList(Sequence[WorkItem]):
     def ids(self) -> Iterator[str]:
         """Each item's id, in order."""
         if self._ids is None:
-            return map(default_id, range(len(self._values)))
+            return map(_DEFAULT_ID.format, range(len(self._values)))  # a C call each
         return iter(self._ids)
 
     def __len__(self) -> int:

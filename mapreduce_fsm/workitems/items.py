@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -122,9 +123,8 @@ def items_digest(items: ItemList) -> str:
     ids, values = items.ids(), items.values
     for start in range(0, len(values), _DIGEST_CHUNK):
         piece = values[start:start + _DIGEST_CHUNK]
-        # the values first: zip stops at the piece's end without taking the next id
-        text = canonical_json([[item_id, value]
-                               for value, item_id in zip(piece, ids, strict=False)])
+        # (id, value) tuples, which JSON writes as the [id, value] pairs: made in C
+        text = canonical_json(list(zip(itertools.islice(ids, len(piece)), piece, strict=True)))
         digest.update(b"," if start else b"")
         digest.update(text[1:-1].encode("utf-8"))
     digest.update(b"]")
@@ -166,9 +166,11 @@ async def load_work_items(
 def check_depth(values: Sequence[Any], origin: str) -> None:
     """InputError if a value is nested more than MAX_ITEM_DEPTH levels (or contains itself,
     as a YAML alias can make it); walked without recursion."""
+    if not {dict, list} & set(map(type, values)):
+        return  # numbers and strings alone (most big maps): nothing inside them
     for index, value in enumerate(values):
         if type(value) not in (dict, list):
-            continue  # a number or a string: nothing inside (most items of big maps)
+            continue
         stack: list[tuple[Any, int]] = [(value, 1)]
         while stack:
             node, depth = stack.pop()

@@ -340,6 +340,26 @@ def test_a_rewritten_journal_keeps_its_own_counts_and_ignores_stale_ones(tmp_pat
     assert ResultsJournal(path).counts().items == 1
 
 
+def test_saving_the_counts_costs_no_fsync_and_an_empty_counts_file_is_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The counts are a cache, saved at every sync of the journal: two fsyncs each time were
+    # a good part of a resume's start. After a power loss the file may be empty.
+    path = tmp_path / "results.jsonl"
+    writer = ResultsJournal(path)
+    writer.load()
+    writer.append(result("a", "failed"))
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    writer.sync()  # the journal's own fsync, then the counts
+    assert len(synced) == 1
+    assert json.loads(writer.counts_path.read_text())["statuses"] == {"failed": 1}
+    writer.close()
+    writer.counts_path.write_bytes(b"")
+    assert dict(ResultsJournal(path).counts().statuses) == {"failed": 1}
+
+
 def test_counts_drop_a_torn_last_line_with_a_warning_and_refuse_a_corrupt_one(
     tmp_path: Path,
 ) -> None:
