@@ -121,7 +121,7 @@ def status(job_id: str, state_dir: str | None, as_json: bool) -> None:
             phase_status = "stopped"
         line = f"  {name}: {phase_status}"
         total = progress.data.get("total") if progress else None
-        if checkpoint and name == checkpoint.item_phase and isinstance(total, int):
+        if checkpoint and name == checkpoint.item_phase and isinstance(total, int) and total:
             line += f", {loaded.items}/{total} items done"
         if progress and progress.error:
             line += f" — {progress.error}"
