@@ -27,6 +27,21 @@ class Killed(BaseException):
     """Stands for SIGKILL: nothing after it runs, no handler catches it."""
 
 
+def killed_right_after_rename(monkeypatch: pytest.MonkeyPatch, workflow: Path, tmp_path: Path,
+                              services: Services | None = None) -> None:
+    """Start job "j" of `workflow` and 'SIGKILL' it right after its directory is renamed
+    into place (fsync_dir(jobs) follows os.rename(staging, job dir))."""
+
+    def killed_after_rename(path: Path) -> None:
+        raise Killed
+
+    with monkeypatch.context() as patch:
+        patch.setattr(jobstore, "fsync_dir", killed_after_rename)
+        with pytest.raises(Killed):
+            asyncio.run(run_async(workflow, job_id="j", state_dir=tmp_path / "state",
+                                  working_dir=tmp_path, environ={}, services=services))
+
+
 def recording(capacities: list[int]) -> Services:
     def factory(capacity: int) -> LocalBackend:
         capacities.append(capacity)
@@ -41,15 +56,8 @@ def test_a_kill_right_after_the_job_directory_is_renamed_keeps_max_parallel_for_
     (tmp_path / "wf.yml").write_text(WORKFLOW, encoding="utf-8")
     (tmp_path / "items.json").write_text('["a", "b"]', encoding="utf-8")
 
-    def killed_after_rename(path: Path) -> None:
-        raise Killed  # fsync_dir(jobs) follows os.rename(staging, job dir)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(jobstore, "fsync_dir", killed_after_rename)
-        with pytest.raises(Killed):
-            asyncio.run(run_async(tmp_path / "wf.yml", job_id="j", state_dir=tmp_path / "state",
-                                  working_dir=tmp_path, environ={},
-                                  services=Services(options=RunOptions(max_parallel=3))))
+    killed_right_after_rename(monkeypatch, tmp_path / "wf.yml", tmp_path,
+                              Services(options=RunOptions(max_parallel=3)))
     assert (tmp_path / "state" / "jobs" / "j").is_dir()  # the kill came after the rename
 
     capacities: list[int] = []
@@ -77,14 +85,7 @@ def test_a_job_killed_before_its_first_checkpoint_resumes_with_its_workflow_file
         "map:\n  input: items.json\n  agent_template:\n    - shell: 'true'\n",
         encoding="utf-8")
 
-    def killed_after_rename(path: Path) -> None:
-        raise Killed
-
-    with monkeypatch.context() as patch:
-        patch.setattr(jobstore, "fsync_dir", killed_after_rename)
-        with pytest.raises(Killed):
-            asyncio.run(run_async(flows / "wf.yml", job_id="j", state_dir=tmp_path / "state",
-                                  working_dir=tmp_path, environ={}))
+    killed_right_after_rename(monkeypatch, flows / "wf.yml", tmp_path)
     monkeypatch.chdir(elsewhere)
     result = asyncio.run(resume_async("j", state_dir=tmp_path / "state", environ={}))
     assert result.state == "completed"
@@ -100,14 +101,7 @@ def test_a_changed_workflow_file_of_a_job_killed_before_its_first_checkpoint_is_
     (tmp_path / "wf.yml").write_text(WORKFLOW, encoding="utf-8")
     (tmp_path / "items.json").write_text('["a"]', encoding="utf-8")
 
-    def killed_after_rename(path: Path) -> None:
-        raise Killed
-
-    with monkeypatch.context() as patch:
-        patch.setattr(jobstore, "fsync_dir", killed_after_rename)
-        with pytest.raises(Killed):
-            asyncio.run(run_async(tmp_path / "wf.yml", job_id="j", state_dir=tmp_path / "state",
-                                  working_dir=tmp_path, environ={}))
+    killed_right_after_rename(monkeypatch, tmp_path / "wf.yml", tmp_path)
     (tmp_path / "wf.yml").write_text(WORKFLOW.replace("ran.log", "changed.log"), "utf-8")
     monkeypatch.chdir(tmp_path)
     with pytest.raises(JobStateError, match="changed since job j started"):
