@@ -1,6 +1,10 @@
 """Process groups of steps: telling one apart by its leader's start time, finding its live
 members, ending it (SIGTERM, a grace period, SIGKILL).
 
+A group is recorded with the clock's time just after its leader started (`clock_stamp`);
+a later run takes a live leader for the step's when its start (`start_stamp`, from /proc)
+is no later than that and not `STAMP_TOLERANCE_TICKS` earlier (`started_then`).
+
 Both the step runner (`commands.process`) and the job's record of running groups
 (`state.process_groups`, which ends a killed runner's leftovers) use these; none of them
 needs an event loop but `kill_group`'s waiting.
@@ -26,6 +30,29 @@ class GroupRecorder(Protocol):
     def started(self, pgid: int) -> None: ...
 
     def ended(self, pgid: int) -> None: ...
+
+
+_TICKS_PER_SEC = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+# How long after its leader started a group may be recorded: the record takes the
+# clock's time once the program runs (reading the leader's /proc entry then waited for
+# its exec to end, a tenth of a trivial item's cost). Only a runner stalled longer
+# than this between the two would leave a group a later run cannot tell for its own.
+STAMP_TOLERANCE_TICKS = 10 * _TICKS_PER_SEC
+
+
+def clock_stamp() -> int | None:
+    """Now, as a start stamp reads (clock ticks since boot); None without that clock."""
+    try:
+        return time.clock_gettime_ns(time.CLOCK_BOOTTIME) * _TICKS_PER_SEC // 1_000_000_000
+    except (AttributeError, OSError):
+        return None
+
+
+def started_then(recorded: int, actual: int) -> bool:
+    """Whether a process that started at `actual` is the one a record made at `recorded`
+    names: it started before the record (a pid used again starts after it, once the
+    step has ended), and not long before."""
+    return recorded - STAMP_TOLERANCE_TICKS <= actual <= recorded
 
 
 def start_stamp(pid: int) -> int | None:

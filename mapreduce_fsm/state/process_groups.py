@@ -1,13 +1,15 @@
 """`processes.jsonl`: the process groups of the steps a run has started and not yet seen end.
 
 Every step runs in a process group of its own (`commands.process`). Its start is
-appended here (the group id, which is the leader's pid, and the leader's start stamp
-from /proc) and then its end. A runner killed with SIGKILL leaves its steps running
-(they are in sessions of their own); the next run of the job reads the groups that
-never ended and ends them (SIGTERM, a grace period, SIGKILL) before it runs anything.
+appended here (the group id, which is the leader's pid, and a start stamp: the clock's
+time, in the ticks /proc counts a start in, just after the leader started) and then its
+end. A runner killed with SIGKILL leaves its steps running (they are in sessions of
+their own); the next run of the job reads the groups that never ended and ends them
+(SIGTERM, a grace period, SIGKILL) before it runs anything.
 
-A recorded group is ended only while it is still the step's: its leader alive with the
-same start stamp, or its leader gone and members left (Linux does not reuse a pid
+A recorded group is ended only while it is still the step's: its leader alive and started
+no later than the stamp and not long before it (`commands.groups.started_then`), or its
+leader gone and members left (Linux does not reuse a pid
 while a process group of that id exists). Appends reach the OS at once, which is what a
 SIGKILL of the runner needs (the page cache survives it), and are never fsynced: after
 a power loss no step survives either, and an fsync blocks the event loop (under load,
@@ -31,7 +33,9 @@ class GroupRecord:
     """One line: a group started (with its leader's start stamp) or ended."""
 
     pgid: int
-    stamp: int | None = None  # /proc/PID/stat start time of the leader; None without /proc
+    # Clock ticks since boot just after the leader started (its /proc/PID/stat start time
+    # is no later, and close); None without that clock or /proc.
+    stamp: int | None = None
     ended: bool = False
 
 
@@ -48,9 +52,11 @@ class RunningGroups:
         self._file = JsonLinesFile(self.path, GroupRecord, "process group")
 
     def started(self, pgid: int) -> None:
-        from mapreduce_fsm.commands.groups import start_stamp  # loaded by then: a step ran
+        # Loaded by then: a step ran.
+        from mapreduce_fsm.commands.groups import clock_stamp, start_stamp
 
-        record = GroupRecord(pgid=pgid, stamp=start_stamp(pgid))
+        now = clock_stamp()  # the leader has started: its own stamp is no later
+        record = GroupRecord(pgid=pgid, stamp=start_stamp(pgid) if now is None else now)
         stamp = "null" if record.stamp is None else str(record.stamp)
         self._write(f'{{"pgid": {pgid}, "stamp": {stamp}}}')  # as to_json renders it
         self._live[pgid] = record
@@ -104,9 +110,9 @@ def still_the_steps(record: GroupRecord) -> bool:
     """Whether the group `record` names still runs, and is the step's, not a reused pid's."""
     # Imported here: `jobs` and `status` reach this module through the job store, and the
     # step runner (asyncio, the commands package) is for running jobs.
-    from mapreduce_fsm.commands.groups import group_members, start_stamp
+    from mapreduce_fsm.commands.groups import group_members, start_stamp, started_then
 
     stamp = start_stamp(record.pgid)
     if stamp is not None:
-        return record.stamp is None or stamp == record.stamp
+        return record.stamp is None or started_then(record.stamp, stamp)
     return bool(group_members(record.pgid))

@@ -77,3 +77,37 @@ def test_members_left_after_their_leader_exited_are_ended(tmp_path: Path) -> Non
 
     assert ended == [leader.pid]
     assert group_members(leader.pid) == []
+
+
+def test_recording_a_started_group_reads_no_proc_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Reading the new leader's /proc/PID/stat waited for its exec to finish: a tenth of a
+    # trivial map item's cost. The record takes the clock's time instead.
+    from mapreduce_fsm.commands import groups
+
+    def no_proc_read(pid: int) -> int | None:
+        raise AssertionError(f"read /proc/{pid}/stat to record a start")
+
+    monkeypatch.setattr(groups, "start_stamp", no_proc_read)
+    recorder = RunningGroups(tmp_path / "processes.jsonl")
+    recorder.started(4242)
+    recorder.close()
+    [record] = RunningGroups(tmp_path / "processes.jsonl").leftovers()
+    assert record.pgid == 4242 and record.stamp is not None
+
+
+def test_a_group_recorded_long_after_its_leader_started_is_not_ended(
+    tmp_path: Path, sleeper: subprocess.Popen[bytes]
+) -> None:
+    # A record is made just after its leader starts; a live process that started well
+    # before the record (another boot's record, a pid used again) is not the step's.
+    from mapreduce_fsm.commands.groups import STAMP_TOLERANCE_TICKS
+
+    stamp = start_stamp(sleeper.pid)
+    assert stamp is not None
+    write_records(tmp_path / "processes.jsonl",
+                  GroupRecord(pgid=sleeper.pid, stamp=stamp + STAMP_TOLERANCE_TICKS + 1))
+
+    assert asyncio.run(RunningGroups(tmp_path / "processes.jsonl").end_leftovers(1.0)) == []
+    assert sleeper.poll() is None
