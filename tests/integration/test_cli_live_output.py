@@ -191,3 +191,27 @@ def test_quiet_shows_no_step_output(cli: Cli, write_workflow: WriteWorkflow) -> 
     assert code == 0, stderr
     for text in ("from-setup", "setup-err", "from-reduce"):
         assert text not in stderr, text
+
+
+def test_a_long_line_read_in_one_big_chunk_comes_in_pieces_of_at_most_64_kib(
+    cli: Cli, write_workflow: WriteWorkflow
+) -> None:
+    # The pipe can hand over far more than 64 KiB in one read: each piece was all of it but
+    # a secret's length, hundreds of KiB on one console line.
+    workflow = write_workflow("long.yml", """
+        name: long
+        secrets:
+          TOKEN: {env: LIVE_TOKEN}
+        setup:
+          - shell: "head -c 5000000 /dev/zero | tr '\\\\0' a; printf $TOKEN; printf tail"
+        map:
+          input: "echo '[1]'"
+          agent_template:
+            - shell: "true"
+        """)
+    code, _, stderr = cli("run", str(workflow), "--yes", env={"LIVE_TOKEN": "tok-8d1e4f"})
+    assert code == 0, stderr[-2000:]
+    pieces = [line.removeprefix("[setup 1/1] ") for line in stderr.splitlines()
+              if line.startswith("[setup 1/1] ")]
+    assert "".join(pieces) == "a" * 5000000 + "***tail"
+    assert max(len(piece) for piece in pieces) <= 65536
