@@ -18,8 +18,27 @@ def _interrupted_while_starting(signum: int, frame: object) -> None:
     os._exit(EXIT_INTERRUPTED)
 
 
+def _open_closed_standard_streams() -> None:
+    """Give a closed stdin, stdout or stderr (`2>&-`) /dev/null in its place.
+
+    Python then has None for `sys.stderr`, which every message of the run tripped on, and
+    the next file opened would take descriptor 2, so a write meant for stderr (a fatal
+    error's) would go into it.
+    """
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+            setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False))  # noqa: SIM115
+
+
 def main() -> None:
     """Entry point: guard the start-up, then hand over to `cli.main`."""
+    _open_closed_standard_streams()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _interrupted_while_starting)
     from mapreduce_fsm.cli.main import main as cli_main

@@ -215,3 +215,29 @@ def test_a_long_line_read_in_one_big_chunk_comes_in_pieces_of_at_most_64_kib(
               if line.startswith("[setup 1/1] ")]
     assert "".join(pieces) == "a" * 5000000 + "***tail"
     assert max(len(piece) for piece in pieces) <= 65536
+
+
+def test_a_run_with_stderr_closed_completes_and_its_summary_reaches_stdout(
+    write_workflow: WriteWorkflow, tmp_path: Path, state_dir: Path
+) -> None:
+    # `mapreduce-fsm run ... 2>&-`: Python then has no sys.stderr, and the run ended with
+    # "internal error: 'NoneType' object has no attribute 'isatty'" (said to no one), exit 1.
+    workflow = write_workflow("closed.yml", """
+        name: closed
+        setup:
+          - shell: "echo from-setup; echo setup-err >&2"
+        map:
+          input: "echo '[1, 2]'"
+          agent_template:
+            - shell: "true"
+        reduce:
+          - shell: "echo from-reduce"
+        """)
+    command = cli_command(("run", str(workflow), "--yes", "--json", "--job-id", "closed"),
+                          state_dir)
+    done = subprocess.run(["sh", "-c", 'exec "$@" 2>&-', "sh", *command], cwd=tmp_path,
+                          env=cli_env(), stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, timeout=WAIT_SECS, check=False)
+    assert done.returncode == 0, done.stdout
+    assert '"completed"' in done.stdout
+    assert "from-setup" not in done.stdout  # the console's lines went nowhere, not to stdout
