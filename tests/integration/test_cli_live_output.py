@@ -241,3 +241,37 @@ def test_a_run_with_stderr_closed_completes_and_its_summary_reaches_stdout(
     assert done.returncode == 0, done.stdout
     assert '"completed"' in done.stdout
     assert "from-setup" not in done.stdout  # the console's lines went nowhere, not to stdout
+
+
+def test_a_run_whose_stderr_reader_goes_away_runs_on_to_its_own_exit_code(
+    cli: Cli, write_workflow: WriteWorkflow, tmp_path: Path, state_dir: Path
+) -> None:
+    # `mapreduce-fsm run ... 2>&1 | head -1`: the next console line met a broken pipe, the
+    # setup step was stopped and click ended the process with 1, no message, job 'stopped'.
+    workflow = write_workflow("gone.yml", """
+        name: gone
+        setup:
+          - shell: "sleep 0.5; for i in 1 2 3 4 5; do echo line $i; done"
+        map:
+          input: "echo '[1, 2]'"
+          agent_template:
+            - shell: "true"
+        reduce:
+          - shell: "echo from-reduce"
+        """)
+    process = subprocess.Popen(
+        cli_command(("run", str(workflow), "--yes", "--job-id", "gone"), state_dir),
+        cwd=tmp_path, env=cli_env(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE)
+    try:
+        assert process.stderr is not None
+        assert process.stderr.readline().startswith(b"job gone: running")
+        process.stderr.close()  # the reader goes away, as `head -1` does
+        code = process.wait(timeout=WAIT_SECS)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert code == 0
+    _, stdout, _ = cli("status", "gone", "--json")
+    assert '"state": "completed"' in stdout
