@@ -4,6 +4,7 @@ stderr of succeeding steps live, a failing step's stderr shows once, `-q` shows 
 from __future__ import annotations
 
 import queue
+import signal
 import subprocess
 import threading
 import time
@@ -275,3 +276,43 @@ def test_a_run_whose_stderr_reader_goes_away_runs_on_to_its_own_exit_code(
     assert code == 0
     _, stdout, _ = cli("status", "gone", "--json")
     assert '"state": "completed"' in stdout
+
+
+def test_the_output_of_a_setup_step_stopped_by_ctrl_c_is_kept_in_the_logs(
+    cli: Cli, write_workflow: WriteWorkflow, tmp_path: Path, state_dir: Path
+) -> None:
+    # It was shown on the console, but `logs JOB setup` had nothing: a step's output was
+    # kept only once the step had ended.
+    workflow = write_workflow("stopped.yml", f"""
+        name: stopped
+        setup:
+          - shell: "echo done-step"
+          - shell: "echo whole-line; echo to-stderr >&2; printf partial; {WAIT_FOR_GO}"
+        map:
+          input: "echo '[1]'"
+          agent_template:
+            - shell: "true"
+        """)
+    process = subprocess.Popen(
+        cli_command(("run", str(workflow), "--yes", "--job-id", "stopped"), state_dir),
+        cwd=tmp_path, env=cli_env(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:
+            if line == "[setup 2/2] whole-line\n":
+                break
+        process.send_signal(signal.SIGINT)
+        process.stderr.read()
+        code = process.wait(timeout=WAIT_SECS)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert code == 130
+    code, stdout, stderr = cli("logs", "stopped", "setup")
+    assert code == 0, stderr
+    assert "done-step" in stdout
+    step_2 = stdout[stdout.index("step 2"):]
+    assert "interrupted" in step_2.splitlines()[0]
+    assert "whole-line\npartial" in step_2 and "to-stderr" in step_2
