@@ -48,7 +48,8 @@ class OutputLines:
         for line in lines:
             self._give(line.splitlines()[0])
         while len(self.pending) >= MAX_LINE_CHARS:
-            cut = self.masker.safe_cut(self.pending)
+            # At most MAX_LINE_CHARS: one read may bring far more than that.
+            cut = self.masker.safe_cut(self.pending[:MAX_LINE_CHARS])
             piece, self.pending = self.pending[:cut], self.pending[cut:]
             self._give(piece)
 

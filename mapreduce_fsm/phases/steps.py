@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -15,7 +16,7 @@ from mapreduce_fsm.config.model import Step
 from mapreduce_fsm.errors import JobStateError
 from mapreduce_fsm.phases.context import PhaseContext
 from mapreduce_fsm.phases.types import PhaseMetrics, PhaseResult
-from mapreduce_fsm.state.logs import StepLogs
+from mapreduce_fsm.state.logs import STEP_OUTPUT_CAP_BYTES, StepLogs, StepOutput, capped
 
 # Extra data a phase wants saved with the progress after a step: (index, result) -> data.
 StepHook = Callable[[int, StepResult], Mapping[str, Any]]
@@ -59,10 +60,13 @@ async def run_phase_steps(
     def label(index: int) -> str:
         return f"[{phase} {index + 1}/{len(steps)}]"
 
+    running = RunningStepLines()
+
     def output_of_step(index: int) -> OutputLineCallback:
-        return live_output(context, label(index))
+        return running.start(index, live_output(context, label(index)))
 
     async def step_done(index: int, result: StepResult, after: Mapping[str, Any]) -> None:
+        running.index = None
         logs.append(step_outputs([result], first_index=index))
         show_failed_stderr(context, label(index), result)
         data["variables"] = made_variables(after, variables)
@@ -85,8 +89,41 @@ async def run_phase_steps(
             on_step_done=step_done,
             output_of_step=output_of_step,
         )
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        index = running.index
+        if index is not None:  # what it printed was shown: the logs keep it too
+            logs.append((running.interrupted(index, steps[index].label),))
+        raise
     finally:
         logs.close()
+
+
+class RunningStepLines:
+    """The lines the running step printed so far, for its log entry if it is interrupted
+    (a step that ends is logged whole from its result); at most about the log's cap."""
+
+    def __init__(self) -> None:
+        self.index: int | None = None
+        self.lines: dict[str, list[str]] = {"stdout": [], "stderr": []}
+        self.chars = 0
+
+    def start(self, index: int, show: OutputLineCallback) -> OutputLineCallback:
+        self.index, self.chars = index, 0
+        self.lines = {"stdout": [], "stderr": []}
+
+        def keep_and_show(stream: str, line: str) -> None:
+            if self.chars <= STEP_OUTPUT_CAP_BYTES:
+                self.lines[stream].append(line)
+                self.chars += len(line) + 1
+            show(stream, line)
+
+        return keep_and_show
+
+    def interrupted(self, index: int, label: str) -> StepOutput:
+        stdout, stderr = ("".join(line + "\n" for line in self.lines[name])
+                          for name in ("stdout", "stderr"))
+        return StepOutput(index=index, step=label, status="interrupted",
+                          stdout=capped(stdout), stderr=capped(stderr))
 
 
 def live_output(context: PhaseContext, label: str) -> OutputLineCallback:

@@ -192,3 +192,10 @@ def test_an_error_of_the_callback_is_raised_once_the_program_ended(
     assert (tmp_path / "ended").exists()  # the program ran to its end first
     assert calls == [b"one\n"]  # not called again after it failed
     assert "Exception in callback" not in caplog.text
+
+
+def test_a_big_chunk_of_a_line_without_end_is_cut_into_pieces_of_at_most_the_maximum() -> None:
+    # One read of a pipe may be much longer than MAX_LINE_CHARS.
+    got = lines_of([b"x" * (MAX_LINE_CHARS * 5 + 7)], SecretMasker(("hunter2",)))
+    assert "".join(got) == "x" * (MAX_LINE_CHARS * 5 + 7)
+    assert all(len(piece) <= MAX_LINE_CHARS for piece in got)

@@ -4,6 +4,7 @@ stderr of succeeding steps live, a failing step's stderr shows once, `-q` shows 
 from __future__ import annotations
 
 import queue
+import signal
 import subprocess
 import threading
 import time
@@ -191,3 +192,127 @@ def test_quiet_shows_no_step_output(cli: Cli, write_workflow: WriteWorkflow) -> 
     assert code == 0, stderr
     for text in ("from-setup", "setup-err", "from-reduce"):
         assert text not in stderr, text
+
+
+def test_a_long_line_read_in_one_big_chunk_comes_in_pieces_of_at_most_64_kib(
+    cli: Cli, write_workflow: WriteWorkflow
+) -> None:
+    # The pipe can hand over far more than 64 KiB in one read: each piece was all of it but
+    # a secret's length, hundreds of KiB on one console line.
+    workflow = write_workflow("long.yml", """
+        name: long
+        secrets:
+          TOKEN: {env: LIVE_TOKEN}
+        setup:
+          - shell: "head -c 5000000 /dev/zero | tr '\\\\0' a; printf $TOKEN; printf tail"
+        map:
+          input: "echo '[1]'"
+          agent_template:
+            - shell: "true"
+        """)
+    code, _, stderr = cli("run", str(workflow), "--yes", env={"LIVE_TOKEN": "tok-8d1e4f"})
+    assert code == 0, stderr[-2000:]
+    pieces = [line.removeprefix("[setup 1/1] ") for line in stderr.splitlines()
+              if line.startswith("[setup 1/1] ")]
+    assert "".join(pieces) == "a" * 5000000 + "***tail"
+    assert max(len(piece) for piece in pieces) <= 65536
+
+
+def test_a_run_with_stderr_closed_completes_and_its_summary_reaches_stdout(
+    write_workflow: WriteWorkflow, tmp_path: Path, state_dir: Path
+) -> None:
+    # `mapreduce-fsm run ... 2>&-`: Python then has no sys.stderr, and the run ended with
+    # "internal error: 'NoneType' object has no attribute 'isatty'" (said to no one), exit 1.
+    workflow = write_workflow("closed.yml", """
+        name: closed
+        setup:
+          - shell: "echo from-setup; echo setup-err >&2"
+        map:
+          input: "echo '[1, 2]'"
+          agent_template:
+            - shell: "true"
+        reduce:
+          - shell: "echo from-reduce"
+        """)
+    command = cli_command(("run", str(workflow), "--yes", "--json", "--job-id", "closed"),
+                          state_dir)
+    done = subprocess.run(["sh", "-c", 'exec "$@" 2>&-', "sh", *command], cwd=tmp_path,
+                          env=cli_env(), stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, timeout=WAIT_SECS, check=False)
+    assert done.returncode == 0, done.stdout
+    assert '"completed"' in done.stdout
+    assert "from-setup" not in done.stdout  # the console's lines went nowhere, not to stdout
+
+
+def test_a_run_whose_stderr_reader_goes_away_runs_on_to_its_own_exit_code(
+    cli: Cli, write_workflow: WriteWorkflow, tmp_path: Path, state_dir: Path
+) -> None:
+    # `mapreduce-fsm run ... 2>&1 | head -1`: the next console line met a broken pipe, the
+    # setup step was stopped and click ended the process with 1, no message, job 'stopped'.
+    workflow = write_workflow("gone.yml", """
+        name: gone
+        setup:
+          - shell: "sleep 0.5; for i in 1 2 3 4 5; do echo line $i; done"
+        map:
+          input: "echo '[1, 2]'"
+          agent_template:
+            - shell: "true"
+        reduce:
+          - shell: "echo from-reduce"
+        """)
+    process = subprocess.Popen(
+        cli_command(("run", str(workflow), "--yes", "--job-id", "gone"), state_dir),
+        cwd=tmp_path, env=cli_env(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE)
+    try:
+        assert process.stderr is not None
+        assert process.stderr.readline().startswith(b"job gone: running")
+        process.stderr.close()  # the reader goes away, as `head -1` does
+        code = process.wait(timeout=WAIT_SECS)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert code == 0
+    _, stdout, _ = cli("status", "gone", "--json")
+    assert '"state": "completed"' in stdout
+
+
+def test_the_output_of_a_setup_step_stopped_by_ctrl_c_is_kept_in_the_logs(
+    cli: Cli, write_workflow: WriteWorkflow, tmp_path: Path, state_dir: Path
+) -> None:
+    # It was shown on the console, but `logs JOB setup` had nothing: a step's output was
+    # kept only once the step had ended.
+    workflow = write_workflow("stopped.yml", f"""
+        name: stopped
+        setup:
+          - shell: "echo done-step"
+          - shell: "echo whole-line; echo to-stderr >&2; printf partial; {WAIT_FOR_GO}"
+        map:
+          input: "echo '[1]'"
+          agent_template:
+            - shell: "true"
+        """)
+    process = subprocess.Popen(
+        cli_command(("run", str(workflow), "--yes", "--job-id", "stopped"), state_dir),
+        cwd=tmp_path, env=cli_env(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:
+            if line == "[setup 2/2] whole-line\n":
+                break
+        process.send_signal(signal.SIGINT)
+        process.stderr.read()
+        code = process.wait(timeout=WAIT_SECS)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert code == 130
+    code, stdout, stderr = cli("logs", "stopped", "setup")
+    assert code == 0, stderr
+    assert "done-step" in stdout
+    step_2 = stdout[stdout.index("step 2"):]
+    assert "interrupted" in step_2.splitlines()[0]
+    assert "whole-line\npartial" in step_2 and "to-stderr" in step_2
