@@ -7,7 +7,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from mapreduce_fsm.agents.order import ItemOutcome, WorkOrder
-from mapreduce_fsm.commands import SecretMasker, StepContext, StepsOutcome, run_steps
+from mapreduce_fsm.commands import StepContext, StepsOutcome, run_steps
+from mapreduce_fsm.commands.masking import masker_for
 from mapreduce_fsm.commands.result import StepResult
 from mapreduce_fsm.convert import utc_now
 from mapreduce_fsm.state.logs import StepOutput, capped
@@ -33,7 +34,7 @@ def order_context(order: WorkOrder, env: Mapping[str, str] | None = None) -> Ste
     return StepContext(
         cwd=Path(order.cwd or spec.cwd),
         env=order.env() if env is None else dict(env),
-        masker=SecretMasker(spec.secrets),
+        masker=masker_for(spec.secrets),
         deadline=deadline,
         deadline_name="the item's time limit",
         kill_grace_secs=spec.kill_grace_secs,
@@ -69,7 +70,7 @@ def item_outcome(
         captures.update(step_result.captures)
     # The result is written to the journal (and the DLQ, and reduce's results file): no
     # secret in it, not even an item that holds one. The steps had the item as it is.
-    masker = SecretMasker(order.spec.secrets)
+    masker = masker_for(order.spec.secrets)
     result = ItemResult(
         item_id=order.item_id,
         item_index=order.item_index,

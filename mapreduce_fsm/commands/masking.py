@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable
@@ -112,3 +113,10 @@ class SecretMasker:
         if isinstance(value, list | tuple):
             return [self.mask_value(item) for item in value]
         return value
+
+
+@functools.lru_cache(maxsize=16)
+def masker_for(values: tuple[str, ...]) -> SecretMasker:
+    """The masker of these secrets, made once: the orders of a map share their secrets,
+    and each order would otherwise derive every form of every secret again."""
+    return SecretMasker(values)

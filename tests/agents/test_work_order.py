@@ -164,3 +164,30 @@ def test_only_the_item_areas_of_gone_processes_are_removed(
 
     assert not abandoned.exists()
     assert other_job.exists()
+
+
+def test_the_secrets_masker_is_made_once_for_the_orders_of_a_map(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each order made the masker twice (its steps' context, its result), each time
+    # deriving every form of every secret: per-item work that belongs once per map.
+    import asyncio
+
+    import attrs
+
+    from mapreduce_fsm.agents.agent import run_work_order
+    from mapreduce_fsm.commands import masking
+    from mapreduce_fsm.config.model import Step
+
+    derived: list[str] = []
+    real_forms = masking.secret_forms
+    monkeypatch.setattr(masking, "secret_forms",
+                        lambda secret: derived.append(secret) or real_forms(secret))
+    secret = f"once-{tmp_path.name}"  # a secret no earlier test made a masker for
+    shared = attrs.evolve(spec(), steps=(Step(shell=f"echo {secret}"),), cwd=str(tmp_path),
+                          secrets=(secret,))
+    outcomes = [asyncio.run(run_work_order(WorkOrder(spec=shared, item=n, item_id=f"i{n}",
+                                                     item_index=n, attempt=1)))
+                for n in range(3)]
+    assert all(outcome.result.output == "***\n" for outcome in outcomes)
+    assert derived == [secret]
