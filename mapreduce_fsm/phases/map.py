@@ -95,6 +95,7 @@ class MapPhase:
         if isolation is not None:
             await self.recover_merges(isolation, items, ledger, recorder)
         pending = self.pending_items(items, ledger)
+        by_status = Counter(ledger.finished.values())  # the final results already journaled
         total, already = len(items.items), len(items.items) - len(pending)
         backend = self.backend_factory(context.options.max_parallel or self.config.max_parallel)
         context.emit("map.started", phase=self.name, total=total, already_done=already,
@@ -105,16 +106,13 @@ class MapPhase:
             backend=backend,
             spec=self.agent_spec(context, total),
             hooks=recorder.hooks(),
-            budget=self.budget(context, ledger.finished),
+            budget=self.budget(context, by_status),
             retry=effective_retry(self.policy),
             breaker=self.breaker(context),
             isolation=isolation,
         )
-        # Failures already journaled of items that do not run again (a pending item may
-        # have a failed result only while a retry takes it away).
-        by_status = Counter(ledger.finished.values())
-        already_failed = sum(by_status[status] for status in FAILURE_STATUSES) - sum(
-            1 for entry in pending if ledger.finished.get(entry.item.id) in FAILURE_STATUSES)
+        # A pending item has no final result: every failure counted is of an item done.
+        already_failed = sum(by_status[status] for status in FAILURE_STATUSES)
         context.progress_reporter.start(total, already_done=already, already_failed=already_failed)
         try:
             decision = await scheduler.run(pending)
@@ -208,14 +206,12 @@ class MapPhase:
                              and self.config.timeout_config.timeout_action == "fail"),
         )
 
-    def budget(
-        self, context: PhaseContext, finished: Mapping[str, str]
-    ) -> FailureBudget:
+    def budget(self, context: PhaseContext, by_status: Mapping[str, int]) -> FailureBudget:
         # Resuming a failed map, or retrying dead letters, is the user's decision to go on:
         # old failures don't count.
         if context.resumed_from in (fsm.FAILED, fsm.RETRY_ITEMS):
             return FailureBudget(policy=self.policy)
-        return FailureBudget.from_statuses(self.policy, finished.values())
+        return FailureBudget.from_counts(self.policy, by_status)
 
     def breaker(self, context: PhaseContext) -> CircuitBreaker | None:
         if self.policy.circuit_breaker is None:

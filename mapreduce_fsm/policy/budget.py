@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import attrs
 
@@ -58,9 +58,13 @@ class FailureBudget:
 
         No decision is taken here: the counts only weigh on the items still to run.
         """
-        counts = Counter(statuses)  # counted in C: a resumed map may have 100,000
-        return cls(policy, failures=sum(counts[status] for status in FAILURE_STATUSES),
-                   successes=counts["success"])
+        return cls.from_counts(policy, Counter(statuses))
+
+    @classmethod
+    def from_counts(cls, policy: ErrorPolicy, counts: Mapping[str, int]) -> FailureBudget:
+        """As `from_statuses`, from the number of items of each final status."""
+        return cls(policy, failures=sum(counts.get(status, 0) for status in FAILURE_STATUSES),
+                   successes=counts.get("success", 0))
 
     def record(self, item_id: str, final_status: str) -> StopDecision | None:
         """Count one item's final result; the stop decision, if the map must stop now or before."""
